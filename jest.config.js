@@ -1,0 +1,43 @@
+// Jest runs the TypeScript sources directly as ES modules (the Kubernetes client is ESM-only):
+// @swc/jest strips types, Node's VM modules load the result. See docs/decisions/0002-esm-and-jest.md.
+const swc = [
+  '@swc/jest',
+  {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': swc },
+  moduleNameMapper: {
+    // Sources import siblings as './x.js' (NodeNext); map them back to the .ts file.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    '^@palisade/(crds|sidecar|operator)$': '<rootDir>/$1/src/index.ts',
+  },
+  testEnvironment: 'node',
+};
+
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{crds,sidecar,operator,bench}/src/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/{sidecar,operator}/test/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/e2e/src/**/*.test.ts'],
+      globalSetup: '<rootDir>/e2e/src/global-setup.ts',
+      globalTeardown: '<rootDir>/e2e/src/global-teardown.ts',
+    },
+  ],
+};
