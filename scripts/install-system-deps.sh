@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need, only when missing (idempotent, quiet when done).
+# Needs root (CI and the dev machines run as root); prints what it installs and why.
+set -euo pipefail
+
+# package — why
+PACKAGES=(
+  redis-server   # global rate limits: integration tests start their own redis-server
+  openssl        # local control plane: certificates and keys
+  iproute2       # Raft/chaos tests: network namespaces and tc netem
+  iptables       # partitions between test hosts
+  procps         # pgrep/pkill in cluster scripts
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-system-deps: missing ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "install-system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts redis-server as a service on install; the tests start their own on free ports.
+if [[ " ${missing[*]} " == *" redis-server "* ]] && command -v systemctl >/dev/null; then
+  systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
