@@ -1,0 +1,238 @@
+import { describe, expect, it } from '@jest/globals';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { ADMIN_HOST, DEFAULT_LISTENERS } from './defaults.js';
+import { ConfigError } from './errors.js';
+import {
+  hashContent,
+  loadConfigFile,
+  parseConfigText,
+  validateConfigDocument,
+} from './load-config.js';
+
+const example = fileURLToPath(
+  new URL('../../../crds/examples/sidecar-config.yaml', import.meta.url),
+);
+const minimal = { version: 'v1', app: { host: '127.0.0.1', port: 8080 } };
+
+async function tempFile(name: string, content: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'palisade-config-'));
+  const path = join(dir, name);
+  await writeFile(path, content);
+  return path;
+}
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfigFile', () => {
+  it('loads the crds example, resolved and frozen, with the hash of its bytes', async () => {
+    const loaded = await loadConfigFile(example);
+    expect(loaded.config.version).toBe('7f3a9c');
+    expect(loaded.config.listeners).toEqual({ adminHost: ADMIN_HOST, ...DEFAULT_LISTENERS });
+    expect(loaded.config.rateLimits[0]?.name).toBe('per-user-orders');
+    expect(loaded.contentHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(Object.isFrozen(loaded.config.rateLimits[0]?.limit)).toBe(true);
+  });
+
+  it('applies defaults to a minimal document', () => {
+    const config = validateConfigDocument(minimal);
+    expect(config.listeners).toEqual({
+      adminHost: '127.0.0.1',
+      admin: 15000,
+      inbound: 15006,
+      outbound: 15001,
+      raft: 15010,
+    });
+    expect(config.rateLimits).toEqual([]);
+    expect(config.tracing).toEqual({ sampleRatio: 0 });
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('reads JSON files as JSON', async () => {
+    const path = await tempFile('sidecar.json', JSON.stringify(minimal));
+    const loaded = await loadConfigFile(path);
+    expect(loaded.config.app.port).toBe(8080);
+    expect(loaded.contentHash).toBe(hashContent(JSON.stringify(minimal)));
+  });
+
+  it('lists every schema violation as field: message', async () => {
+    const path = await tempFile(
+      'bad.yaml',
+      'version: v1\napp: {host: 127.0.0.1, port: 70000}\ntracing: {sampleRatio: 2}\nbogus: 1\n',
+    );
+    const error = await loadConfigFile(path).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    const ce = error as ConfigError;
+    expect(ce.code).toBe('CONFIG_INVALID');
+    expect(ce.source).toBe(path);
+    const fields = ce.errors.map((e) => e.field);
+    expect(fields).toEqual(expect.arrayContaining(['app.port', 'tracing.sampleRatio', 'bogus']));
+    expect(ce.message).toContain('app.port: should be less than or equal to 65535');
+  });
+
+  it('refuses a missing file with CONFIG_READ_FAILED', async () => {
+    await expect(loadConfigFile('/nonexistent/palisade.yaml')).rejects.toMatchObject({
+      code: 'CONFIG_READ_FAILED',
+    });
+  });
+});
+
+describe('parseConfigText', () => {
+  it('refuses malformed YAML with the line', () => {
+    const error = configError(() => parseConfigText('version: [unclosed\napp: 1\n'));
+    expect(error.code).toBe('CONFIG_PARSE_FAILED');
+    expect(error.errors[0]?.field).toMatch(/^line \d+:\d+$/);
+  });
+
+  it('refuses several documents and empty input', () => {
+    expect(configError(() => parseConfigText('a: 1\n---\nb: 2\n')).message).toContain('found 2');
+    expect(configError(() => parseConfigText('')).message).toContain('found none');
+  });
+
+  it('refuses duplicate keys', () => {
+    expect(configError(() => parseConfigText('a: 1\na: 2\n')).code).toBe('CONFIG_PARSE_FAILED');
+  });
+
+  it('refuses an alias bomb', () => {
+    const bomb = [
+      'a: &a ["x","x","x","x","x","x","x","x","x","x"]',
+      'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+      'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+    ].join('\n');
+    expect(configError(() => parseConfigText(bomb)).code).toBe('CONFIG_PARSE_FAILED');
+  });
+
+  it('refuses malformed JSON', () => {
+    expect(configError(() => parseConfigText('{"a":', 'json')).code).toBe('CONFIG_PARSE_FAILED');
+  });
+});
+
+describe('cross-field rules', () => {
+  it('refuses two listeners on one port', () => {
+    const error = configError(() =>
+      validateConfigDocument({ ...minimal, listeners: { admin: 16000, raft: 16000 } }),
+    );
+    expect(error.errors).toEqual([
+      { field: 'listeners.raft', message: 'port 16000 is already used by listeners.admin' },
+    ]);
+  });
+
+  it('refuses an app on loopback at the sidecar inbound port (a proxy loop)', () => {
+    const error = configError(() =>
+      validateConfigDocument({ ...minimal, app: { host: 'localhost', port: 15006 } }),
+    );
+    expect(error.errors[0]?.field).toBe('app.port');
+    expect(error.errors[0]?.message).toContain('inbound listener (default)');
+  });
+
+  it('refuses duplicate rate-limit rules and raft peers', () => {
+    const rule = {
+      policy: 'shop/limits',
+      name: 'orders',
+      match: { pathPrefix: '/' },
+      limit: { requests: 1, period: '1s' },
+      key: { type: 'global' },
+      scope: 'local',
+    };
+    const peer = { id: 'a', address: '10.0.0.1:15010', voter: true };
+    const error = configError(() =>
+      validateConfigDocument({
+        ...minimal,
+        rateLimits: [rule, rule],
+        raft: { group: 'shop/orders', id: 'a', peers: [peer, peer] },
+      }),
+    );
+    expect(error.errors.map((e) => e.field)).toEqual(['rateLimits[1]', 'raft.peers[1]']);
+  });
+});
+
+describe('fuzzing the loader', () => {
+  // Kept corpus: inputs that once needed care (YAML tags, anchors, deep nesting, odd scalars).
+  const corpus = [
+    '!!binary aGVsbG8=',
+    '&a [*a]',
+    'version: !!js/function "x"',
+    '['.repeat(200),
+    'version: 1\napp: {host: 127.0.0.1, port: 8080.5}',
+    'app: ~',
+    '? [a, b]\n: c',
+    '%YAML 1.2\n---\nversion: v',
+    'version: "v"\napp: {host: "", port: 0}',
+  ];
+
+  function outcome(text: string, format: 'yaml' | 'json'): string {
+    try {
+      validateConfigDocument(parseConfigText(text, format));
+      return 'ok';
+    } catch (error) {
+      if (error instanceof ConfigError) return error.code;
+      throw error; // anything else is a bug: the loader must only ever throw ConfigError
+    }
+  }
+
+  it('the kept corpus only ever yields a config or a ConfigError', () => {
+    for (const text of corpus)
+      expect(['ok', 'CONFIG_PARSE_FAILED', 'CONFIG_INVALID']).toContain(outcome(text, 'yaml'));
+  });
+
+  it('arbitrary text only ever yields a config or a ConfigError', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 300 }),
+        fc.constantFrom('yaml' as const, 'json' as const),
+        (text, format) => {
+          outcome(text, format);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('arbitrary JSON values only ever yield a config or a ConfigError', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => {
+        outcome(JSON.stringify(value), 'json');
+        outcome(JSON.stringify(value), 'yaml');
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('mutations of a valid document only ever yield a config or a ConfigError', () => {
+    const base = { ...minimal, listeners: { admin: 15000 }, tracing: { sampleRatio: 0.5 } };
+    fc.assert(
+      fc.property(
+        fc.constantFrom('version', 'app', 'listeners', 'tracing', 'rateLimits', 'raft', 'logLevel'),
+        fc.anything({ maxDepth: 3 }),
+        (key, value) => {
+          const document = { ...base, [key]: value };
+          let text: string;
+          try {
+            text = JSON.stringify(document);
+          } catch {
+            return; // BigInt and friends are not documents
+          }
+          if (text === undefined) return;
+          outcome(text, 'json');
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * Reading a SidecarConfig: bytes → document (YAML, or JSON for `.json` files) → schema and
+ * cross-field validation → `ResolvedConfig`. Every failure is a `ConfigError` naming the fields.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { validateSidecarConfig, type FieldError, type SidecarConfig } from '@palisade/crds';
+import { parseAllDocuments } from 'yaml';
+import { resolveConfig, type ResolvedConfig } from './defaults.js';
+import { ConfigError } from './errors.js';
+
+/** Files larger than this are refused before being read (a SidecarConfig is kilobytes). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** A config read from a file: the resolved document and the SHA-256 of the file's bytes. */
+export interface LoadedConfig {
+  readonly config: ResolvedConfig;
+  /** Hex SHA-256 of the raw content; the watcher compares it to skip unchanged files. */
+  readonly contentHash: string;
+  readonly path: string;
+}
+
+/** Hex SHA-256 of a file's content. */
+export function hashContent(content: string | Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/**
+ * Parses YAML (or JSON when `format` is `json`) into a plain value. Refuses several documents
+ * in one stream, duplicate keys, and alias bombs (the `yaml` package's alias limit).
+ */
+export function parseConfigText(
+  text: string,
+  format: 'yaml' | 'json' = 'yaml',
+  source?: string,
+): unknown {
+  if (format === 'json') {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (cause) {
+      throw new ConfigError('CONFIG_PARSE_FAILED', `${source ?? 'config'}: not valid JSON`, [], {
+        cause,
+        source,
+      });
+    }
+  }
+  const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  if (documents.length !== 1) {
+    throw new ConfigError(
+      'CONFIG_PARSE_FAILED',
+      `${source ?? 'config'}: expected exactly one YAML document, found ${documents.length === 0 ? 'none' : documents.length}`,
+      [],
+      { source },
+    );
+  }
+  const document = documents[0]!;
+  if (document.errors.length > 0) {
+    const errors = document.errors.map((e) => ({
+      field: e.linePos?.[0] ? `line ${e.linePos[0].line}:${e.linePos[0].col}` : '(document)',
+      message: e.message.split('\n')[0] ?? e.code,
+    }));
+    throw new ConfigError('CONFIG_PARSE_FAILED', `${source ?? 'config'}: not valid YAML`, errors, {
+      cause: document.errors[0],
+      source,
+    });
+  }
+  try {
+    return document.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (cause) {
+    throw new ConfigError(
+      'CONFIG_PARSE_FAILED',
+      `${source ?? 'config'}: ${(cause as Error).message}`,
+      [],
+      { cause, source },
+    );
+  }
+}
+
+/**
+ * Validates a parsed document against the SidecarConfig schema and the rules the schema cannot
+ * express (distinct listener ports, no proxying into ourselves, unique names that become metric
+ * labels), then applies defaults.
+ */
+export function validateConfigDocument(document: unknown, source?: string): ResolvedConfig {
+  const result = validateSidecarConfig(document);
+  if (!result.ok) {
+    throw new ConfigError('CONFIG_INVALID', `${source ?? 'config'} is invalid`, result.errors, {
+      source,
+    });
+  }
+  const resolved = resolveConfig(result.value);
+  const errors = crossFieldErrors(result.value, resolved);
+  if (errors.length > 0) {
+    throw new ConfigError('CONFIG_INVALID', `${source ?? 'config'} is invalid`, errors, {
+      source,
+    });
+  }
+  return resolved;
+}
+
+/** Reads, parses and validates a config file. Throws `ConfigError`. */
+export async function loadConfigFile(path: string): Promise<LoadedConfig> {
+  const content = await readConfigFile(path);
+  const config = validateConfigDocument(parseConfigText(content, formatOf(path), path), path);
+  return { config, contentHash: hashContent(content), path };
+}
+
+/** Reads a config file as UTF-8, refusing anything larger than `MAX_CONFIG_BYTES`. */
+export async function readConfigFile(path: string): Promise<string> {
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new Error('not a regular file');
+    if (info.size > MAX_CONFIG_BYTES) {
+      throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes (${info.size})`);
+    }
+    return await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(
+      'CONFIG_READ_FAILED',
+      `cannot read ${path}: ${(cause as Error).message}`,
+      [],
+      { cause, source: path },
+    );
+  }
+}
+
+/** `json` for `.json` files, otherwise `yaml` (which also reads JSON). */
+export function formatOf(path: string): 'yaml' | 'json' {
+  return extname(path).toLowerCase() === '.json' ? 'json' : 'yaml';
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+function crossFieldErrors(raw: SidecarConfig, config: ResolvedConfig): FieldError[] {
+  const errors: FieldError[] = [];
+  const ports = new Map<number, 'admin' | 'inbound' | 'outbound' | 'raft'>();
+  for (const name of ['admin', 'inbound', 'outbound', 'raft'] as const) {
+    const port = config.listeners[name];
+    const other = ports.get(port);
+    if (other !== undefined) {
+      errors.push({
+        field: `listeners.${name}`,
+        message: `port ${port} is already used by listeners.${other}`,
+      });
+    } else ports.set(port, name);
+  }
+  if (LOOPBACK_HOSTS.has(config.app.host.toLowerCase())) {
+    const listener = ports.get(config.app.port);
+    if (listener !== undefined) {
+      errors.push({
+        field: 'app.port',
+        message: `port ${config.app.port} is the sidecar's own ${listener} listener${raw.listeners?.[listener] === undefined ? ' (default)' : ''}`,
+      });
+    }
+  }
+  duplicates(config.rateLimits, (r) => `${r.policy}/${r.name}`, 'rateLimits', errors);
+  duplicates(config.sagas, (s) => s.name, 'sagas', errors);
+  duplicates(config.raft?.peers ?? [], (p) => p.id, 'raft.peers', errors);
+  return errors;
+}
+
+function duplicates<T>(
+  items: readonly T[],
+  key: (item: T) => string,
+  field: string,
+  errors: FieldError[],
+): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, index) => {
+    const k = key(item);
+    const first = seen.get(k);
+    if (first !== undefined) {
+      errors.push({
+        field: `${field}[${index}]`,
+        message: `duplicates ${field}[${first}] (${k})`,
+      });
+    } else seen.set(k, index);
+  });
+}
