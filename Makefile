@@ -13,7 +13,7 @@ node_modules/.installed: package.json package-lock.json $(wildcard */package.jso
 	npm install --no-audit --no-fund
 	@touch $@
 
-deps: node_modules/.installed ## install npm packages (npm ci) and the Debian packages the tests need
+deps: node_modules/.installed ## install npm packages and the Debian packages the tests need
 	@scripts/install-system-deps.sh
 
 build: deps ## type-check and compile every package (tsc -b)

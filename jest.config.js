@@ -16,6 +16,7 @@ const common = {
     // Sources import siblings as './x.js' (NodeNext); map them back to the .ts file.
     '^(\\.{1,2}/.*)\\.js$': '$1',
     '^@palisade/(crds|sidecar|operator)$': '<rootDir>/$1/src/index.ts',
+    '^@palisade/crds/examples$': '<rootDir>/crds/src/examples.ts',
   },
   testEnvironment: 'node',
 };

@@ -1,17 +1,25 @@
 /**
- * Writes the generated CRD manifests: `node crds/dist/generate.js [--check]`.
+ * Writes the generated CRD manifests and reference docs: `node crds/dist/generate.js [--check]`.
  * With --check, writes nothing and exits 1 when a committed file is stale.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderCrdFiles } from './render.js';
+import { renderReferenceDocs } from './render-docs.js';
 
 const crdsDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outputs = [
+  ...renderCrdFiles().map((file) => ({ ...file, path: join(crdsDir, 'generated', file.name) })),
+  ...renderReferenceDocs().map((file) => ({
+    ...file,
+    path: join(crdsDir, '..', 'docs', 'reference', file.name),
+  })),
+];
 const check = process.argv.includes('--check');
 let stale = 0;
-for (const file of renderCrdFiles()) {
-  const path = join(crdsDir, 'generated', file.name);
+for (const file of outputs) {
+  const path = file.path;
   let current = '';
   try {
     current = readFileSync(path, 'utf8');
@@ -20,11 +28,11 @@ for (const file of renderCrdFiles()) {
   }
   if (current === file.content) continue;
   if (check) {
-    console.error(`stale: crds/generated/${file.name} (run: make crds)`);
+    console.error(`stale: ${path} (run: make crds)`);
     stale++;
   } else {
     writeFileSync(path, file.content);
-    console.log(`wrote crds/generated/${file.name}`);
+    console.log(`wrote ${path}`);
   }
 }
 process.exit(stale === 0 ? 0 : 1);

@@ -4,8 +4,19 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { examplesDir } from './examples.js';
 import { renderCrdFiles } from './render.js';
+import { renderReferenceDocs } from './render-docs.js';
 
 const generatedDir = join(examplesDir, '..', 'generated');
+
+describe('generated reference docs', () => {
+  it.each(renderReferenceDocs().map((f) => [f.name, f] as const))(
+    'docs/reference/%s is up to date (run `make crds` if this fails)',
+    (_name, file) => {
+      const path = join(examplesDir, '..', '..', 'docs', 'reference', file.name);
+      expect(readFileSync(path, 'utf8')).toBe(file.content);
+    },
+  );
+});
 
 describe('generated CRD YAML', () => {
   it.each(renderCrdFiles().map((f) => [f.name, f] as const))(
