@@ -1,0 +1,172 @@
+import { describe, expect, test } from '@jest/globals';
+import { decodeLeaseCommand, encodeLeaseCommand, type LeaseCommand } from './commands.js';
+import { LeaseTable, safeHoldMs, type LeaseResult } from './lease-table.js';
+
+/** Applies commands as consecutive log entries; `at` is [term, stamp]. */
+class Log {
+  index = 0;
+  constructor(readonly table = new LeaseTable()) {}
+  apply(term: number, stamp: number, command: LeaseCommand): LeaseResult {
+    this.index++;
+    return this.table.apply({ index: this.index, term }, { command, stamp });
+  }
+}
+
+const acquire = (name: string, holder: string, ttlMs: number): LeaseCommand => ({
+  op: 'acquire',
+  name,
+  holder,
+  ttlMs,
+});
+const renew = (name: string, holder: string, token: number): LeaseCommand => ({
+  op: 'renew',
+  name,
+  holder,
+  token,
+});
+const release = (name: string, holder: string, token: number): LeaseCommand => ({
+  op: 'release',
+  name,
+  holder,
+  token,
+});
+
+describe('lease table', () => {
+  test('grants a free lease with the entry index as fencing token', () => {
+    const log = new Log();
+    log.index = 41;
+    expect(log.apply(2, 1000, acquire('db', 'a', 500))).toEqual({
+      outcome: 'granted',
+      granted: true,
+      token: 42,
+      expiresAt: 1500,
+    });
+  });
+
+  test('refuses a held lease, naming the holder and its expiry', () => {
+    const log = new Log();
+    log.apply(2, 1000, acquire('db', 'a', 500));
+    expect(log.apply(2, 1499, acquire('db', 'b', 500))).toEqual({
+      outcome: 'held',
+      granted: false,
+      holder: 'a',
+      expiresAt: 1500,
+    });
+  });
+
+  test('grants again once the TTL has passed on the same clock, with a larger token', () => {
+    const log = new Log();
+    log.apply(2, 1000, acquire('db', 'a', 500));
+    const result = log.apply(2, 1500, acquire('db', 'b', 500));
+    expect(result).toMatchObject({ granted: true, token: 2 });
+  });
+
+  test('an acquire retried by the holder keeps the token and extends', () => {
+    const log = new Log();
+    log.apply(2, 1000, acquire('db', 'a', 500));
+    expect(log.apply(2, 1200, acquire('db', 'a', 500))).toMatchObject({
+      token: 1,
+      expiresAt: 1700,
+    });
+  });
+
+  test('renew extends from the stamp; a stale token is refused', () => {
+    const log = new Log();
+    log.apply(2, 1000, acquire('db', 'a', 500));
+    expect(log.apply(2, 1400, renew('db', 'a', 1))).toMatchObject({ token: 1, expiresAt: 1900 });
+    expect(log.apply(2, 1401, renew('db', 'a', 7))).toMatchObject({
+      outcome: 'refused',
+      code: 'PALISADE_LEASE_STALE_TOKEN',
+    });
+    expect(log.apply(2, 1402, renew('db', 'b', 1))).toMatchObject({ outcome: 'refused' });
+    // After expiry the token is stale too, even for the former holder.
+    expect(log.apply(2, 1900, renew('db', 'a', 1))).toMatchObject({ outcome: 'refused' });
+  });
+
+  test('release frees the lease for others; releasing twice is refused', () => {
+    const log = new Log();
+    log.apply(2, 1000, acquire('db', 'a', 500));
+    expect(log.apply(2, 1100, release('db', 'a', 1))).toEqual({
+      outcome: 'released',
+      released: true,
+    });
+    expect(log.apply(2, 1101, release('db', 'a', 1))).toMatchObject({ outcome: 'refused' });
+    expect(log.apply(2, 1102, acquire('db', 'b', 500))).toMatchObject({ token: 4 });
+  });
+
+  test('a new term re-arms every unexpired lease for its full TTL from the first new stamp', () => {
+    const log = new Log();
+    log.apply(2, 1000, acquire('db', 'a', 500));
+    // The new leader's clock has an unrelated origin (here: far behind).
+    expect(log.apply(3, 10, acquire('db', 'b', 500))).toMatchObject({
+      outcome: 'held',
+      holder: 'a',
+      expiresAt: 510,
+    });
+    expect(log.apply(3, 509, acquire('db', 'b', 500))).toMatchObject({ outcome: 'held' });
+    expect(log.apply(3, 510, acquire('db', 'b', 500))).toMatchObject({ granted: true, token: 4 });
+  });
+
+  test('a new term drops leases already expired on the old clock', () => {
+    const log = new Log();
+    log.apply(2, 1000, acquire('db', 'a', 500));
+    log.apply(2, 1600, acquire('other', 'c', 500)); // the old clock passed db's expiry
+    expect(log.apply(3, 0, acquire('db', 'b', 500))).toMatchObject({ granted: true, token: 3 });
+    expect(log.apply(3, 1, acquire('other', 'b', 500))).toMatchObject({ outcome: 'held' });
+  });
+
+  test('malformed commands are refused deterministically', () => {
+    const log = new Log();
+    expect(log.apply(2, 0, acquire('', 'a', 5))).toMatchObject({ code: 'PALISADE_LEASE_INVALID' });
+    expect(log.apply(2, 0, acquire('x', 'a', 0))).toMatchObject({ code: 'PALISADE_LEASE_INVALID' });
+    expect(log.apply(2, 0, acquire('x', 'a', 1.5))).toMatchObject({
+      code: 'PALISADE_LEASE_INVALID',
+    });
+  });
+
+  test('entries must arrive in log order', () => {
+    const table = new LeaseTable();
+    table.apply({ index: 5, term: 3 }, { command: acquire('x', 'a', 5), stamp: 0 });
+    expect(() =>
+      table.apply({ index: 5, term: 3 }, { command: acquire('x', 'a', 5), stamp: 0 }),
+    ).toThrow(RangeError);
+    expect(() =>
+      table.apply({ index: 6, term: 2 }, { command: acquire('x', 'a', 5), stamp: 0 }),
+    ).toThrow(RangeError);
+  });
+
+  test('snapshot and restore give a table that decides identically', () => {
+    const log = new Log();
+    log.apply(2, 1000, acquire('db', 'a', 500));
+    log.apply(2, 1100, acquire('q', 'b', 300));
+    const copy = new Log(LeaseTable.restore(log.table.snapshot()));
+    copy.index = log.index;
+    expect(copy.table.snapshot()).toEqual(log.table.snapshot());
+    for (const target of [log, copy]) {
+      expect(target.apply(3, 7, acquire('db', 'c', 100))).toMatchObject({ outcome: 'held' });
+    }
+    expect(copy.table.snapshot()).toEqual(log.table.snapshot());
+    expect(LeaseTable.restore(new Uint8Array()).list()).toEqual([]);
+  });
+
+  test('view is exact on the current clock and an upper bound across a term change', () => {
+    const log = new Log();
+    log.apply(2, 1000, acquire('db', 'a', 500));
+    expect(log.table.view('db', 2, 1200)).toMatchObject({ holder: 'a', expiresAt: 1500 });
+    expect(log.table.view('db', 2, 1500)).toBeUndefined();
+    expect(log.table.view('db', 3, 40)).toMatchObject({ holder: 'a', expiresAt: 540 });
+  });
+
+  test('commands round-trip through the log encoding; foreign payloads are ignored', () => {
+    const command = acquire('db', 'a', 500);
+    expect(decodeLeaseCommand(encodeLeaseCommand(command, 12.5))).toEqual({ command, stamp: 12.5 });
+    expect(decodeLeaseCommand(new Uint8Array())).toBeUndefined();
+    expect(decodeLeaseCommand(new TextEncoder().encode('{"saga":1}'))).toBeUndefined();
+    expect(decodeLeaseCommand(new TextEncoder().encode('not json'))).toBeUndefined();
+  });
+
+  test('safeHoldMs shrinks the TTL by the drift bound on both clocks', () => {
+    expect(safeHoldMs(1000, 0)).toBe(1000);
+    expect(safeHoldMs(1000, 0.01)).toBeCloseTo(980.198, 3);
+  });
+});

@@ -1,0 +1,268 @@
+/**
+ * The lease state machine: pure and deterministic, fed with committed log entries in order, so
+ * every replica computes the same table and the same results.
+ *
+ * Time. A command's only notion of "now" is its stamp: the monotonic clock reading of the leader
+ * that proposed it. Stamps of different terms come from different clocks and are never compared.
+ * When the first command of a new term is applied, every lease that was not provably expired
+ * under the old clock is re-armed for its full TTL from that first stamp of the new clock. A new
+ * leader thus waits out every lease it inherits, whatever the clocks' offsets.
+ *
+ * Why two holders never overlap (see docs/decisions/0004-raft-core.md for the full argument):
+ * assume every monotonic clock runs at a rate within [1−ρ, 1+ρ] of real time. A holder that sent
+ * its request at real time t0 stops using the lease after {@link safeHoldMs} of its own clock,
+ * i.e. by real time t0 + ttl/(1+ρ). Another grant needs a stamp at least ttl after the grant's
+ * stamp (same term), or ttl after a new term's first stamp, which is taken after the grant's stamp
+ * in real time; either way the real time of the new grant is ≥ t0 + ttl/(1+ρ).
+ */
+import {
+  validateLeaseCommand,
+  type AcquireCommand,
+  type ReleaseCommand,
+  type RenewCommand,
+  type StampedLeaseCommand,
+} from './commands.js';
+import type { LeaseErrorCode } from './errors.js';
+
+/** The default bound ρ on the rate error of monotonic clocks (1%: NTP slews by ≤ 0.05%). */
+export const DEFAULT_MAX_DRIFT = 0.01;
+
+/**
+ * How long a holder may act on a lease, on its own monotonic clock, measured from the moment it
+ * SENT the acquire or renew request: ttl·(1−ρ)/(1+ρ). Beyond that, only the fencing token
+ * protects the resource.
+ */
+export function safeHoldMs(ttlMs: number, maxDrift = DEFAULT_MAX_DRIFT): number {
+  return (ttlMs * (1 - maxDrift)) / (1 + maxDrift);
+}
+
+/** A lease as the table holds it. `expiresAt` is on the clock of the term `clockTerm`. */
+export interface Lease {
+  readonly name: string;
+  readonly holder: string;
+  /** Fencing token: the Raft index of the entry that granted it. */
+  readonly token: number;
+  readonly ttlMs: number;
+  readonly expiresAt: number;
+}
+
+/** Acquire or renew succeeded. `expiresAt` is on the granting leader's clock (its stamp + TTL). */
+export interface LeaseGranted {
+  readonly outcome: 'granted';
+  readonly granted: true;
+  readonly token: number;
+  readonly expiresAt: number;
+}
+
+/** Acquire refused: someone else holds the lease until `expiresAt` (leader clock). */
+export interface LeaseHeld {
+  readonly outcome: 'held';
+  readonly granted: false;
+  readonly holder: string;
+  readonly expiresAt: number;
+}
+
+/** Release succeeded. */
+export interface LeaseReleased {
+  readonly outcome: 'released';
+  readonly released: true;
+}
+
+/** Renew or release with a token that is not the current grant's, or a malformed command. */
+export interface LeaseRefused {
+  readonly outcome: 'refused';
+  readonly granted: false;
+  readonly code: LeaseErrorCode;
+  readonly message: string;
+}
+
+/** The answer to one command, identical on every replica. */
+export type LeaseResult = LeaseGranted | LeaseHeld | LeaseReleased | LeaseRefused;
+
+/** Where the command sits in the log: its index becomes the token of a grant. */
+export interface LogPosition {
+  readonly index: number;
+  readonly term: number;
+}
+
+interface MutableLease {
+  name: string;
+  holder: string;
+  token: number;
+  ttlMs: number;
+  expiresAt: number;
+}
+
+interface TableState {
+  readonly clockTerm: number;
+  readonly maxStamp: number;
+  readonly appliedIndex: number;
+  readonly leases: Lease[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The replicated lease table. */
+export class LeaseTable {
+  private readonly leases = new Map<string, MutableLease>();
+  /** The term whose leader's clock `expiresAt` values are measured on. */
+  private clockTerm = 0;
+  /** Largest stamp seen from that clock. */
+  private maxStamp = Number.NEGATIVE_INFINITY;
+  private appliedIndex = 0;
+
+  /**
+   * Applies one committed command. Entries must come in log order; `position.term` is the term of
+   * the entry (not the node's current term).
+   */
+  apply(position: LogPosition, stamped: StampedLeaseCommand): LeaseResult {
+    if (position.index <= this.appliedIndex) {
+      throw new RangeError(`lease entry ${position.index} applied twice (at ${this.appliedIndex})`);
+    }
+    if (position.term < this.clockTerm) {
+      throw new RangeError(`entry term ${position.term} older than clock term ${this.clockTerm}`);
+    }
+    this.appliedIndex = position.index;
+    const now = stamped.stamp;
+    if (position.term > this.clockTerm) this.switchClock(position.term, now);
+    else this.maxStamp = Math.max(this.maxStamp, now);
+
+    const command = stamped.command;
+    const invalid = validateLeaseCommand(command);
+    if (invalid !== undefined) return refused('PALISADE_LEASE_INVALID', invalid);
+    switch (command.op) {
+      case 'acquire':
+        return this.acquire(position.index, now, command);
+      case 'renew':
+        return this.renew(now, command);
+      case 'release':
+        return this.release(now, command);
+    }
+  }
+
+  /**
+   * A new leader's clock takes over: leases provably expired on the old clock go, every other one
+   * is held for its full TTL from the new clock's first stamp.
+   */
+  private switchClock(term: number, firstStamp: number): void {
+    for (const [name, lease] of this.leases) {
+      if (lease.expiresAt <= this.maxStamp) this.leases.delete(name);
+      else lease.expiresAt = firstStamp + lease.ttlMs;
+    }
+    this.clockTerm = term;
+    this.maxStamp = firstStamp;
+  }
+
+  /** The lease if it is still live at `now` (same clock); expired ones are dropped. */
+  private live(name: string, now: number): MutableLease | undefined {
+    const lease = this.leases.get(name);
+    if (lease && lease.expiresAt <= now) {
+      this.leases.delete(name);
+      return undefined;
+    }
+    return lease;
+  }
+
+  private acquire(index: number, now: number, command: AcquireCommand): LeaseResult {
+    const lease = this.live(command.name, now);
+    if (lease === undefined) {
+      const fresh: MutableLease = {
+        name: command.name,
+        holder: command.holder,
+        token: index,
+        ttlMs: command.ttlMs,
+        expiresAt: now + command.ttlMs,
+      };
+      this.leases.set(command.name, fresh);
+      return granted(fresh);
+    }
+    if (lease.holder === command.holder) {
+      // A retried acquire by the holder: same grant, same token, extended.
+      lease.ttlMs = command.ttlMs;
+      lease.expiresAt = Math.max(lease.expiresAt, now + command.ttlMs);
+      return granted(lease);
+    }
+    return { outcome: 'held', granted: false, holder: lease.holder, expiresAt: lease.expiresAt };
+  }
+
+  private renew(now: number, command: RenewCommand): LeaseResult {
+    const lease = this.live(command.name, now);
+    if (!lease || lease.holder !== command.holder || lease.token !== command.token) {
+      return stale(command, lease);
+    }
+    lease.expiresAt = Math.max(lease.expiresAt, now + lease.ttlMs);
+    return granted(lease);
+  }
+
+  private release(now: number, command: ReleaseCommand): LeaseResult {
+    const lease = this.live(command.name, now);
+    if (!lease || lease.holder !== command.holder || lease.token !== command.token) {
+      return stale(command, lease);
+    }
+    this.leases.delete(command.name);
+    return { outcome: 'released', released: true };
+  }
+
+  /**
+   * The lease `name` as seen by a leader of term `term` whose clock reads `now`: on that leader's
+   * own clock, `expiresAt` is exact; if the table still runs on an older term's clock, the lease
+   * counts as held for its full TTL from `now` (an upper bound, as the next command will make it).
+   */
+  view(name: string, term: number, now: number): Lease | undefined {
+    const lease = this.leases.get(name);
+    if (!lease) return undefined;
+    if (term === this.clockTerm) return lease.expiresAt > now ? { ...lease } : undefined;
+    if (lease.expiresAt <= this.maxStamp) return undefined;
+    return { ...lease, expiresAt: now + lease.ttlMs };
+  }
+
+  /** Every lease in the table (expired ones included until a command drops them), by name. */
+  list(): Lease[] {
+    return [...this.leases.values()]
+      .map((lease) => ({ ...lease }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Serializes the table for a Raft snapshot. Equal tables give equal bytes. */
+  snapshot(): Uint8Array {
+    const state: TableState = {
+      clockTerm: this.clockTerm,
+      maxStamp: this.maxStamp,
+      appliedIndex: this.appliedIndex,
+      leases: this.list(),
+    };
+    return encoder.encode(JSON.stringify(state));
+  }
+
+  /** Rebuilds a table from {@link snapshot} bytes (empty bytes: an empty table). */
+  static restore(data: Uint8Array): LeaseTable {
+    const table = new LeaseTable();
+    if (data.byteLength === 0) return table;
+    const state = JSON.parse(decoder.decode(data)) as TableState;
+    table.clockTerm = state.clockTerm;
+    // JSON has no -Infinity: an empty clock serializes as null.
+    table.maxStamp = typeof state.maxStamp === 'number' ? state.maxStamp : Number.NEGATIVE_INFINITY;
+    table.appliedIndex = state.appliedIndex;
+    for (const lease of state.leases) table.leases.set(lease.name, { ...lease });
+    return table;
+  }
+}
+
+function granted(lease: MutableLease): LeaseGranted {
+  return { outcome: 'granted', granted: true, token: lease.token, expiresAt: lease.expiresAt };
+}
+
+function refused(code: LeaseErrorCode, message: string): LeaseRefused {
+  return { outcome: 'refused', granted: false, code, message };
+}
+
+function stale(
+  command: RenewCommand | ReleaseCommand,
+  lease: MutableLease | undefined,
+): LeaseRefused {
+  const why = lease
+    ? `${command.name} is held under token ${lease.token}`
+    : `${command.name} is not held (expired or released)`;
+  return refused('PALISADE_LEASE_STALE_TOKEN', `${command.op} with token ${command.token}: ${why}`);
+}
