@@ -1,0 +1,145 @@
+/**
+ * The proxy's failures, one class per cause, each with a stable `code` (what metrics, logs and
+ * tests match on) and the underlying `cause` when there is one. `error-response.ts` is the one
+ * place that turns them into HTTP answers.
+ */
+
+/** Every error the data path raises or maps to. `code` never changes once released. */
+export abstract class ProxyError extends Error {
+  /** Stable machine-readable identifier, e.g. `UPSTREAM_TIMEOUT`. */
+  abstract readonly code: string;
+
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** The upstream refused or could not be reached (connect refused, DNS, unreachable): 502. */
+export class UpstreamUnavailable extends ProxyError {
+  readonly code = 'UPSTREAM_UNAVAILABLE';
+}
+
+/** The upstream is known to be down (health said so), so no connection was tried: 503. */
+export class UpstreamDown extends ProxyError {
+  readonly code = 'UPSTREAM_DOWN';
+}
+
+/** The upstream did not answer (connect, headers or body) in time: 504. */
+export class UpstreamTimeout extends ProxyError {
+  readonly code = 'UPSTREAM_TIMEOUT';
+}
+
+/** The upstream closed or reset the connection mid-exchange: 502 before headers, else the client connection is destroyed. */
+export class UpstreamReset extends ProxyError {
+  readonly code = 'UPSTREAM_RESET';
+}
+
+/** The upstream sent something that is not valid HTTP/1.1: 502. */
+export class UpstreamProtocolError extends ProxyError {
+  readonly code = 'UPSTREAM_PROTOCOL_ERROR';
+}
+
+/** The request body exceeds the configured limit: 413. */
+export class BodyTooLarge extends ProxyError {
+  readonly code = 'BODY_TOO_LARGE';
+}
+
+/** The request head exceeds the configured header size: 431. */
+export class HeadersTooLarge extends ProxyError {
+  readonly code = 'HEADERS_TOO_LARGE';
+}
+
+/** The request is malformed or ambiguous (e.g. framing that could smuggle a request): 400. */
+export class BadRequest extends ProxyError {
+  readonly code = 'BAD_REQUEST';
+}
+
+/** The client took too long to send its request head or body: 408. */
+export class RequestTimeout extends ProxyError {
+  readonly code = 'REQUEST_TIMEOUT';
+}
+
+/** The client went away before the exchange completed; nobody is left to answer. */
+export class ClientAborted extends ProxyError {
+  readonly code = 'CLIENT_ABORTED';
+}
+
+/** The outbound destination is not allowed by the destination policy: 403. */
+export class DestinationDenied extends ProxyError {
+  readonly code = 'DESTINATION_DENIED';
+}
+
+/** The proxy is shutting down and takes no new work: 503. */
+export class ShuttingDown extends ProxyError {
+  readonly code = 'SHUTTING_DOWN';
+}
+
+/**
+ * A filter refused the request on purpose (rate limit 429, open breaker 503, injected abort):
+ * the answer it wants is carried as is. Filters may also return `localResponse(...)` directly;
+ * throwing is for refusals decided deep inside a helper.
+ */
+export class PolicyRefusal extends ProxyError {
+  readonly code: string;
+
+  constructor(
+    code: string,
+    readonly statusCode: number,
+    /** Flat `[name, value, …]` list, as `ServerResponse.writeHead` takes it. */
+    readonly headers: readonly string[] = [],
+    message = `refused by policy (${code})`,
+  ) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** An error of unknown origin, wrapped so that it still has a code: 500. */
+export class InternalProxyError extends ProxyError {
+  readonly code = 'INTERNAL';
+}
+
+const upstreamUnavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
+
+/**
+ * Maps an error thrown by undici or a socket to a `ProxyError`. `ProxyError`s (ours, passed
+ * through undici's abort) come back unchanged.
+ */
+export function classifyUpstreamError(err: unknown): ProxyError {
+  if (err instanceof ProxyError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return new UpstreamTimeout('upstream timed out', err);
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_CLOSED':
+      return new UpstreamReset('upstream connection closed', err);
+    case 'HPE_INVALID_CONSTANT':
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return new UpstreamProtocolError('invalid upstream response', err);
+    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+      return new ClientAborted('request body shorter than its Content-Length', err);
+    default:
+      if (typeof code === 'string') {
+        if (upstreamUnavailableCodes.has(code))
+          return new UpstreamUnavailable('upstream unreachable', err);
+        if (code.startsWith('HPE_'))
+          return new UpstreamProtocolError('invalid upstream response', err);
+      }
+      return new InternalProxyError('unexpected proxy error', err);
+  }
+}

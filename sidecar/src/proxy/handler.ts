@@ -1,0 +1,217 @@
+/**
+ * The data path's vocabulary. A `Handler` turns a `ProxyRequest` into a `ProxyResponse`
+ * (status, headers, streaming body); a `Filter` wraps a handler (`next => req => …`), exactly as
+ * undici interceptors and linkerd2-proxy layers do. The terminal handler (`upstream.ts`) calls
+ * the app or the destination; the server (`proxy-server.ts`) writes whatever comes back.
+ *
+ * What a filter can do with this API:
+ * - refuse early: `return localResponse(429, ['retry-after', '1'])` or `throw new PolicyRefusal(…)`;
+ * - delay: `await sleep(ms); return next(req)`;
+ * - observe: `const res = await next(req)` gives the status as soon as the upstream answers;
+ *   `req.onFinish(outcome => …)` gives the final status, error code and duration once the body
+ *   has been delivered (or failed);
+ * - retry idempotent calls: `if (await req.bufferBody(limit))` the body is replayable, then call
+ *   `next(req)` again after `res.body.discard()`-ing the failed attempt;
+ * - time out: `setTimeout(() => req.abort(new UpstreamTimeout(…)), ms)` aborts the attempt in
+ *   flight, which then rejects with that error.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { BodyTooLarge, ClientAborted, type ProxyError } from './errors.js';
+import type { Upstream } from './upstream.js';
+
+export * from './errors.js';
+
+/** Which stack a request runs through. */
+export type Direction = 'inbound' | 'outbound';
+
+/** What the route table resolved a request to; filters read it for labels and decisions. */
+export interface RouteInfo {
+  /** Stable route name (metrics label, span attribute). */
+  readonly name: string;
+}
+
+/**
+ * The request body as it will be sent upstream: nothing, a buffered (replayable) `Buffer`, or
+ * the client's stream (sent as it arrives, consumable once).
+ */
+export type RequestBody = null | Buffer | Readable | AsyncIterable<Buffer>;
+
+/**
+ * A response body that streams from the upstream to the client. Exactly one of `pipeTo` or
+ * `discard` is called, once.
+ */
+export interface ResponseBodySource {
+  /** Streams into `sink` with backpressure; `done` is called once, with `null` on success. */
+  pipeTo(sink: ServerResponse, done: (error: ProxyError | null) => void): void;
+  /** Drops the body (e.g. a retried attempt) and releases or aborts its connection. */
+  discard(): void;
+}
+
+/** What a handler answers. Headers are a flat `[name, value, …]` list (raw, case preserved). */
+export interface ProxyResponse {
+  readonly statusCode: number;
+  readonly headers: readonly string[];
+  /** A local answer carries its whole body; a proxied one streams it. */
+  readonly body: ResponseBodySource | Buffer | string | null;
+}
+
+/** How an exchange ended, as seen by `onFinish` listeners. */
+export interface ExchangeOutcome {
+  /** Status sent to the client, 0 when none could be sent. */
+  readonly statusCode: number;
+  /** The failure, if any (the status was then derived from it, or the connection destroyed). */
+  readonly error: ProxyError | null;
+  /** Milliseconds from `req.startTime` to the end of the response body. */
+  readonly durationMs: number;
+}
+
+/** Something in flight that `ProxyRequest.abort` can stop (the current upstream attempt). */
+export interface Abortable {
+  abort(reason: ProxyError): void;
+}
+
+/** A handler: the whole of the rest of the stack, from this point to the upstream. */
+export type Handler = (req: ProxyRequest) => Promise<ProxyResponse>;
+
+/** A filter wraps the rest of the stack; built once per route when config changes. */
+export type Filter = (next: Handler) => Handler;
+
+/** Builds a local (non-proxied) answer; `headers` is a flat `[name, value, …]` list. */
+export function localResponse(
+  statusCode: number,
+  headers: readonly string[] = [],
+  body: Buffer | string | null = null,
+): ProxyResponse {
+  return { statusCode, headers, body };
+}
+
+type FinishListener = (outcome: ExchangeOutcome) => void;
+
+/**
+ * One request in flight through a stack. Created by the server from the parsed head, before
+ * routing; fields are public and few so that V8 keeps one shape for every instance.
+ *
+ * Ownership: `headers` and `body` belong to the stack (filters may change them before calling
+ * `next`); `incoming` is the client's message and must not be read by filters except through
+ * `bufferBody`.
+ */
+export class ProxyRequest {
+  /** Route resolved by the pipeline before the first filter runs. */
+  route: RouteInfo = unroutedRoute;
+  /** Body to send upstream; starts as the client's stream (or null when there is none). */
+  body: RequestBody;
+  /** Where the terminal handler sends the request. */
+  upstream: Upstream;
+  /** The attempt in flight, set by the terminal handler. */
+  inFlight: Abortable | null = null;
+  /** Set once `abort` was called: later attempts fail at once with it. */
+  abortReason: ProxyError | null = null;
+  private finishListeners: FinishListener[] | null = null;
+
+  constructor(
+    readonly direction: Direction,
+    /** Request method as received (HTTP methods are case-sensitive). */
+    readonly method: string,
+    /** Origin-form target: path and query, always starting with `/` (or `*`). */
+    readonly path: string,
+    /** `host[:port]` the client addressed. */
+    readonly authority: string,
+    /** Flat `[name, value, …]` list sent upstream: hop-by-hop headers already removed. */
+    public headers: string[],
+    /** Declared body length, or -1 when chunked, or 0 when there is no body. */
+    readonly contentLength: number,
+    /** Client address as seen on the socket. */
+    readonly remoteAddress: string,
+    /** `clock.now()` when the head was parsed (milliseconds, monotonic). */
+    readonly startTime: number,
+    /** The client's message (socket, raw head). */
+    readonly incoming: IncomingMessage,
+    upstream: Upstream,
+    /** Largest body accepted, in bytes. */
+    readonly maxBodyBytes: number,
+  ) {
+    this.upstream = upstream;
+    this.body = contentLength === 0 ? null : incoming;
+  }
+
+  /** Calls `listener` once when the exchange has ended (response written, failed or aborted). */
+  onFinish(listener: FinishListener): void {
+    if (this.finishListeners === null) this.finishListeners = [listener];
+    else this.finishListeners.push(listener);
+  }
+
+  /** Aborts the upstream attempt in flight (and any later one) with `reason`. */
+  abort(reason: ProxyError): void {
+    if (this.abortReason === null) this.abortReason = reason;
+    const inFlight = this.inFlight;
+    if (inFlight !== null) {
+      this.inFlight = null;
+      inFlight.abort(reason);
+    }
+  }
+
+  /**
+   * Makes the body replayable by reading it into memory, if it is at most `limit` bytes.
+   * Resolves `true` when `body` is now `null` or a `Buffer`, `false` when the body is larger
+   * than `limit` or of unknown length (it is then left streaming, untouched). Rejects with
+   * `BodyTooLarge`/`ClientAborted` if the client sends too much or goes away.
+   */
+  bufferBody(limit: number): Promise<boolean> {
+    const body = this.body;
+    if (body === null || Buffer.isBuffer(body)) return Promise.resolve(true);
+    if (body !== this.incoming || this.contentLength < 0 || this.contentLength > limit) {
+      return Promise.resolve(false);
+    }
+    return readWhole(this.incoming, this.contentLength, this.maxBodyBytes).then((buffer) => {
+      this.body = buffer;
+      return true;
+    });
+  }
+
+  /** Runs the finish listeners; called once by the server. */
+  finish(statusCode: number, error: ProxyError | null, now: number): void {
+    const listeners = this.finishListeners;
+    if (listeners === null) return;
+    this.finishListeners = null;
+    const outcome: ExchangeOutcome = { statusCode, error, durationMs: now - this.startTime };
+    for (const listener of listeners) listener(outcome);
+  }
+}
+
+const unroutedRoute: RouteInfo = Object.freeze({ name: '' });
+
+/** Reads a body of known length into one buffer. */
+export function readWhole(stream: Readable, length: number, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const whole = Buffer.allocUnsafe(length);
+    let offset = 0;
+    const onData = (chunk: Buffer): void => {
+      if (offset + chunk.length > length || offset + chunk.length > maxBytes) {
+        cleanup();
+        reject(new BodyTooLarge('request body larger than declared or allowed'));
+        return;
+      }
+      chunk.copy(whole, offset);
+      offset += chunk.length;
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(offset === length ? whole : whole.subarray(0, offset));
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new ClientAborted('client went away while sending the body'));
+    };
+    const cleanup = (): void => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('close', onClose);
+      stream.off('error', onClose);
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('close', onClose);
+    stream.on('error', onClose);
+  });
+}

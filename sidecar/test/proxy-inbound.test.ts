@@ -1,0 +1,490 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { Readable } from 'node:stream';
+import { Client, Pool } from 'undici';
+import {
+  InboundServer,
+  Pipeline,
+  compileRoutes,
+  localResponse,
+  type Filter,
+  type ExchangeOutcome,
+} from '../src/proxy/index.js';
+import { startEchoServer, type EchoReply, type EchoServer } from './support/echo-server.js';
+import { openSocket, rawExchange, readHead, readUntilClose } from './support/http-raw.js';
+
+const ok = 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n';
+
+let echo: EchoServer;
+let proxy: InboundServer;
+let port: number;
+const clients: Client[] = [];
+
+function client(): Client {
+  const c = new Client(`http://127.0.0.1:${port}`, { pipelining: 1 });
+  clients.push(c);
+  return c;
+}
+
+function headerValues(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]?.toLowerCase() === name) out.push(raw[i + 1] as string);
+  return out;
+}
+
+beforeAll(async () => {
+  echo = await startEchoServer();
+  proxy = new InboundServer({
+    host: '127.0.0.1',
+    app: { host: '127.0.0.1', port: echo.port },
+    maxBodyBytes: 512 * 1024 * 1024,
+    maxHeaderSize: 8 * 1024,
+    upstream: { headersTimeoutMs: 500 },
+  });
+  port = await proxy.listen();
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+afterAll(async () => {
+  await proxy.shutdown(1_000);
+  await echo.stop();
+});
+
+describe('inbound proxying', () => {
+  test('forwards method, path, headers and body; reuses one upstream connection', async () => {
+    const c = client();
+    const before = echo.connections();
+    for (let i = 0; i < 20; i++) {
+      const res = await c.request({
+        path: `/items/${i}?q=1`,
+        method: 'POST',
+        body: `payload-${i}`,
+      });
+      expect(res.statusCode).toBe(200);
+      const reply = (await res.body.json()) as EchoReply;
+      expect(reply.method).toBe('POST');
+      expect(reply.path).toBe(`/items/${i}?q=1`);
+      expect(reply.body).toBe(`payload-${i}`);
+    }
+    expect(echo.connections() - before).toBe(1);
+  });
+
+  test('strips hop-by-hop headers both ways and keeps end-to-end ones', async () => {
+    const reply = await rawExchange(
+      port,
+      'GET /hop HTTP/1.1\r\nHost: a\r\nConnection: close, X-Drop-Me\r\nX-Drop-Me: 1\r\n' +
+        'Keep-Alive: timeout=5\r\nProxy-Authorization: Basic Zm9v\r\nProxy-Connection: keep-alive\r\n' +
+        'TE: trailers\r\nUpgrade: h2c\r\nX-Keep-Me: yes\r\n\r\n',
+    );
+    expect(reply.status).toBe(200);
+    const [head, body] = reply.text.split('\r\n\r\n') as [string, string];
+    const echoed = JSON.parse(body) as EchoReply;
+    const names = echoed.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    for (const hop of [
+      'x-drop-me',
+      'keep-alive',
+      'proxy-authorization',
+      'proxy-connection',
+      'te',
+      'upgrade',
+    ]) {
+      expect(names).not.toContain(hop);
+    }
+    expect(headerValues(echoed.rawHeaders, 'x-keep-me')).toEqual(['yes']);
+    // The echo server answers with `connection: keep-alive, x-echo-private` and Proxy-Authenticate.
+    const responseNames = head
+      .split('\r\n')
+      .slice(1)
+      .map((line) => line.split(':')[0]?.toLowerCase());
+    expect(responseNames).not.toContain('x-echo-private');
+    expect(responseNames).not.toContain('proxy-authenticate');
+    expect(responseNames).toContain('content-type');
+  });
+
+  test('adds X-Forwarded-For/-Proto/-Host and Forwarded, extending what a trusted hop sent', async () => {
+    const res = await client().request({
+      path: '/fwd',
+      method: 'GET',
+      headers: {
+        host: 'shop.example:8080',
+        'x-forwarded-for': '203.0.113.7',
+        forwarded: 'for=203.0.113.7',
+      },
+    });
+    const reply = (await res.body.json()) as EchoReply;
+    expect(headerValues(reply.rawHeaders, 'x-forwarded-for')).toEqual(['203.0.113.7, 127.0.0.1']);
+    expect(headerValues(reply.rawHeaders, 'x-forwarded-proto')).toEqual(['http']);
+    expect(headerValues(reply.rawHeaders, 'x-forwarded-host')).toEqual(['shop.example:8080']);
+    expect(headerValues(reply.rawHeaders, 'forwarded')).toEqual([
+      'for=203.0.113.7, for=127.0.0.1;host="shop.example:8080";proto=http',
+    ]);
+    expect(headerValues(reply.rawHeaders, 'host')).toEqual(['shop.example:8080']);
+  });
+
+  test('streams a 96 MiB body through and back without buffering it', async () => {
+    const total = 96 * 1024 * 1024;
+    const piece = Buffer.alloc(256 * 1024, 0x62);
+    let produced = 0;
+    const source = new Readable({
+      read() {
+        if (produced >= total) this.push(null);
+        else {
+          produced += piece.length;
+          this.push(piece);
+        }
+      },
+    });
+    const baseline = process.memoryUsage().rss;
+    let peak = baseline;
+    const res = await client().request({
+      path: '/upload',
+      method: 'POST',
+      headers: { 'x-echo-pipe': '1', 'content-length': String(total) },
+      body: source,
+    });
+    let received = 0;
+    for await (const chunk of res.body) {
+      received += (chunk as Buffer).length;
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }
+    expect(received).toBe(total);
+    // Client, proxy and upstream share this process: all three together stay far below the body size.
+    expect(peak - baseline).toBeLessThan(64 * 1024 * 1024);
+  }, 30_000);
+
+  test('a client that stops reading holds back the upstream instead of filling memory', async () => {
+    const socket = await openSocket(port);
+    const total = 256 * 1024 * 1024;
+    socket.write(
+      `GET /big HTTP/1.1\r\nhost: a\r\nx-echo-size: ${total}\r\nconnection: close\r\n\r\n`,
+    );
+    const head = await readHead(socket);
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    socket.pause();
+    const sentBefore = echo.streamedBytes();
+    const rssBefore = process.memoryUsage().rss;
+    // Give an unbounded proxy the chance to pull the whole body: 300 ms at loopback speed is >1 GB.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
+    expect(echo.streamedBytes() - sentBefore).toBeLessThan(32 * 1024 * 1024);
+    socket.destroy();
+  });
+});
+
+describe('bad input gets a clear answer', () => {
+  let strict: InboundServer;
+  let strictPort: number;
+
+  beforeAll(async () => {
+    strict = new InboundServer({
+      host: '127.0.0.1',
+      app: { host: '127.0.0.1', port: echo.port },
+      maxBodyBytes: 1024,
+      maxHeaderSize: 4 * 1024,
+      headersTimeoutMs: 300,
+      requestTimeoutMs: 600,
+      timeoutCheckIntervalMs: 50,
+    });
+    strictPort = await strict.listen();
+  });
+
+  afterAll(() => strict.shutdown(1_000));
+
+  const cases: [string, number, string][] = [
+    [
+      'Content-Length with Transfer-Encoding',
+      400,
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ],
+    [
+      'duplicate differing Content-Length',
+      400,
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!',
+    ],
+    [
+      'duplicate equal Content-Length',
+      400,
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello',
+    ],
+    [
+      'two Transfer-Encoding lines (Node accepts it)',
+      400,
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ],
+    [
+      'Transfer-Encoding on HTTP/1.0 (Node accepts it)',
+      400,
+      'POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ],
+    [
+      'obfuscated Transfer-Encoding',
+      400,
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n',
+    ],
+    [
+      'space before the colon',
+      400,
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n',
+    ],
+    [
+      'two Host headers (Node accepts it)',
+      400,
+      'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n',
+    ],
+    ['no Host', 400, 'GET / HTTP/1.1\r\nConnection: close\r\n\r\n'],
+    ['invalid Host', 400, 'GET / HTTP/1.1\r\nHost: a b/c\r\nConnection: close\r\n\r\n'],
+    ['bare LF line endings', 400, 'GET / HTTP/1.1\nHost: a\nConnection: close\n\n'],
+    [
+      'declared body over the limit',
+      413,
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n',
+    ],
+    [
+      'chunked body over the limit',
+      413,
+      `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n${'x'.repeat(2048)}\r\n0\r\n\r\n`,
+    ],
+    [
+      'oversized headers',
+      431,
+      `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'y'.repeat(8 * 1024)}\r\n\r\n`,
+    ],
+  ];
+
+  test.each(cases)('%s → %i', async (_name, status, raw) => {
+    const reply = await rawExchange(strictPort, raw);
+    expect(reply.status).toBe(status);
+    // The server is still fine afterwards.
+    expect((await rawExchange(strictPort, ok)).status).toBe(200);
+  });
+
+  test('slowloris: clients that never finish their head are answered 408 and disconnected', async () => {
+    const sockets = await Promise.all(Array.from({ length: 50 }, () => openSocket(strictPort)));
+    const replies = sockets.map((socket) => readUntilClose(socket));
+    for (const socket of sockets) socket.write('GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ');
+    for (const reply of await Promise.all(replies)) expect(reply.status).toBe(408);
+    const open = await new Promise<number>((resolve, reject) =>
+      strict.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+    );
+    expect(open).toBe(0);
+  });
+
+  test('a body that trickles in past requestTimeout is cut off', async () => {
+    const socket = await openSocket(strictPort);
+    const reply = readUntilClose(socket);
+    socket.write('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc');
+    const { status, ending } = await reply;
+    // Either the 408 got out before the close, or the proxy already committed to the upstream and reset.
+    expect(status === 408 || status === 502 || ending === 'reset' || status === null).toBe(true);
+    expect((await rawExchange(strictPort, ok)).status).toBe(200);
+  });
+});
+
+describe('upstream failures', () => {
+  test('app down → 502, app known down → 503', async () => {
+    const gone = await startEchoServer();
+    await gone.stop();
+    const down = new InboundServer({
+      host: '127.0.0.1',
+      app: { host: '127.0.0.1', port: gone.port },
+    });
+    const downPort = await down.listen();
+    try {
+      const refused = await rawExchange(downPort, ok);
+      expect(refused.status).toBe(502);
+      expect(refused.text).toContain('x-palisade-error: UPSTREAM_UNAVAILABLE');
+      down.app.available = false;
+      const known = await rawExchange(downPort, ok);
+      expect(known.status).toBe(503);
+      expect(known.text).toContain('UPSTREAM_DOWN');
+    } finally {
+      await down.shutdown(1_000);
+    }
+  });
+
+  test('upstream slower than headersTimeout → 504', async () => {
+    const reply = await rawExchange(
+      port,
+      'GET / HTTP/1.1\r\nHost: a\r\nX-Echo-Delay: 2000\r\nConnection: close\r\n\r\n',
+    );
+    expect(reply.status).toBe(504);
+    expect(reply.text).toContain('UPSTREAM_TIMEOUT');
+  });
+
+  test('upstream reset mid-body → the client connection is destroyed, not left hanging', async () => {
+    const res = await client().request({
+      path: '/reset',
+      method: 'GET',
+      headers: { 'x-echo-reset': '100000' },
+    });
+    expect(res.statusCode).toBe(200);
+    await expect(res.body.arrayBuffer()).rejects.toBeInstanceOf(Error);
+    expect((await rawExchange(port, ok)).status).toBe(200);
+  });
+
+  test('upstream status codes pass through untouched', async () => {
+    const res = await client().request({
+      path: '/s',
+      method: 'GET',
+      headers: { 'x-echo-status': '503' },
+    });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['x-palisade-error']).toBeUndefined();
+    await res.body.dump();
+  });
+});
+
+describe('upgrades', () => {
+  test('WebSocket upgrade is tunnelled to the app both ways', async () => {
+    const socket = await openSocket(port);
+    socket.write(
+      'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    const head = await readHead(socket);
+    expect(head).toMatch(/^HTTP\/1\.1 101 /);
+    expect(head).toContain('x-echo-forwarded-for: 127.0.0.1');
+    const echoed = new Promise<string>((resolve) =>
+      socket.once('data', (chunk: Buffer) => resolve(chunk.toString())),
+    );
+    socket.write('ping-frame');
+    expect(await echoed).toBe('ping-frame');
+    const closed = readUntilClose(socket);
+    socket.end();
+    await closed;
+  });
+});
+
+describe('filters plug into the stack', () => {
+  test('refuse early, observe outcomes, retry with a buffered body, swap under load', async () => {
+    const outcomes: ExchangeOutcome[] = [];
+    const observe: Filter = (next) => (req) => {
+      req.onFinish((outcome) => outcomes.push(outcome));
+      return next(req);
+    };
+    const refuse: Filter = (next) => (req) =>
+      req.path.startsWith('/limited')
+        ? Promise.resolve(localResponse(429, ['retry-after', '1'], 'slow down'))
+        : next(req);
+    const retryOnce: Filter = (next) => async (req) => {
+      if (!(await req.bufferBody(4096))) return next(req);
+      const first = await next(req);
+      if (
+        first.statusCode < 500 ||
+        typeof first.body !== 'object' ||
+        first.body === null ||
+        Buffer.isBuffer(first.body)
+      ) {
+        return first;
+      }
+      first.body.discard();
+      req.headers = req.headers.filter(
+        (_, i, all) => all[i - (i % 2)]?.toLowerCase() !== 'x-echo-status',
+      );
+      return next(req);
+    };
+    const tag =
+      (version: string): Filter =>
+      (next) =>
+      (req) => {
+        req.headers.push('x-route-version', version);
+        return next(req);
+      };
+    const pipeline = new Pipeline(
+      compileRoutes('inbound', [
+        { name: 'all', filters: { trace: observe, rateLimit: refuse, timeout: retryOnce } },
+      ]),
+    );
+    const filtered = new InboundServer({
+      host: '127.0.0.1',
+      app: { host: '127.0.0.1', port: echo.port },
+      pipeline,
+    });
+    const filteredPort = await filtered.listen();
+    const c = new Pool(`http://127.0.0.1:${filteredPort}`, { connections: 16, pipelining: 1 });
+    try {
+      const limited = await c.request({ path: '/limited', method: 'GET' });
+      expect(limited.statusCode).toBe(429);
+      expect(limited.headers['retry-after']).toBe('1');
+      expect(await limited.body.text()).toBe('slow down');
+
+      const retried = await c.request({
+        path: '/r',
+        method: 'POST',
+        body: 'again',
+        headers: { 'x-echo-status': '503' },
+      });
+      expect(retried.statusCode).toBe(200);
+      expect(((await retried.body.json()) as EchoReply).body).toBe('again');
+      expect(outcomes.map((o) => o.statusCode)).toEqual([429, 200]);
+      expect(outcomes.every((o) => o.error === null && o.durationMs >= 0)).toBe(true);
+
+      // Swap route tables while 16 clients keep 1,600 requests in flight: nothing fails.
+      const seen = new Set<string>();
+      let failures = 0;
+      let swaps = 0;
+      const worker = async (): Promise<void> => {
+        for (let i = 0; i < 100; i++) {
+          const res = await c.request({ path: '/swap', method: 'GET' });
+          if (res.statusCode !== 200) failures++;
+          const reply = (await res.body.json()) as EchoReply;
+          seen.add(headerValues(reply.rawHeaders, 'x-route-version')[0] ?? 'none');
+          if (i % 10 === 0) {
+            swaps++;
+            pipeline.setRoutes(
+              compileRoutes('inbound', [{ name: 'all', filters: { trace: tag(`v${swaps}`) } }]),
+            );
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, worker));
+      expect(failures).toBe(0);
+      expect(seen.size).toBeGreaterThan(10);
+    } finally {
+      await c.close();
+      await filtered.shutdown(1_000);
+    }
+  }, 30_000);
+});
+
+describe('graceful shutdown', () => {
+  test('a slow request in flight completes; new connections are refused', async () => {
+    const upstream = await startEchoServer();
+    const draining = new InboundServer({
+      host: '127.0.0.1',
+      app: { host: '127.0.0.1', port: upstream.port },
+    });
+    const drainingPort = await draining.listen();
+    const socket = await openSocket(drainingPort);
+    const reply = readUntilClose(socket);
+    socket.write('GET /slow HTTP/1.1\r\nHost: a\r\nX-Echo-Delay: 300\r\n\r\n');
+    // The request is in flight once the upstream has it.
+    while (upstream.requests() === 0) await new Promise((resolve) => setImmediate(resolve));
+    const shutdown = draining.shutdown(5_000);
+    await expect(openSocket(drainingPort)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    const { status, text } = await reply;
+    expect(status).toBe(200);
+    expect(text.toLowerCase()).toContain('connection: close');
+    await shutdown;
+    await upstream.stop();
+  });
+
+  test('past the deadline, what is left is closed', async () => {
+    const upstream = await startEchoServer();
+    const draining = new InboundServer({
+      host: '127.0.0.1',
+      app: { host: '127.0.0.1', port: upstream.port },
+    });
+    const drainingPort = await draining.listen();
+    const socket = await openSocket(drainingPort);
+    const reply = readUntilClose(socket);
+    socket.write('GET /slow HTTP/1.1\r\nHost: a\r\nX-Echo-Delay: 10000\r\n\r\n');
+    while (upstream.requests() === 0) await new Promise((resolve) => setImmediate(resolve));
+    await draining.shutdown(100);
+    expect((await reply).status).toBeNull();
+    await upstream.stop();
+  });
+});
