@@ -78,8 +78,10 @@ export function gcraStep(tatUs: number | undefined, nowUs: number, params: GcraP
  * idle key disappears exactly when forgetting it changes nothing).
  * ARGV[1] intervalUs, ARGV[2] toleranceUs, ARGV[3] (optional, conformance tests only) now in µs;
  * otherwise now is Redis' own TIME, so sidecar clocks never matter.
- * Returns {allowed 0|1, remaining, retryAfterUs, resetAfterUs}. Numbers stay below 2^53, exact in
- * Lua's doubles; '%.0f' avoids tostring's 14-digit rounding.
+ * Returns {allowed 0|1, remaining, retryAfterUs, resetAfterUs, nowUs}: the `gcraStep` numbers plus
+ * the Redis time the decision was taken at (for traces, and for tests that replay the decisions
+ * through `gcraStep`). Numbers stay below 2^53, exact in Lua's doubles; '%.0f' avoids tostring's
+ * 14-digit rounding.
  */
 export const GCRA_LUA = `
 local interval = tonumber(ARGV[1])
@@ -98,9 +100,9 @@ end
 local new_tat = tat + interval
 local allow_at = new_tat - tolerance
 if now < allow_at then
-  return {0, 0, allow_at - now, tat - now}
+  return {0, 0, allow_at - now, tat - now, now}
 end
 local reset = new_tat - now
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(reset / 1000))
-return {1, math.floor((now - allow_at) / interval), 0, reset}
+return {1, math.floor((now - allow_at) / interval), 0, reset, now}
 `;

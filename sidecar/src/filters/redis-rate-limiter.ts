@@ -17,6 +17,8 @@ export type FailureMode = 'open' | 'closed';
 export interface GlobalRateLimitDecision extends RateLimitDecision {
   /** `redis`: Redis decided. `failure-mode`: Redis failed and `failureMode` decided. */
   readonly source: 'redis' | 'failure-mode';
+  /** Redis' clock (µs since the epoch) when Redis decided; 0 for failure-mode decisions. */
+  readonly redisTimeUs: number;
 }
 
 /** Options of a `RedisRateLimiter` (one per global rule). */
@@ -48,7 +50,7 @@ export interface RedisRateLimiterOptions {
 const MAX_RAW_KEY_LENGTH = 128;
 const COMMAND = 'palisadeGcra';
 
-type GcraReply = [number, number, number, number];
+type GcraReply = [number, number, number, number, number];
 /** The custom command `defineCommand` adds; ioredis cannot type it. */
 interface GcraCommander {
   [COMMAND](
@@ -101,6 +103,7 @@ export class RedisRateLimiter {
             resetAfterMs: 0,
             retryAfterMs: 0,
             source: 'failure-mode' as const,
+            redisTimeUs: 0,
           }
         : {
             allowed: false,
@@ -108,6 +111,7 @@ export class RedisRateLimiter {
             resetAfterMs: failureRetryAfterMs,
             retryAfterMs: failureRetryAfterMs,
             source: 'failure-mode' as const,
+            redisTimeUs: 0,
           },
     );
   }
@@ -165,13 +169,14 @@ export class RedisRateLimiter {
 }
 
 function toDecision(reply: GcraReply): GlobalRateLimitDecision {
-  const [allowed, remaining, retryAfterUs, resetAfterUs] = reply;
+  const [allowed, remaining, retryAfterUs, resetAfterUs, redisTimeUs] = reply;
   return {
     allowed: allowed === 1,
     remaining,
     retryAfterMs: retryAfterUs / 1000,
     resetAfterMs: resetAfterUs / 1000,
     source: 'redis',
+    redisTimeUs,
   };
 }
 

@@ -1,0 +1,91 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { InvalidFilterConfigError, type RateLimitBackendError } from './errors.js';
+import { RedisRateLimiter } from './redis-rate-limiter.js';
+
+// A client that never connects (lazyConnect, nothing sent): the limiter's own logic without Redis.
+// Redis itself is exercised in sidecar/test/redis-rate-limit.test.ts.
+const idle = new Redis({ lazyConnect: true, enableOfflineQueue: false });
+afterAll(() => idle.disconnect());
+
+const limit = { requests: 10, periodMs: 1000, burst: 0 };
+
+describe('RedisRateLimiter (without a connection)', () => {
+  it('decides by failureMode at once when not connected, and reports why', async () => {
+    const errors: RateLimitBackendError[] = [];
+    const onBackendFailure = (error: RateLimitBackendError) => errors.push(error);
+    const open = new RedisRateLimiter({
+      redis: idle,
+      policy: 'p',
+      rule: 'r',
+      limit,
+      failureMode: 'open',
+      onBackendFailure,
+    });
+    const closed = new RedisRateLimiter({
+      redis: idle,
+      policy: 'p',
+      rule: 'r',
+      limit,
+      failureMode: 'closed',
+      failureRetryAfterMs: 3000,
+      onBackendFailure,
+    });
+    expect(await open.take('k')).toEqual({
+      allowed: true,
+      remaining: 0,
+      resetAfterMs: 0,
+      retryAfterMs: 0,
+      source: 'failure-mode',
+      redisTimeUs: 0,
+    });
+    expect(await closed.take('k')).toMatchObject({
+      allowed: false,
+      retryAfterMs: 3000,
+      source: 'failure-mode',
+    });
+    expect(errors.map((error) => [error.code, error.reason])).toEqual([
+      ['PALISADE_RATE_LIMIT_BACKEND', 'not-connected'],
+      ['PALISADE_RATE_LIMIT_BACKEND', 'not-connected'],
+    ]);
+    expect(idle.status).toBe('wait'); // nothing was sent, no connection attempted
+  });
+
+  it('prefixes keys per policy and rule, and hashes oversized keys', () => {
+    const limiter = new RedisRateLimiter({
+      redis: idle,
+      policy: 'shop/checkout',
+      rule: 'per-user',
+      limit,
+      failureMode: 'open',
+    });
+    expect(limiter.redisKey('alice')).toBe('palisade:rl:shop/checkout:per-user:alice');
+    const huge = limiter.redisKey('x'.repeat(10_000));
+    expect(huge).toMatch(/^palisade:rl:shop\/checkout:per-user:#[A-Za-z0-9_-]{43}$/);
+    expect(limiter.redisKey('y'.repeat(10_000))).not.toBe(huge);
+  });
+
+  it('refuses unusable options', () => {
+    expect(
+      () =>
+        new RedisRateLimiter({
+          redis: idle,
+          policy: 'p',
+          rule: 'r',
+          limit,
+          failureMode: 'open',
+          timeoutMs: 0,
+        }),
+    ).toThrow(InvalidFilterConfigError);
+    expect(
+      () =>
+        new RedisRateLimiter({
+          redis: idle,
+          policy: 'p',
+          rule: 'r',
+          limit: { ...limit, requests: 0 },
+          failureMode: 'open',
+        }),
+    ).toThrow(/limit\.requests/);
+  });
+});
