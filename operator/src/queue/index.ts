@@ -1,0 +1,4 @@
+export * from './controller.js';
+export * from './errors.js';
+export * from './rate-limiters.js';
+export * from './work-queue.js';
