@@ -1,0 +1,2 @@
+/** Structured logging of the sidecar. */
+export * from './logging.js';
