@@ -112,6 +112,11 @@ export class LeaseTable {
   private maxStamp = Number.NEGATIVE_INFINITY;
   private appliedIndex = 0;
 
+  /** Index of the last lease command applied (0 for none). */
+  get lastAppliedIndex(): number {
+    return this.appliedIndex;
+  }
+
   /**
    * Applies one committed command. Entries must come in log order; `position.term` is the term of
    * the entry (not the node's current term).

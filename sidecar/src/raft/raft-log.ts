@@ -249,6 +249,10 @@ export class RaftLog {
     return this.committed > Math.max(this.applied, this.firstIndex() - 1);
   }
 
+  hasUnstableEntries(): boolean {
+    return this.unstable.entries.length > 0;
+  }
+
   unstableEntries(): Entry[] {
     return this.unstable.entries.slice();
   }

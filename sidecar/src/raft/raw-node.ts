@@ -145,12 +145,34 @@ export class RawNode {
   hasReady(): boolean {
     if (this.pending) return false;
     const raft = this.raft;
-    if (!softStateEqual(raft.softState(), this.prevSoftState)) return true;
-    if (!hardStateEqual(raft.hardState(), this.prevHardState)) return true;
-    if (raft.log.unstableSnapshot()) return true;
+    const soft = this.prevSoftState;
+    if (
+      raft.lead !== soft.leader ||
+      raft.role !== soft.role ||
+      !confEqual(raft.conf(), soft.conf)
+    ) {
+      return true;
+    }
+    const hard = this.prevHardState;
+    if (raft.term !== hard.term || raft.vote !== hard.vote || raft.log.committed !== hard.commit) {
+      return true;
+    }
     if (raft.msgs.length > 0) return true;
-    if (raft.log.unstableEntries().length > 0) return true;
+    if (raft.log.unstableSnapshot() || raft.log.hasUnstableEntries()) return true;
     return raft.log.hasNextCommittedEntries();
+  }
+
+  /** The cheap part of {@link status}, for hot paths (routing a request, deciding to compact). */
+  basicStatus(): Pick<Status, 'id' | 'role' | 'term' | 'leader' | 'commit' | 'applied'> {
+    const raft = this.raft;
+    return {
+      id: raft.id,
+      role: raft.role,
+      term: raft.term,
+      leader: raft.lead,
+      commit: raft.log.committed,
+      applied: raft.log.applied,
+    };
   }
 
   /** Collects the work to do. Must be followed by `advance()` before the next call. */
@@ -250,11 +272,12 @@ function hardStateEqual(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
 
-function softStateEqual(a: SoftState, b: SoftState): boolean {
+function confEqual(a: ConfState, b: ConfState): boolean {
   return (
-    a.leader === b.leader &&
-    a.role === b.role &&
-    a.conf.voters.join() === b.conf.voters.join() &&
-    a.conf.learners.join() === b.conf.learners.join()
+    a === b || (a.voters.join() === b.voters.join() && a.learners.join() === b.learners.join())
   );
+}
+
+function softStateEqual(a: SoftState, b: SoftState): boolean {
+  return a.leader === b.leader && a.role === b.role && confEqual(a.conf, b.conf);
 }
