@@ -163,7 +163,7 @@ export class ProxyRequest {
     if (body !== this.incoming || this.contentLength < 0 || this.contentLength > limit) {
       return Promise.resolve(false);
     }
-    return readWhole(this.incoming, this.contentLength, this.maxBodyBytes).then((buffer) => {
+    return collectBody(this.incoming, this.contentLength, this.maxBodyBytes).then((buffer) => {
       this.body = buffer;
       return true;
     });
@@ -181,7 +181,23 @@ export class ProxyRequest {
 
 const unroutedRoute: RouteInfo = Object.freeze({ name: '' });
 
-/** Reads a body of known length into one buffer. */
+/**
+ * Reads a body of known length into one buffer. Fast path: a body that arrived in the same read
+ * as the head is already buffered in `stream` once the parser call that emitted the request has
+ * returned, i.e. one microtask later, and is taken with a single `read`, no listeners.
+ */
+export function collectBody(stream: Readable, length: number, maxBytes: number): Promise<Buffer> {
+  return Promise.resolve().then(() => {
+    if (stream.readableLength >= length) {
+      const whole = stream.read(length) as Buffer | null;
+      if (whole !== null && whole.length === length) return whole;
+      if (whole !== null) stream.unshift(whole);
+    }
+    return readWhole(stream, length, maxBytes);
+  });
+}
+
+/** Reads a body of known length into one buffer, chunk by chunk. */
 export function readWhole(stream: Readable, length: number, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const whole = Buffer.allocUnsafe(length);

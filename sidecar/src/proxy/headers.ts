@@ -77,6 +77,8 @@ export function classifyHeader(name: string): HeaderKind {
  * (which are handled anyway): the extra header names to drop.
  */
 export function connectionTokens(value: string, into: string[]): void {
+  // Nearly every Connection header is exactly one of these: no split, no copies.
+  if (equalsIgnoreCase(value, 'keep-alive') || equalsIgnoreCase(value, 'close')) return;
   for (const part of value.split(',')) {
     const token = part.trim().toLowerCase();
     if (token !== '' && token !== 'close' && token !== 'keep-alive' && token !== 'upgrade') {
@@ -229,9 +231,16 @@ export function forwardedNode(address: string): string {
   return address.includes(':') ? `"[${address}]"` : address;
 }
 
-/** Quotes a `Forwarded` parameter value when it is not a plain token. */
+let lastForwardedInput = '';
+let lastForwardedOutput = '';
+
+/** Quotes a `Forwarded` parameter value when it is not a plain token (last result cached: hosts repeat). */
 export function forwardedValue(value: string): string {
-  return /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(value)
+  if (value === lastForwardedInput) return lastForwardedOutput;
+  const out = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(value)
     ? value
     : `"${value.replace(/["\\]/g, '\\$&')}"`;
+  lastForwardedInput = value;
+  lastForwardedOutput = out;
+  return out;
 }

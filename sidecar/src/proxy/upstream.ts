@@ -251,6 +251,18 @@ class UpstreamExchange
  * `ProxyError` if no response head arrives; after that, failures surface through `pipeTo`.
  */
 export const forwardToUpstream: Handler = (req) => {
+  // Small bodies are sent with the head in one write (undici corks a Buffer body): cheaper, and
+  // an upstream that answers before reading the body (nginx `return`) cannot leave us mid-write.
+  if (req.body === req.incoming && req.contentLength > 0 && req.contentLength <= smallBodyBytes) {
+    return req.bufferBody(smallBodyBytes).then(() => dispatch(req));
+  }
+  return dispatch(req);
+};
+
+/** Bodies up to this size are buffered before dispatch; larger ones stream. */
+export const smallBodyBytes = 64 * 1024;
+
+function dispatch(req: ProxyRequest): Promise<ProxyResponse> {
   if (req.abortReason !== null) return Promise.reject(req.abortReason);
   const upstream = req.upstream;
   if (!upstream.available) return Promise.reject(new UpstreamDown('upstream marked down'));
@@ -265,4 +277,4 @@ export const forwardToUpstream: Handler = (req) => {
     exchange,
   );
   return exchange.promise;
-};
+}

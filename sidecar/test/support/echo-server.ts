@@ -100,7 +100,9 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(text)),
       // Hop-by-hop headers the proxy must not relay to its client.
-      connection: 'keep-alive, x-echo-private',
+      connection: /close/i.test(header(req, 'connection') ?? '')
+        ? 'close, x-echo-private'
+        : 'keep-alive, x-echo-private',
       'x-echo-private': 'secret',
       'proxy-authenticate': 'Basic',
     });

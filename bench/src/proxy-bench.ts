@@ -1,0 +1,428 @@
+/**
+ * bench:proxy — one run, same machine, same upstream, same load generator: direct · Palisade
+ * inbound (no policy) · Palisade with pass-through filters · nginx · HAProxy, each as a plain
+ * reverse proxy with one worker, pinned to core 0; wrk (one thread) and the upstream share
+ * core 1. Prints a table of ratios to nginx and writes bench/results/proxy-<date>.{json,md}.
+ *
+ * Upstream: nginx answering a fixed 1 KiB body (`return 200`), one worker. Chosen over a Node echo
+ * server because it costs a few µs per request, so it steals little of core 1 from wrk and adds
+ * the least noise to every row alike.
+ *
+ * Environment: BENCH_SECONDS (per measured run, default 10), BENCH_RATE (default 1000),
+ * BENCH_TARGETS (comma list to run a subset; `direct` always runs).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const rate = Number(process.env.BENCH_RATE ?? 1000);
+const latencyConnections = 16;
+const saturationConnections = 32;
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+const cores = os.cpus().length;
+const proxyCore = '0';
+const loadCore = cores > 1 ? '1' : '0';
+
+/** One row of the benchmark. */
+interface Target {
+  readonly name: string;
+  /** Starts the proxy on `port` in front of the upstream; null for `direct`. */
+  readonly start: ((port: number, upstreamPort: number, dir: string) => ChildProcess) | null;
+}
+
+interface WrkResult {
+  requests: number;
+  durationUs: number;
+  errors: { connect: number; read: number; write: number; status: number; timeout: number };
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  maxUs: number;
+  meanUs: number;
+}
+
+interface Row {
+  name: string;
+  fixedRate: {
+    rps: number;
+    p50Us: number;
+    p90Us: number;
+    p99Us: number;
+    cpuUsPerRequest: number | null;
+    errors: number;
+  };
+  saturation: {
+    rps: number;
+    p50Us: number;
+    p99Us: number;
+    cpuUsPerRequest: number | null;
+    errors: number;
+  };
+  rssKiB: number | null;
+  peakRssKiB: number | null;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess | null): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (child !== null && child.exitCode !== null)
+      throw new Error(`process exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+function pinned(core: string, command: string, args: string[]): ChildProcess {
+  const child = spawn('taskset', ['-c', core, command, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (stderr.length > 4096) stderr = stderr.slice(-4096);
+  });
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && code !== null && signal === null)
+      process.stderr.write(`${command} exited ${code}: ${stderr}\n`);
+  });
+  child.stdout?.resume();
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The pid doing the work: taskset execs the command, so it is the child's own pid. */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+}
+
+function memoryKiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const get = (key: string): number =>
+    Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: get('VmRSS'), peak: get('VmHWM') };
+}
+
+function wrk(
+  port: number,
+  connections: number,
+  duration: number,
+  delayMs: number,
+): Promise<WrkResult> {
+  const args = [
+    '-c',
+    loadCore,
+    'wrk',
+    '-t1',
+    `-c${connections}`,
+    `-d${duration}s`,
+    '--latency',
+    '-s',
+    path.join(benchDir, 'lua/post-1k.lua'),
+    `http://127.0.0.1:${port}/`,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', args, {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, WRK_DELAY_MS: String(delayMs) },
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('exit', () => {
+      const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
+      if (line === undefined) reject(new Error(`wrk gave no result: ${out}`));
+      else resolve(JSON.parse(line.slice('WRK_JSON '.length)) as WrkResult);
+    });
+  });
+}
+
+function errorCount(r: WrkResult): number {
+  return r.errors.connect + r.errors.read + r.errors.write + r.errors.status + r.errors.timeout;
+}
+
+const oneKiB = 'x'.repeat(1024);
+
+function upstreamConfig(dir: string, port: number): string {
+  return `worker_processes 1;
+daemon off;
+master_process off;
+error_log ${dir}/upstream-error.log warn;
+pid ${dir}/upstream.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type text/plain;
+  client_body_temp_path ${dir}/u-body; proxy_temp_path ${dir}/u-proxy; fastcgi_temp_path ${dir}/u-fcgi;
+  uwsgi_temp_path ${dir}/u-uwsgi; scgi_temp_path ${dir}/u-scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 75s;
+  server {
+    listen 127.0.0.1:${port} reuseport backlog=4096;
+    location / { return 200 "${oneKiB}"; }
+  }
+}
+`;
+}
+
+function nginxProxyConfig(dir: string, port: number, upstreamPort: number): string {
+  return `worker_processes 1;
+daemon off;
+master_process off;
+error_log ${dir}/nginx-error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/n-body; proxy_temp_path ${dir}/n-proxy; fastcgi_temp_path ${dir}/n-fcgi;
+  uwsgi_temp_path ${dir}/n-uwsgi; scgi_temp_path ${dir}/n-scgi;
+  keepalive_requests 10000000;
+  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; keepalive_requests 10000000; }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }
+}
+`;
+}
+
+function haproxyConfig(port: number, upstreamPort: number): string {
+  return `global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:${port}
+  option forwardfor
+  default_backend be
+backend be
+  http-reuse always
+  server app 127.0.0.1:${upstreamPort}
+`;
+}
+
+const sidecarEntry = path.join(benchDir, 'dist/proxy-sidecar.js');
+
+/** The rows. To add "sidecar, every filter": a target like the sidecar ones with `--filters all`. */
+const allTargets: Target[] = [
+  { name: 'direct', start: null },
+  {
+    name: 'palisade',
+    start: (port, up) =>
+      pinned(proxyCore, process.execPath, [
+        sidecarEntry,
+        '--port',
+        String(port),
+        '--app-port',
+        String(up),
+        '--filters',
+        'none',
+      ]),
+  },
+  {
+    name: 'palisade-passthrough-filters',
+    start: (port, up) =>
+      pinned(proxyCore, process.execPath, [
+        sidecarEntry,
+        '--port',
+        String(port),
+        '--app-port',
+        String(up),
+        '--filters',
+        'passthrough',
+      ]),
+  },
+  {
+    name: 'nginx',
+    start: (port, up, dir) => {
+      const file = path.join(dir, 'nginx-proxy.conf');
+      writeFileSync(file, nginxProxyConfig(dir, port, up));
+      return pinned(proxyCore, 'nginx', ['-e', `${dir}/nginx-stderr.log`, '-c', file]);
+    },
+  },
+  {
+    name: 'haproxy',
+    start: (port, up, dir) => {
+      const file = path.join(dir, 'haproxy.cfg');
+      writeFileSync(file, haproxyConfig(port, up));
+      return pinned(proxyCore, 'haproxy', ['-db', '-f', file]);
+    },
+  },
+];
+
+async function measure(target: Target, upstreamPort: number, dir: string): Promise<Row> {
+  const port = target.start === null ? upstreamPort : await freePort();
+  const child = target.start === null ? null : target.start(port, upstreamPort, dir);
+  try {
+    await waitForPort(port, child);
+    const pid = child?.pid ?? null;
+    // Warm-up: JIT, connection pools.
+    await wrk(port, saturationConnections, Math.min(3, seconds), 0);
+    // Fixed rate: 16 connections each pausing so that together they send ≈ BENCH_RATE req/s.
+    const delayMs = Math.max(0, Math.round((latencyConnections * 1000) / rate) - 1);
+    const cpu0 = pid === null ? 0 : cpuTicks(pid);
+    const fixed = await wrk(port, latencyConnections, seconds, delayMs);
+    const cpu1 = pid === null ? 0 : cpuTicks(pid);
+    const saturated = await wrk(port, saturationConnections, seconds, 0);
+    const cpu2 = pid === null ? 0 : cpuTicks(pid);
+    const memory = pid === null ? null : memoryKiB(pid);
+    const perRequest = (ticks: number, requests: number): number | null =>
+      pid === null || requests === 0 ? null : (ticks * 1e6) / clockTicks / requests;
+    return {
+      name: target.name,
+      fixedRate: {
+        rps: fixed.requests / (fixed.durationUs / 1e6),
+        p50Us: fixed.p50Us,
+        p90Us: fixed.p90Us,
+        p99Us: fixed.p99Us,
+        cpuUsPerRequest: perRequest(cpu1 - cpu0, fixed.requests),
+        errors: errorCount(fixed),
+      },
+      saturation: {
+        rps: saturated.requests / (saturated.durationUs / 1e6),
+        p50Us: saturated.p50Us,
+        p99Us: saturated.p99Us,
+        cpuUsPerRequest: perRequest(cpu2 - cpu1, saturated.requests),
+        errors: errorCount(saturated),
+      },
+      rssKiB: memory?.rss ?? null,
+      peakRssKiB: memory?.peak ?? null,
+    };
+  } finally {
+    if (child !== null) await stop(child);
+  }
+}
+
+function fmt(value: number | null, digits = 0): string {
+  return value === null || !Number.isFinite(value) ? '–' : value.toFixed(digits);
+}
+
+function ratio(value: number | null, base: number | null): string {
+  return value === null || base === null || base === 0 ? '–' : `${(value / base).toFixed(2)}×`;
+}
+
+function table(rows: Row[]): string {
+  const direct = rows.find((r) => r.name === 'direct');
+  const nginx = rows.find((r) => r.name === 'nginx') ?? null;
+  const lines = [
+    `| target | added p50 µs | added p90 µs | added p99 µs | CPU µs/req @${rate}/s (× nginx) | CPU µs/req @sat (× nginx) | max req/s (× nginx) | RSS MiB (× nginx) | errors |`,
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const added = (key: 'p50Us' | 'p90Us' | 'p99Us'): string =>
+      r.name === 'direct' || direct === undefined
+        ? `(${r.fixedRate[key]})`
+        : fmt(r.fixedRate[key] - direct.fixedRate[key]);
+    lines.push(
+      `| ${r.name} | ${added('p50Us')} | ${added('p90Us')} | ${added('p99Us')} | ` +
+        `${fmt(r.fixedRate.cpuUsPerRequest, 1)} (${ratio(r.fixedRate.cpuUsPerRequest, nginx?.fixedRate.cpuUsPerRequest ?? null)}) | ` +
+        `${fmt(r.saturation.cpuUsPerRequest, 1)} (${ratio(r.saturation.cpuUsPerRequest, nginx?.saturation.cpuUsPerRequest ?? null)}) | ` +
+        `${fmt(r.saturation.rps)} (${ratio(r.saturation.rps, nginx?.saturation.rps ?? null)}) | ` +
+        `${fmt(r.rssKiB === null ? null : r.rssKiB / 1024, 1)} (${ratio(r.rssKiB, nginx?.rssKiB ?? null)}) | ` +
+        `${r.fixedRate.errors + r.saturation.errors} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const wanted = process.env.BENCH_TARGETS?.split(',').map((s) => s.trim());
+  const targets = allTargets.filter(
+    (t) => t.name === 'direct' || wanted === undefined || wanted.includes(t.name),
+  );
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'palisade-bench-'));
+  const upstreamPort = await freePort();
+  writeFileSync(path.join(dir, 'upstream.conf'), upstreamConfig(dir, upstreamPort));
+  const upstream = pinned(loadCore, 'nginx', [
+    '-e',
+    `${dir}/upstream-stderr.log`,
+    '-c',
+    path.join(dir, 'upstream.conf'),
+  ]);
+  const rows: Row[] = [];
+  try {
+    await waitForPort(upstreamPort, upstream);
+    for (const target of targets) {
+      process.stderr.write(`bench:proxy: measuring ${target.name}…\n`);
+      try {
+        rows.push(await measure(target, upstreamPort, dir));
+      } catch (error) {
+        // One broken row must not lose the others; the failure is printed and the row omitted.
+        process.stderr.write(`bench:proxy: ${target.name} failed: ${String(error)}\n`);
+      }
+    }
+  } finally {
+    await stop(upstream);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const date = new Date().toISOString();
+  const command = `BENCH_SECONDS=${seconds} BENCH_RATE=${rate}${wanted ? ` BENCH_TARGETS=${wanted.join(',')}` : ''} bench/run-proxy.sh`;
+  const machine = `${cores} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, Node ${process.version}`;
+  const nginxVersion =
+    execFileSync('nginx', ['-v'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString() || 'nginx';
+  const text = table(rows);
+  const md =
+    `# bench:proxy ${date}\n\nCommand: \`${command}\`\n\nMachine: ${machine}\n\n` +
+    `Setup: proxy pinned to core ${proxyCore}; wrk (1 thread) and upstream nginx (fixed 1 KiB answer) on core ${loadCore}. ` +
+    `Fixed rate: ${latencyConnections} connections, 1 KiB POST bodies, ≈${rate} req/s (wrk + per-connection delay), ${seconds} s. ` +
+    `Saturation: ${saturationConnections} connections, ${seconds} s. "added" latency = target − direct at the fixed rate. ` +
+    `CPU per request = Δ(utime+stime) of the proxy process from /proc / requests completed. RSS = VmRSS after the saturation run.\n\n` +
+    `${text}\n\nFixed-rate achieved req/s: ${rows.map((r) => `${r.name} ${fmt(r.fixedRate.rps)}`).join(', ')}\n`;
+  process.stdout.write(`\n${text}\n`);
+  mkdirSync(path.join(benchDir, 'results'), { recursive: true });
+  const stamp = date.slice(0, 16).replace(/[:]/g, '');
+  writeFileSync(
+    path.join(benchDir, `results/proxy-${stamp}.json`),
+    `${JSON.stringify({ date, command, machine, nginxVersion: nginxVersion.trim(), seconds, rate, rows }, null, 2)}\n`,
+  );
+  writeFileSync(path.join(benchDir, `results/proxy-${stamp}.md`), md);
+  process.stderr.write(`bench:proxy: wrote bench/results/proxy-${stamp}.{json,md}\n`);
+}
+
+await main();
