@@ -1,0 +1,38 @@
+import type { Clock } from '../core/clock.js';
+import { policyKey, type InstallationSettings } from '../compiler/types.js';
+import { splitKey } from '../informer/object-key.js';
+import type { Reconcile } from '../queue/controller.js';
+import type { KubeApi } from './kube-api.js';
+import type { NamespaceCompiler } from './namespace-compiler.js';
+import { ownedStatusUpToDate } from './owned-status.js';
+import { desiredPolicyStatus } from './policy-status.js';
+
+/** Options of a status reconciler for RateLimitPolicy, CircuitBreaker or Saga. */
+export interface PolicyReconcilerOptions {
+  kind: 'RateLimitPolicy' | 'CircuitBreaker' | 'Saga';
+  api: KubeApi;
+  compiler: NamespaceCompiler;
+  installation: InstallationSettings;
+  clock: Clock;
+}
+
+/**
+ * Reconciles the status of one resource (key `namespace/name`): re-reads it, takes its
+ * diagnostics from the namespace's compile, and applies the status only when the owned fields
+ * differ. Enforcement itself is the configs reconciler's job; a deleted resource needs
+ * nothing here.
+ */
+export function createPolicyReconciler(options: PolicyReconcilerOptions): Reconcile {
+  const { kind, api, compiler, installation, clock } = options;
+  return async (key, signal) => {
+    const { namespace, name } = splitKey(key);
+    const resource = await api.getResource(kind, namespace, name);
+    if (resource === undefined || resource.metadata.deletionTimestamp !== undefined) return;
+    const output = await compiler.compile(namespace);
+    const diag = output.diagnostics.get(policyKey(kind, namespace, name));
+    const desired = desiredPolicyStatus(resource, diag, installation, new Date(clock.now()));
+    if (ownedStatusUpToDate(resource.status, desired)) return;
+    signal.throwIfAborted();
+    await api.applyStatus(kind, namespace, name, desired, signal);
+  };
+}

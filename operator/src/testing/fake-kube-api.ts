@@ -1,0 +1,126 @@
+import type { PolicyKind } from '../compiler/types.js';
+import { ObjectStore } from '../informer/object-store.js';
+import type { PodLike } from '../informer/pod-info.js';
+import type { ConfigMapObject } from '../reconcilers/config-map.js';
+import { isManagedConfigMap } from '../reconcilers/config-map.js';
+import type { KubeApi, PalisadeResource, ResourceOf } from '../reconcilers/kube-api.js';
+
+/** One write the fake received, in order. */
+export type FakeWrite =
+  | { op: 'applyConfigMap'; namespace: string; name: string }
+  | { op: 'deleteConfigMap'; namespace: string; name: string }
+  | { op: 'applyStatus'; kind: PolicyKind; namespace: string; name: string; status: object }
+  | { op: 'deletePod'; namespace: string; name: string; gracePeriodSeconds?: number };
+
+/**
+ * In-memory fake of the `KubeApi` port (and only of it): state in `ObjectStore`s, every write
+ * recorded, status apply replacing the applied top-level fields as server-side apply does for
+ * fields one manager owns. `failNext` makes the next write fail, to test retries.
+ */
+export class FakeKubeApi implements KubeApi {
+  readonly pods = new ObjectStore<PodLike>();
+  readonly resources = new Map<PolicyKind, ObjectStore<PalisadeResource>>();
+  readonly configMaps = new ObjectStore<ConfigMapObject>();
+  readonly writes: FakeWrite[] = [];
+  private failures: Error[] = [];
+
+  /** Adds or replaces a pod. */
+  putPod(pod: PodLike): void {
+    this.pods.upsert(pod);
+  }
+
+  /** Adds or replaces a resource. */
+  putResource(resource: PalisadeResource): void {
+    this.store(resource.kind).upsert(resource);
+  }
+
+  /** Makes the next write throw `error`. */
+  failNext(error: Error): void {
+    this.failures.push(error);
+  }
+
+  /** Writes since the last call (and forgets them). */
+  takeWrites(): FakeWrite[] {
+    return this.writes.splice(0);
+  }
+
+  async listPods(namespace: string): Promise<PodLike[]> {
+    return this.pods.list(namespace);
+  }
+
+  async listResources<K extends PolicyKind>(kind: K, namespace: string): Promise<ResourceOf<K>[]> {
+    return this.store(kind).list(namespace) as ResourceOf<K>[];
+  }
+
+  async getResource<K extends PolicyKind>(
+    kind: K,
+    namespace: string,
+    name: string,
+  ): Promise<ResourceOf<K> | undefined> {
+    return this.store(kind).get(name, namespace) as ResourceOf<K> | undefined;
+  }
+
+  async listConfigMaps(namespace: string): Promise<ConfigMapObject[]> {
+    return this.configMaps.list(namespace).filter(isManagedConfigMap);
+  }
+
+  async applyConfigMap(configMap: ConfigMapObject): Promise<void> {
+    this.maybeFail();
+    this.configMaps.upsert(structuredClone(configMap));
+    this.writes.push({
+      op: 'applyConfigMap',
+      namespace: configMap.metadata.namespace,
+      name: configMap.metadata.name,
+    });
+  }
+
+  async deleteConfigMap(namespace: string, name: string): Promise<void> {
+    this.maybeFail();
+    this.configMaps.remove({ metadata: { namespace, name } });
+    this.writes.push({ op: 'deleteConfigMap', namespace, name });
+  }
+
+  async applyStatus(
+    kind: PolicyKind,
+    namespace: string,
+    name: string,
+    status: object,
+  ): Promise<void> {
+    this.maybeFail();
+    const store = this.store(kind);
+    const current = store.get(name, namespace);
+    if (current === undefined)
+      throw Object.assign(new Error(`${kind} ${namespace}/${name} not found`), { statusCode: 404 });
+    const copy = structuredClone(status);
+    store.upsert({
+      ...current,
+      status: { ...(current.status ?? {}), ...copy },
+    } as PalisadeResource);
+    this.writes.push({ op: 'applyStatus', kind, namespace, name, status: copy });
+  }
+
+  async deletePod(namespace: string, name: string, gracePeriodSeconds?: number): Promise<void> {
+    this.maybeFail();
+    this.pods.remove({ metadata: { namespace, name } });
+    this.writes.push({
+      op: 'deletePod',
+      namespace,
+      name,
+      ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }),
+    });
+  }
+
+  private store(kind: PolicyKind): ObjectStore<PalisadeResource> {
+    let store = this.resources.get(kind);
+    if (store === undefined) {
+      store = new ObjectStore();
+      this.resources.set(kind, store);
+    }
+    return store;
+  }
+
+  private maybeFail(): void {
+    const error = this.failures.shift();
+    if (error !== undefined) throw error;
+  }
+}
