@@ -1,0 +1,3 @@
+/** OpenTelemetry tracing of the sidecar's data path. */
+export * from './header-carrier.js';
+export * from './tracing.js';

@@ -1,0 +1,186 @@
+/**
+ * OpenTelemetry tracing for the data path, built from the SDK's parts rather than
+ * `@opentelemetry/sdk-node`: a `BasicTracerProvider` with a parent-based ratio sampler, a
+ * `BatchSpanProcessor` and the OTLP/HTTP exporter, W3C tracecontext + baggage propagation.
+ * Nothing is registered globally (no global tracer provider, propagator or context manager):
+ * spans and their parents are passed explicitly, so there is no AsyncLocalStorage cost on every
+ * await of every request, and a reload can swap tracing by swapping this object.
+ * (sdk-node would add resource detectors, auto-instrumentation, metrics and logs SDKs and global
+ * registration, none of which a proxy that creates its own spans needs.)
+ *
+ * Off (no endpoint, or `sampleRatio` 0) means free: every method returns at once, spans are one
+ * shared non-recording object, and headers are left as they came, so an incoming `traceparent`
+ * still reaches the next hop untouched. Callers check `enabled` before building attributes.
+ *
+ * On, parent-based sampling honours the caller's decision: a sampled `traceparent` is recorded
+ * whatever the ratio, an unsampled one is not; only new traces are sampled at `sampleRatio`.
+ */
+import {
+  INVALID_SPAN_CONTEXT,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+import {
+  CompositePropagator,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVICE_NAME,
+} from '@opentelemetry/semantic-conventions';
+import { headerGetter, headerSetter, type HeaderCarrier } from './header-carrier.js';
+
+export type { Span } from '@opentelemetry/api';
+
+/** Span attribute names for policy decisions (set only when `enabled`). */
+export const PALISADE_SPAN_ATTRIBUTES = Object.freeze({
+  route: 'palisade.route',
+  direction: 'palisade.direction',
+  /** `allowed` | `limited` | `backend-error-open` | `backend-error-closed`. */
+  rateLimit: 'palisade.rate_limit.decision',
+  rateLimitRule: 'palisade.rate_limit.rule',
+  /** `closed` | `open` | `half-open`, at decision time. */
+  circuitBreaker: 'palisade.circuit_breaker.state',
+  /** `latency` | `abort`, when a fault was injected. */
+  fault: 'palisade.fault.type',
+  faultExperiment: 'palisade.fault.experiment',
+  retryAttempts: 'palisade.retry.attempts',
+});
+
+/** Options of `createTracing`. */
+export interface TracingOptions {
+  /** `service.name` of exported spans, e.g. `palisade-sidecar` or the app's name. */
+  readonly serviceName: string;
+  /** Collector base URL (`http://otel-collector:4318`) or full `/v1/traces` URL. Absent: off. */
+  readonly otlpEndpoint?: string;
+  /** Share of new traces sampled, 0..1. 0: off. */
+  readonly sampleRatio: number;
+  /** Extra resource attributes (e.g. `k8s.pod.name`). */
+  readonly resourceAttributes?: Attributes;
+  /** Longest wait before a batch is exported. Default 1000 ms. */
+  readonly exportDelayMs?: number;
+  /** Spans buffered before new ones are dropped (bounded memory). Default 2048. */
+  readonly maxQueueSize?: number;
+}
+
+/** Tracing helpers for the proxy; see the module comment. */
+export interface Tracing {
+  /** False when off: every method below is then a no-op. */
+  readonly enabled: boolean;
+  /** Starts the inbound span, child of the `traceparent` in `headers` if any. */
+  startServerSpan(headers: HeaderCarrier, attributes?: Attributes, name?: string): Span;
+  /**
+   * Starts an outbound span: child of `parent` (a span of ours), or of the `traceparent` in
+   * `parent` headers (the app's own request), or a new trace.
+   */
+  startClientSpan(
+    parent: Span | HeaderCarrier | undefined,
+    attributes?: Attributes,
+    name?: string,
+  ): Span;
+  /** Writes `traceparent`/`tracestate` of `span` into `headers` (replacing the caller's). */
+  inject(span: Span, headers: HeaderCarrier): void;
+  /** Sets the response status (and error type), marks 5xx/errors as errors, ends the span. */
+  finishSpan(span: Span, statusCode: number, errorType?: string): void;
+  /** Exports what is buffered. */
+  forceFlush(): Promise<void>;
+  /** Exports what is buffered and stops; later spans are dropped. */
+  shutdown(): Promise<void>;
+}
+
+/** The span every method returns when tracing is off: shared, non-recording, never exported. */
+export const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+const disabledTracing: Tracing = Object.freeze({
+  enabled: false,
+  startServerSpan: () => NOOP_SPAN,
+  startClientSpan: () => NOOP_SPAN,
+  inject: () => undefined,
+  finishSpan: () => undefined,
+  forceFlush: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(),
+});
+
+/** `http://collector:4318` → `http://collector:4318/v1/traces`; a full URL is kept. */
+export function tracesUrl(endpoint: string): string {
+  const trimmed = endpoint.replace(/\/+$/, '');
+  return trimmed.endsWith('/v1/traces') ? trimmed : `${trimmed}/v1/traces`;
+}
+
+/** Creates tracing per `options`; off (the shared no-op) without endpoint or with ratio 0. */
+export function createTracing(options: TracingOptions): Tracing {
+  if (options.otlpEndpoint === undefined || !(options.sampleRatio > 0)) return disabledTracing;
+  const exporter = new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) });
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({
+      ...options.resourceAttributes,
+      [ATTR_SERVICE_NAME]: options.serviceName,
+    }),
+    sampler: new ParentBasedSampler({
+      root: new TraceIdRatioBasedSampler(Math.min(1, options.sampleRatio)),
+    }),
+    spanProcessors: [
+      new BatchSpanProcessor(exporter, {
+        scheduledDelayMillis: options.exportDelayMs ?? 1000,
+        maxQueueSize: options.maxQueueSize ?? 2048,
+        maxExportBatchSize: 512,
+      }),
+    ],
+  });
+  const tracer = provider.getTracer('palisade-sidecar');
+  const propagator = new CompositePropagator({
+    propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+  });
+
+  const contextOf = (parent: Span | HeaderCarrier | undefined): Context => {
+    if (parent === undefined) return ROOT_CONTEXT;
+    if (isSpan(parent)) return trace.setSpan(ROOT_CONTEXT, parent);
+    return propagator.extract(ROOT_CONTEXT, parent, headerGetter);
+  };
+
+  return {
+    enabled: true,
+    startServerSpan(headers, attributes, name = 'palisade inbound') {
+      return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, contextOf(headers));
+    },
+    startClientSpan(parent, attributes, name = 'palisade outbound') {
+      return tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, contextOf(parent));
+    },
+    inject(span, headers) {
+      if (span === NOOP_SPAN) return;
+      propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, headerSetter);
+    },
+    finishSpan(span, statusCode, errorType) {
+      if (span === NOOP_SPAN) return;
+      if (span.isRecording()) {
+        if (statusCode > 0) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, statusCode);
+        if (errorType !== undefined) span.setAttribute(ATTR_ERROR_TYPE, errorType);
+        if (errorType !== undefined || statusCode >= 500 || statusCode === 0) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+        }
+      }
+      span.end();
+    },
+    forceFlush: () => provider.forceFlush(),
+    shutdown: () => provider.shutdown(),
+  };
+}
+
+function isSpan(value: Span | HeaderCarrier): value is Span {
+  return typeof (value as Partial<Span>).spanContext === 'function';
+}
