@@ -67,10 +67,5 @@ export {
   type RetryDecision,
   type RetryPolicyOptions,
 } from './retry.js';
-export {
-  compileRouteMatch,
-  type MatchableRequest,
-  type RouteMatch,
-  type RouteMatcher,
-} from './route-match.js';
+export { compileRouteMatch, type RouteMatch, type RouteMatcher } from './route-match.js';
 export { RollingCounter, type RollingCounterOptions } from './rolling-counter.js';

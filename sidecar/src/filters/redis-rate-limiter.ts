@@ -132,6 +132,16 @@ export class RedisRateLimiter {
   take(key: string): Promise<GlobalRateLimitDecision> {
     if (this.redis.status !== 'ready') return Promise.resolve(this.fail('not-connected'));
     if (this.inFlight >= this.maxPending) return Promise.resolve(this.fail('overloaded'));
+    let reply: Promise<GcraReply>;
+    try {
+      reply = this.redis[COMMAND](
+        this.redisKey(key),
+        this.params.intervalUs,
+        this.params.toleranceUs,
+      );
+    } catch (error) {
+      return Promise.resolve(this.fail('error', error));
+    }
     this.inFlight++;
     return new Promise<GlobalRateLimitDecision>((resolve) => {
       let settled = false;
@@ -139,13 +149,13 @@ export class RedisRateLimiter {
         settled = true;
         resolve(this.fail('timeout'));
       }, this.timeoutMs);
-      this.redis[COMMAND](this.redisKey(key), this.params.intervalUs, this.params.toleranceUs).then(
-        (reply) => {
+      reply.then(
+        (answer) => {
           this.inFlight--;
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          resolve(toDecision(reply));
+          resolve(toDecision(answer));
         },
         (error: unknown) => {
           this.inFlight--;

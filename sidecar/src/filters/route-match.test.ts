@@ -1,55 +1,51 @@
 import { describe, expect, it } from '@jest/globals';
-import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidFilterConfigError } from './errors.js';
 import { compileRouteMatch } from './route-match.js';
 
-const request = (method: string, url: string, headers: IncomingHttpHeaders = {}) => ({
-  method,
-  url,
-  headers,
-});
-
 describe('compileRouteMatch', () => {
   it('matches everything when empty', () => {
-    expect(compileRouteMatch()(request('GET', '/'))).toBe(true);
-    expect(compileRouteMatch({ methods: [], headers: {} })(request('PATCH', '/x'))).toBe(true);
+    expect(compileRouteMatch()('GET', '/', [])).toBe(true);
+    expect(compileRouteMatch({ methods: [], headers: {} })('PATCH', '/x', [])).toBe(true);
   });
 
   it('matches a path prefix on segment boundaries, ignoring the query', () => {
     const matches = compileRouteMatch({ pathPrefix: '/api/orders' });
-    expect(matches(request('GET', '/api/orders'))).toBe(true);
-    expect(matches(request('GET', '/api/orders/7'))).toBe(true);
-    expect(matches(request('GET', '/api/orders?page=2'))).toBe(true);
-    expect(matches(request('GET', '/api/ordersx'))).toBe(false);
-    expect(matches(request('GET', '/api'))).toBe(false);
-    expect(compileRouteMatch({ pathPrefix: '/' })(request('GET', '/anything'))).toBe(true);
+    expect(matches('GET', '/api/orders', [])).toBe(true);
+    expect(matches('GET', '/api/orders/7', [])).toBe(true);
+    expect(matches('GET', '/api/orders?page=2', [])).toBe(true);
+    expect(matches('GET', '/api/ordersx', [])).toBe(false);
+    expect(matches('GET', '/api', [])).toBe(false);
+    expect(compileRouteMatch({ pathPrefix: '/' })('GET', '/anything', [])).toBe(true);
+    expect(compileRouteMatch({ pathPrefix: '/api/' })('GET', '/api/x', [])).toBe(true);
+    expect(compileRouteMatch({ pathPrefix: '/api/' })('GET', '/api', [])).toBe(false);
   });
 
   it('matches an exact path, with or without a query', () => {
     const matches = compileRouteMatch({ path: '/healthz' });
-    expect(matches(request('GET', '/healthz'))).toBe(true);
-    expect(matches(request('GET', '/healthz?verbose'))).toBe(true);
-    expect(matches(request('GET', '/healthz/x'))).toBe(false);
-    expect(matches(request('GET', '/health'))).toBe(false);
+    expect(matches('GET', '/healthz', [])).toBe(true);
+    expect(matches('GET', '/healthz?verbose', [])).toBe(true);
+    expect(matches('GET', '/healthz/x', [])).toBe(false);
+    expect(matches('GET', '/health', [])).toBe(false);
   });
 
   it('matches methods case-insensitively in config, exactly on the request', () => {
     const one = compileRouteMatch({ methods: ['post'] });
-    expect(one(request('POST', '/'))).toBe(true);
-    expect(one(request('GET', '/'))).toBe(false);
+    expect(one('POST', '/', [])).toBe(true);
+    expect(one('GET', '/', [])).toBe(false);
     const several = compileRouteMatch({ methods: ['PUT', 'DELETE'] });
-    expect(several(request('DELETE', '/'))).toBe(true);
-    expect(several(request('POST', '/'))).toBe(false);
+    expect(several('DELETE', '/', [])).toBe(true);
+    expect(several('POST', '/', [])).toBe(false);
   });
 
-  it('matches exact header values, names case-insensitively', () => {
+  it('matches exact header values in the raw header list, names in any case', () => {
     const matches = compileRouteMatch({ headers: { 'X-Tenant': 'acme' } });
-    expect(matches(request('GET', '/', { 'x-tenant': 'acme' }))).toBe(true);
-    expect(matches(request('GET', '/', { 'x-tenant': 'Acme' }))).toBe(false);
-    expect(matches(request('GET', '/', {}))).toBe(false);
-    expect(
-      matches(request('GET', '/', { 'x-tenant': ['other', 'acme'] as unknown as string })),
-    ).toBe(true);
+    expect(matches('GET', '/', ['Host', 'a', 'x-tenant', 'acme'])).toBe(true);
+    expect(matches('GET', '/', ['X-TENANT', 'acme'])).toBe(true);
+    expect(matches('GET', '/', ['x-tenant', 'Acme'])).toBe(false);
+    expect(matches('GET', '/', ['x-tenants', 'acme'])).toBe(false);
+    expect(matches('GET', '/', [])).toBe(false);
+    expect(matches('GET', '/', ['x-tenant', 'other', 'x-tenant', 'acme'])).toBe(true); // repeated header
+    expect(matches('GET', '/', ['acme', 'x-tenant'])).toBe(false); // names and values do not mix
   });
 
   it('requires every condition', () => {
@@ -58,10 +54,10 @@ describe('compileRouteMatch', () => {
       methods: ['POST'],
       headers: { 'x-beta': '1' },
     });
-    expect(matches(request('POST', '/api/orders', { 'x-beta': '1' }))).toBe(true);
-    expect(matches(request('GET', '/api/orders', { 'x-beta': '1' }))).toBe(false);
-    expect(matches(request('POST', '/api/users', { 'x-beta': '1' }))).toBe(false);
-    expect(matches(request('POST', '/api/orders', {}))).toBe(false);
+    expect(matches('POST', '/api/orders', ['x-beta', '1'])).toBe(true);
+    expect(matches('GET', '/api/orders', ['x-beta', '1'])).toBe(false);
+    expect(matches('POST', '/api/users', ['x-beta', '1'])).toBe(false);
+    expect(matches('POST', '/api/orders', [])).toBe(false);
   });
 
   it('refuses paths without a leading slash and invalid header names', () => {
