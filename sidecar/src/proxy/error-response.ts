@@ -19,6 +19,7 @@ import {
   UpstreamReset,
   UpstreamTimeout,
   UpstreamUnavailable,
+  VersionNotSupported,
 } from './errors.js';
 import type { ProxyResponse } from './handler.js';
 
@@ -36,6 +37,7 @@ const statusByCode = new Map<string, number>([
   [new HeadersTooLarge('').code, 431],
   [new BadRequest('').code, 400],
   [new RequestTimeout('').code, 408],
+  [new VersionNotSupported('').code, 505],
   [new DestinationDenied('').code, 403],
   [new ClientAborted('').code, 499],
   [new InternalProxyError('').code, 500],
@@ -102,4 +104,5 @@ const reasonPhrases: Record<number, string> = {
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
 };

@@ -54,6 +54,11 @@ export class BadRequest extends ProxyError {
   readonly code = 'BAD_REQUEST';
 }
 
+/** The request's HTTP version is not 1.0/1.1 (llhttp accepts any digit pair): 505. */
+export class VersionNotSupported extends ProxyError {
+  readonly code = 'VERSION_NOT_SUPPORTED';
+}
+
 /** The client took too long to send its request head or body: 408. */
 export class RequestTimeout extends ProxyError {
   readonly code = 'REQUEST_TIMEOUT';
@@ -131,6 +136,9 @@ export function classifyUpstreamError(err: unknown): ProxyError {
     case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
     case 'UND_ERR_HEADERS_OVERFLOW':
       return new UpstreamProtocolError('invalid upstream response', err);
+    case 'UND_ERR_INVALID_ARG':
+      // undici refused something Node's parser let through (e.g. an asterisk-form target).
+      return new BadRequest('request not relayable', err);
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
       return new ClientAborted('request body shorter than its Content-Length', err);
     default:

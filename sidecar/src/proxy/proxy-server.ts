@@ -16,6 +16,7 @@ import {
   HeadersTooLarge,
   ProxyError,
   RequestTimeout,
+  VersionNotSupported,
 } from './errors.js';
 import type { ProxyRequest, ProxyResponse } from './handler.js';
 import { RequestHeadScan, equalsIgnoreCase } from './headers.js';
@@ -151,6 +152,8 @@ export abstract class ProxyServer {
   /** Checks the framing headers found by `scan` (request smuggling defences Node lacks). */
   protected checkFraming(incoming: IncomingMessage): ProxyError | null {
     const scan = this.scan;
+    if (incoming.httpVersionMajor !== 1)
+      return new VersionNotSupported('only HTTP/1.0 and HTTP/1.1 are relayed');
     if (scan.transferEncodingCount > 0) {
       // Node rejects TE+CL and unknown codings, but accepts several TE lines and TE on HTTP/1.0.
       if (scan.contentLengthCount > 0)
@@ -263,9 +266,16 @@ export abstract class ProxyServer {
 
   private onClientError(err: Error & { code?: string }, socket: Duplex): void {
     const code = err.code;
-    // A response already on this socket, or a dead socket: nothing sensible can be written.
-    const busy = (socket as Duplex & { _httpMessage?: unknown })._httpMessage != null;
-    if (code === 'ECONNRESET' || code === 'EPIPE' || busy || !socket.writable) {
+    // As Node's default handler: answer unless a response already started on this socket (the
+    // parser can fail in a body after the request was emitted: the stack then sees the body
+    // stream fail and stops, and the client gets this answer instead).
+    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (
+      code === 'ECONNRESET' ||
+      code === 'EPIPE' ||
+      !socket.writable ||
+      (current != null && current.headersSent)
+    ) {
       socket.destroy();
       return;
     }
