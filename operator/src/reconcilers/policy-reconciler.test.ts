@@ -1,0 +1,183 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Condition } from '@palisade/crds';
+import { ManualScheduler } from '../core/clock.js';
+import { FakeKubeApi } from '../testing/fake-kube-api.js';
+import {
+  breakerSpec,
+  kubeBreaker,
+  kubePod,
+  kubeRateLimit,
+  kubeSaga,
+  rateLimitSpec,
+  testInstallation,
+} from '../testing/builders.js';
+import type { CommonStatus } from './kube-api.js';
+import { NamespaceCompiler } from './namespace-compiler.js';
+import { createPolicyReconciler } from './policy-reconciler.js';
+import type { InstallationSettings } from '../compiler/types.js';
+
+const never = new AbortController().signal;
+
+function setup(
+  kind: 'RateLimitPolicy' | 'CircuitBreaker' | 'Saga',
+  installation: InstallationSettings = testInstallation,
+) {
+  const api = new FakeKubeApi();
+  const clock = new ManualScheduler(Date.UTC(2026, 0, 1, 12));
+  const compiler = new NamespaceCompiler({ api, installation, memoize: false });
+  const reconcile = createPolicyReconciler({ kind, api, compiler, installation, clock });
+  return { api, clock, reconcile };
+}
+
+function statusOf(
+  api: FakeKubeApi,
+  kind: 'RateLimitPolicy' | 'CircuitBreaker' | 'Saga',
+  name: string,
+): CommonStatus | undefined {
+  return api.resources.get(kind)?.get(name, 'shop')?.status;
+}
+
+function ready(status: CommonStatus | undefined): Condition | undefined {
+  return status?.conditions?.find((c) => c.type === 'Ready');
+}
+
+describe('RateLimitPolicy status', () => {
+  it('reports Ready/Enforced with matchedPods and observedGeneration, then writes nothing more', async () => {
+    const { api, reconcile } = setup('RateLimitPolicy');
+    api.putPod(kubePod('checkout-1', { app: 'checkout' }));
+    api.putPod(kubePod('checkout-2', { app: 'checkout' }));
+    api.putResource(kubeRateLimit('limits', rateLimitSpec('checkout'), 3));
+    await reconcile('shop/limits', never);
+    const status = statusOf(api, 'RateLimitPolicy', 'limits');
+    expect(status).toMatchObject({ observedGeneration: 3, matchedPods: 2 });
+    expect(ready(status)).toMatchObject({
+      status: 'True',
+      reason: 'Enforced',
+      observedGeneration: 3,
+      lastTransitionTime: '2026-01-01T12:00:00Z',
+    });
+    expect(api.takeWrites()).toHaveLength(1);
+    await reconcile('shop/limits', never);
+    expect(api.takeWrites()).toEqual([]);
+  });
+
+  it('NoMatchingPods, then Enforced when a pod appears; lastTransitionTime moves only on the flip', async () => {
+    const { api, clock, reconcile } = setup('RateLimitPolicy');
+    api.putResource(kubeRateLimit('limits', rateLimitSpec('checkout')));
+    await reconcile('shop/limits', never);
+    expect(ready(statusOf(api, 'RateLimitPolicy', 'limits'))).toMatchObject({
+      status: 'False',
+      reason: 'NoMatchingPods',
+    });
+    clock.advance(60_000);
+    api.putPod(kubePod('checkout-1', { app: 'checkout' }));
+    await reconcile('shop/limits', never);
+    const flipped = ready(statusOf(api, 'RateLimitPolicy', 'limits'));
+    expect(flipped).toMatchObject({ status: 'True', lastTransitionTime: '2026-01-01T12:01:00Z' });
+    clock.advance(60_000);
+    api.putPod(kubePod('checkout-2', { app: 'checkout' }));
+    await reconcile('shop/limits', never);
+    expect(ready(statusOf(api, 'RateLimitPolicy', 'limits'))).toMatchObject({
+      status: 'True',
+      message: 'enforced on 2 of 2 selected pods',
+      lastTransitionTime: '2026-01-01T12:01:00Z',
+    });
+  });
+
+  it('InvalidSelector names the requirement', async () => {
+    const { api, reconcile } = setup('RateLimitPolicy');
+    api.putResource(
+      kubeRateLimit('bad', {
+        ...rateLimitSpec('x'),
+        selector: { matchExpressions: [{ key: 'app', operator: 'Exists', values: ['x'] }] },
+      }),
+    );
+    await reconcile('shop/bad', never);
+    expect(ready(statusOf(api, 'RateLimitPolicy', 'bad'))).toMatchObject({
+      status: 'False',
+      reason: 'InvalidSelector',
+      message: expect.stringContaining('matchExpressions[0]'),
+    });
+  });
+
+  it('RedisNotConfigured for a global rule without any Redis', async () => {
+    const noRedis: InstallationSettings = { ...testInstallation, redis: undefined };
+    const { api, reconcile } = setup('RateLimitPolicy', noRedis);
+    api.putPod(kubePod('checkout-1', { app: 'checkout' }));
+    api.putResource(kubeRateLimit('limits', rateLimitSpec('checkout', 10, 'global')));
+    await reconcile('shop/limits', never);
+    expect(ready(statusOf(api, 'RateLimitPolicy', 'limits'))?.reason).toBe('RedisNotConfigured');
+  });
+
+  it('does nothing for a deleted resource', async () => {
+    const { api, reconcile } = setup('RateLimitPolicy');
+    await reconcile('shop/gone', never);
+    expect(api.takeWrites()).toEqual([]);
+  });
+});
+
+describe('CircuitBreaker status', () => {
+  it('the newer of two breakers on the same target is not Ready; both say Conflicting', async () => {
+    const { api, reconcile } = setup('CircuitBreaker');
+    api.putPod(kubePod('checkout-1', { app: 'checkout' }));
+    api.putResource(kubeBreaker('old', breakerSpec('checkout', 'payments.shop.svc'), 0));
+    api.putResource(kubeBreaker('new', breakerSpec('checkout', 'payments.shop.svc'), 5));
+    await reconcile('shop/old', never);
+    await reconcile('shop/new', never);
+    const oldStatus = statusOf(api, 'CircuitBreaker', 'old');
+    const newStatus = statusOf(api, 'CircuitBreaker', 'new');
+    expect(ready(oldStatus)).toMatchObject({ status: 'True', reason: 'Enforced' });
+    expect(oldStatus?.conditions?.find((c) => c.type === 'Conflicting')).toMatchObject({
+      status: 'True',
+      reason: 'ConflictingCircuitBreakers',
+    });
+    expect(ready(newStatus)).toMatchObject({
+      status: 'False',
+      reason: 'ConflictingCircuitBreakers',
+      message: expect.stringContaining('shop/old is older'),
+    });
+  });
+
+  it('Conflicting is False without a collision', async () => {
+    const { api, reconcile } = setup('CircuitBreaker');
+    api.putPod(kubePod('checkout-1', { app: 'checkout' }));
+    api.putResource(kubeBreaker('only', breakerSpec('checkout', 'payments.shop.svc')));
+    await reconcile('shop/only', never);
+    expect(
+      statusOf(api, 'CircuitBreaker', 'only')?.conditions?.map((c) => `${c.type}=${c.status}`),
+    ).toEqual(['Ready=True', 'Conflicting=False']);
+  });
+});
+
+describe('Saga status', () => {
+  const spec = {
+    selector: { matchLabels: { role: 'orders' } },
+    steps: [{ name: 'a', action: { method: 'POST' as const, url: 'http://x.svc/a' } }],
+  };
+
+  it('SpansRaftGroups when the selected pods are in two groups', async () => {
+    const { api, reconcile } = setup('Saga');
+    api.putPod(kubePod('a-1', { role: 'orders', app: 'a' }));
+    api.putPod(kubePod('b-2', { role: 'orders', app: 'b' }));
+    api.putResource(kubeSaga('place-order', spec));
+    await reconcile('shop/place-order', never);
+    expect(ready(statusOf(api, 'Saga', 'place-order'))?.reason).toBe('SpansRaftGroups');
+  });
+
+  it('does not rewrite because of fields others own (instance counts)', async () => {
+    const { api, reconcile } = setup('Saga');
+    api.putPod(kubePod('a-1', { role: 'orders', app: 'a' }));
+    api.putResource(kubeSaga('place-order', spec));
+    await reconcile('shop/place-order', never);
+    expect(ready(statusOf(api, 'Saga', 'place-order'))?.reason).toBe('Enforced');
+    const current = api.resources.get('Saga')?.get('place-order', 'shop');
+    api.putResource({
+      ...current!,
+      kind: 'Saga',
+      status: { ...current!.status, instances: { running: 3 } },
+    } as never);
+    api.takeWrites();
+    await reconcile('shop/place-order', never);
+    expect(api.takeWrites()).toEqual([]);
+  });
+});
