@@ -249,6 +249,12 @@ export class ConfigStore {
       },
       'config applied',
     );
+    if (change.sections.includes('listeners')) {
+      this.logger?.warn(
+        { listeners: next.listeners },
+        'listener ports changed: they take effect at the next restart',
+      );
+    }
     for (const listener of [...this.listeners]) {
       try {
         listener(snapshot, change);

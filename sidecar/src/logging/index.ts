@@ -1,2 +1,3 @@
 /** Structured logging of the sidecar. */
 export * from './logging.js';
+export * from './log-level-applier.js';

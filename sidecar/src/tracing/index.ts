@@ -1,3 +1,4 @@
 /** OpenTelemetry tracing of the sidecar's data path. */
 export * from './header-carrier.js';
 export * from './tracing.js';
+export * from './tracing-applier.js';
