@@ -43,8 +43,15 @@ describe('raft + leases deterministic simulation', () => {
 
   test(`${SEEDS} seeds × ${STEPS} steps of ${STEP_MS}ms hold every invariant`, () => {
     const started = performance.now();
-    const totals = { steps: 0, elections: 0, crashes: 0, unpersisted: 0, partitions: 0 };
-    const more = { snapshots: 0, grants: 0, conflicts: 0, committed: 0 };
+    const totals = { steps: 0, elections: 0, crashes: 0, unpersisted: 0, partitions: 0, pauses: 0 };
+    const more = {
+      confChanges: 0,
+      transfers: 0,
+      snapshots: 0,
+      grants: 0,
+      conflicts: 0,
+      committed: 0,
+    };
     for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
       const result = runSimulation({ seed, steps: STEPS });
       if (result.violation !== undefined) throw new Error(report(result));
@@ -53,6 +60,9 @@ describe('raft + leases deterministic simulation', () => {
       totals.crashes += result.stats.crashes;
       totals.unpersisted += result.stats.crashesLosingUnpersisted;
       totals.partitions += result.stats.partitions;
+      totals.pauses += result.stats.pauses;
+      more.confChanges += result.stats.confChanges;
+      more.transfers += result.stats.transfers;
       more.snapshots += result.stats.snapshotsSent;
       more.grants += result.stats.grants;
       more.conflicts += result.stats.conflicts;
@@ -67,6 +77,9 @@ describe('raft + leases deterministic simulation', () => {
     expect(totals.crashes).toBeGreaterThan(0);
     expect(totals.unpersisted).toBeGreaterThan(0);
     expect(totals.partitions).toBeGreaterThan(0);
+    expect(totals.pauses).toBeGreaterThan(0);
+    expect(more.confChanges).toBeGreaterThan(0);
+    expect(more.transfers).toBeGreaterThan(0);
     expect(more.snapshots).toBeGreaterThan(0);
     expect(more.grants).toBeGreaterThan(0);
     expect(more.conflicts).toBeGreaterThan(0);

@@ -28,8 +28,7 @@ import {
 import { ProposalDroppedError } from '../errors.js';
 import { RawNode, type Ready } from '../raw-node.js';
 import { MemoryStorage } from '../storage.js';
-import type { Entry, Message, NodeId } from '../types.js';
-import { formatMessage } from './format.js';
+import type { ConfChange, Entry, Message, NodeId } from '../types.js';
 
 /** Simulated milliseconds per step. */
 export const STEP_MS = 5;
@@ -73,6 +72,9 @@ export interface SimulationStats {
   crashes: number;
   crashesLosingUnpersisted: number;
   partitions: number;
+  pauses: number;
+  confChanges: number;
+  transfers: number;
   snapshotsSent: number;
   messagesDelivered: number;
   messagesDropped: number;
@@ -131,6 +133,8 @@ interface SimNode {
   clock: Clock;
   alive: boolean;
   restartAt: number;
+  /** A paused process (GC, VM steal): it neither ticks nor reads messages until then. */
+  pausedUntil: number;
   nextTick: number;
   role: string;
   term: number;
@@ -187,6 +191,9 @@ class Simulation {
     crashes: 0,
     crashesLosingUnpersisted: 0,
     partitions: 0,
+    pauses: 0,
+    confChanges: 0,
+    transfers: 0,
     snapshotsSent: 0,
     messagesDelivered: 0,
     messagesDropped: 0,
@@ -203,6 +210,9 @@ class Simulation {
   private maxDelay: number;
   private crashRate: number;
   private partitionRate: number;
+  private pauseRate: number;
+  /** Membership changes per step (0 for half of the seeds). */
+  private confChangeRate: number;
   private faultsOn = true;
 
   // Checker state.
@@ -223,8 +233,10 @@ class Simulation {
     this.loss = r.next() * 0.15;
     this.duplication = r.next() * 0.05;
     this.maxDelay = 1 + r.int(30);
-    this.crashRate = r.next() * 0.006;
-    this.partitionRate = r.next() * 0.006;
+    this.crashRate = r.next() * 0.008;
+    this.partitionRate = r.next() * 0.008;
+    this.pauseRate = r.next() * 0.004;
+    this.confChangeRate = r.next() < 0.5 ? 0 : r.next() * 0.02;
     for (const id of this.ids) {
       const storage = new MemoryStorage({ voters: this.ids, learners: [] });
       const node: SimNode = {
@@ -235,6 +247,7 @@ class Simulation {
         clock: this.makeClock(),
         alive: true,
         restartAt: 0,
+        pausedUntil: 0,
         nextTick: 0,
         role: 'follower',
         term: 1,
@@ -327,6 +340,7 @@ class Simulation {
         if (this.now >= node.restartAt && node.restartAt > 0) this.restart(node);
         continue;
       }
+      if (node.pausedUntil > this.now) continue;
       while (local(node.clock, this.now) >= node.nextTick) {
         node.node.tick();
         node.nextTick += TICK_MS;
@@ -334,15 +348,30 @@ class Simulation {
       this.processReady(node);
     }
     for (const client of this.clients) this.clientAct(client);
-    for (const node of this.nodes) if (node.alive) this.maybeCompact(node);
+    for (const node of this.nodes) {
+      if (node.alive && node.pausedUntil <= this.now) this.maybeCompact(node);
+    }
   }
 
   private injectFaults(): void {
     const r = this.random;
     if (r.next() < this.crashRate) {
-      const node = this.nodes[r.int(this.nodes.length)];
+      // Half of the crashes hit the leader: the interesting case for leases.
+      const leader = this.nodes.find((n) => n.alive && n.role === 'leader');
+      const node = leader && r.next() < 0.5 ? leader : this.nodes[r.int(this.nodes.length)];
       if (node?.alive) this.crash(node, 'between steps');
     }
+    if (r.next() < this.pauseRate) {
+      const leader = this.nodes.find((n) => n.alive && n.role === 'leader');
+      const node = leader && r.next() < 0.5 ? leader : this.nodes[r.int(this.nodes.length)];
+      if (node?.alive && node.pausedUntil <= this.now) {
+        node.pausedUntil = this.now + 20 + r.next() * 500;
+        this.stats.pauses++;
+        this.log(`pause ${node.id} until ${node.pausedUntil.toFixed(0)}`);
+      }
+    }
+    if (r.next() < this.confChangeRate) this.changeMembership();
+    if (r.next() < this.pauseRate) this.transferLeadership();
     if (r.next() < this.partitionRate) {
       this.stats.partitions++;
       const kind = r.int(3);
@@ -373,10 +402,57 @@ class Simulation {
         this.log(`half-isolate ${a}`);
       }
     }
-    if (this.cut.size > 0 && r.next() < 0.01) {
+    if (this.cut.size > 0 && r.next() < 0.02) {
       this.cut.clear();
       this.log('heal');
     }
+  }
+
+  /** An operator changes the membership through the leader, one change at a time. */
+  private changeMembership(): void {
+    const r = this.random;
+    const leader = this.nodes.find(
+      (n) => n.alive && n.role === 'leader' && n.pausedUntil <= this.now,
+    );
+    if (!leader) return;
+    const conf = leader.node.status().conf;
+    const outsiders = this.ids.filter(
+      (id) => !conf.voters.includes(id) && !conf.learners.includes(id),
+    );
+    let change: ConfChange | undefined;
+    const dice = r.next();
+    const pick = (ids: readonly NodeId[]) => ids[r.int(ids.length)];
+    const learner = pick(conf.learners);
+    const voter = pick(conf.voters);
+    const outsider = pick(outsiders);
+    if (dice < 0.3 && learner !== undefined) change = { type: 'promoteLearner', nodeId: learner };
+    else if (dice < 0.6 && voter !== undefined && conf.voters.length > 2) {
+      change = { type: 'removeNode', nodeId: voter };
+    } else if (outsider !== undefined) {
+      change = { type: r.next() < 0.7 ? 'addLearner' : 'addVoter', nodeId: outsider };
+    } else if (learner !== undefined) change = { type: 'removeNode', nodeId: learner };
+    if (!change) return;
+    try {
+      const position = leader.node.proposeConfChange(change);
+      this.stats.confChanges++;
+      this.log(`${leader.id} proposes ${change.type} ${change.nodeId} at ${position.index}`);
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+    }
+  }
+
+  /** An operator moves leadership to another voter (e.g. before draining the leader's pod). */
+  private transferLeadership(): void {
+    const leader = this.nodes.find(
+      (n) => n.alive && n.role === 'leader' && n.pausedUntil <= this.now,
+    );
+    if (!leader) return;
+    const voters = leader.node.status().conf.voters.filter((id) => id !== leader.id);
+    const target = voters[this.random.int(voters.length)];
+    if (target === undefined) return;
+    leader.node.transferLeadership(target);
+    this.stats.transfers++;
+    this.log(`${leader.id} transfers leadership to ${target}`);
   }
 
   private heal(): void {
@@ -384,7 +460,10 @@ class Simulation {
     this.cut.clear();
     this.loss = 0;
     this.duplication = 0;
-    for (const node of this.nodes) if (!node.alive) this.restart(node);
+    for (const node of this.nodes) {
+      if (!node.alive) this.restart(node);
+      node.pausedUntil = 0;
+    }
     this.log('heal all, restart all, no more faults');
   }
 
@@ -410,7 +489,16 @@ class Simulation {
     if (due.length === 0) return;
     this.inflight = this.inflight.filter((f) => f.at > this.now);
     due.sort((a, b) => a.at - b.at || a.order - b.order);
-    for (const { packet } of due) {
+    for (const flight of due) {
+      const packet = flight.packet;
+      const to =
+        packet.kind === 'raft' ? packet.message.to : packet.kind === 'request' ? packet.to : '';
+      const paused = to === '' ? 0 : this.node(to).pausedUntil;
+      if (paused > this.now) {
+        // Sits in the socket buffer until the process runs again.
+        this.inflight.push({ ...flight, at: paused });
+        continue;
+      }
       switch (packet.kind) {
         case 'raft': {
           const m = packet.message;
@@ -815,7 +903,12 @@ class Simulation {
     const leaders = this.nodes.filter((n) => n.node.basicStatus().role === 'leader');
     const top = leaders.sort((a, b) => b.term - a.term)[0];
     if (!top) this.fail('liveness: no leader after healing');
-    for (const node of this.nodes) {
+    // Nodes removed from the group are left alone (a driver would shut them down).
+    const conf = top.node.status().conf;
+    const members = this.nodes.filter(
+      (n) => conf.voters.includes(n.id) || conf.learners.includes(n.id),
+    );
+    for (const node of members) {
       const status = node.node.basicStatus();
       if (status.leader !== top.id || status.term !== top.term) {
         this.fail(
@@ -827,7 +920,7 @@ class Simulation {
     if (!position) this.fail('liveness: proposal not appended');
     for (let i = 0; i < 200; i++, this.step++) {
       this.advance();
-      if (this.nodes.every((n) => n.node.basicStatus().applied >= position.index)) {
+      if (members.every((n) => n.node.basicStatus().applied >= position.index)) {
         const known = this.committed[position.index];
         if (known?.term !== position.term)
           this.fail('liveness: the marker was not the entry committed');
@@ -836,9 +929,4 @@ class Simulation {
     }
     this.fail(`liveness: marker ${position.index} not applied everywhere within 1s`);
   }
-}
-
-/** Replays one message for debugging output. */
-export function describeMessage(message: Message): string {
-  return formatMessage(message);
 }
