@@ -1,0 +1,141 @@
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import { API_VERSION, GROUP, VERSION, allKinds } from '@palisade/crds';
+import type { PolicyKind } from '../compiler/types.js';
+import type { PodLike } from '../informer/pod-info.js';
+import {
+  FIELD_MANAGER,
+  isManagedConfigMap,
+  type ConfigMapObject,
+} from '../reconcilers/config-map.js';
+import type { KubeApi, ResourceOf } from '../reconcilers/kube-api.js';
+
+/** The informer caches the adapter reads from (see informer/kube-informers.ts). */
+export interface CacheSources {
+  pods: { list(namespace?: string): readonly KubernetesObject[] };
+  configMaps: { list(namespace?: string): readonly KubernetesObject[] };
+  kinds: ReadonlyMap<
+    string,
+    {
+      list(namespace?: string): readonly KubernetesObject[];
+      get(name: string, namespace?: string): KubernetesObject | undefined;
+    }
+  >;
+}
+
+/**
+ * The real `KubeApi`: reads from informer caches (no API calls), writes with server-side apply
+ * under field manager `palisade-operator`. Deliberately thin — e2e-tested on the local control
+ * plane. The casts from `KubernetesObject` are the boundary to the untyped cache.
+ */
+export class KubeApiClient implements KubeApi {
+  private readonly objects: KubernetesObjectApi;
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly caches: CacheSources,
+  ) {
+    this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  async listPods(namespace: string): Promise<PodLike[]> {
+    return this.caches.pods.list(namespace) as PodLike[];
+  }
+
+  async listResources<K extends PolicyKind>(kind: K, namespace: string): Promise<ResourceOf<K>[]> {
+    return (this.kindCache(kind).list(namespace) as unknown as ResourceOf<K>[]).map((r) => ({
+      ...r,
+      kind,
+    }));
+  }
+
+  async getResource<K extends PolicyKind>(
+    kind: K,
+    namespace: string,
+    name: string,
+  ): Promise<ResourceOf<K> | undefined> {
+    const r = this.kindCache(kind).get(name, namespace) as unknown as ResourceOf<K> | undefined;
+    return r === undefined ? undefined : { ...r, kind };
+  }
+
+  async listConfigMaps(namespace: string): Promise<ConfigMapObject[]> {
+    return (this.caches.configMaps.list(namespace) as unknown as ConfigMapObject[]).filter(
+      isManagedConfigMap,
+    );
+  }
+
+  async applyConfigMap(configMap: ConfigMapObject): Promise<void> {
+    await this.objects.patch(
+      configMap as KubernetesObject,
+      undefined,
+      undefined,
+      FIELD_MANAGER,
+      true,
+      PatchStrategy.ServerSideApply,
+    );
+  }
+
+  async deleteConfigMap(namespace: string, name: string): Promise<void> {
+    await ignoreNotFound(this.core.deleteNamespacedConfigMap({ namespace, name }));
+  }
+
+  async applyStatus(
+    kind: PolicyKind,
+    namespace: string,
+    name: string,
+    status: object,
+  ): Promise<void> {
+    const def = allKinds.find((k) => k.kind === kind);
+    if (def === undefined) throw new Error(`unknown kind ${kind}`);
+    await this.custom.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: def.plural,
+        name,
+        body: { apiVersion: API_VERSION, kind, metadata: { name, namespace }, status },
+        fieldManager: FIELD_MANAGER,
+        force: true,
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+    );
+  }
+
+  async deletePod(namespace: string, name: string, gracePeriodSeconds?: number): Promise<void> {
+    await ignoreNotFound(
+      this.core.deleteNamespacedPod({
+        namespace,
+        name,
+        ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }),
+      }),
+    );
+  }
+
+  private kindCache(kind: PolicyKind) {
+    const cache = this.caches.kinds.get(kind);
+    if (cache === undefined) throw new Error(`no informer for ${kind}`);
+    return cache;
+  }
+}
+
+async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (error) {
+    if (error instanceof ApiException && error.code === 404) return;
+    throw error;
+  }
+}

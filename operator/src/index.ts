@@ -1,0 +1,25 @@
+/**
+ * @palisade/operator — turns Palisade resources into enforced sidecar config and status.
+ * Pure cores (compiler, planners, queue, conditions) with thin adapters to the Kubernetes API.
+ */
+export * from './compiler/index.js';
+export * from './conditions.js';
+export * from './core/clock.js';
+export * from './core/random.js';
+export * from './informer/object-key.js';
+export * from './informer/object-store.js';
+export * from './informer/pod-info.js';
+export * from './informer/resource-informer.js';
+export * from './informer/kube-informers.js';
+export * from './adapters/kube-api-client.js';
+export * from './operator.js';
+export * from './queue/index.js';
+export * from './reconcilers/chaos-planner.js';
+export * from './reconcilers/chaos-reconciler.js';
+export * from './reconcilers/config-map.js';
+export * from './reconcilers/configs-reconciler.js';
+export * from './reconcilers/kube-api.js';
+export * from './reconcilers/namespace-compiler.js';
+export * from './reconcilers/owned-status.js';
+export * from './reconcilers/policy-reconciler.js';
+export * from './reconcilers/policy-status.js';

@@ -1,0 +1,164 @@
+import type { InstallationSettings, PolicyKind } from './compiler/types.js';
+import type { Scheduler } from './core/clock.js';
+import type { Random } from './core/random.js';
+import { objectKey, type ObjectLike } from './informer/object-key.js';
+import type { InformerEvent } from './informer/resource-informer.js';
+import { Controller, type ReconcileOutcome } from './queue/controller.js';
+import { createChaosReconciler } from './reconcilers/chaos-reconciler.js';
+import { createConfigsReconciler } from './reconcilers/configs-reconciler.js';
+import type { KubeApi } from './reconcilers/kube-api.js';
+import { NamespaceCompiler } from './reconcilers/namespace-compiler.js';
+import { createPolicyReconciler } from './reconcilers/policy-reconciler.js';
+
+/** What the operator needs of an informer (`ResourceInformer` fits). */
+export interface EventSource {
+  onEvent(handler: (event: InformerEvent<ObjectLike>) => void): void;
+  list(namespace?: string): readonly ObjectLike[];
+  hasSynced(): boolean;
+  whenSynced(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The four kinds, in the order their controllers are built. */
+export const POLICY_KINDS: readonly PolicyKind[] = [
+  'RateLimitPolicy',
+  'CircuitBreaker',
+  'ChaosExperiment',
+  'Saga',
+];
+
+/** Options of an `Operator`. */
+export interface OperatorOptions {
+  api: KubeApi;
+  sources: {
+    pods: EventSource;
+    configMaps: EventSource;
+    kinds: ReadonlyMap<PolicyKind, EventSource>;
+  };
+  installation: InstallationSettings;
+  scheduler: Scheduler;
+  random: Random;
+  /** Workers of the configs controller and of each status controller. Default 2 and 2. */
+  workers?: { configs?: number; status?: number };
+  reconcileTimeoutMs?: number;
+  /** Metrics hook: every reconcile of every controller. */
+  onReconciled?: (
+    controller: string,
+    key: string,
+    outcome: ReconcileOutcome,
+    durationMs: number,
+  ) => void;
+}
+
+/**
+ * Assembles the controllers: `configs` (key: namespace) delivers compiled configs, one
+ * controller per kind (key: namespace/name) writes status and runs chaos. Any change in a
+ * namespace (pod, resource) re-queues the namespace's configs and every resource there, since
+ * selection counts and conflicts may change; the work queues de-duplicate, and the namespace
+ * compile is shared. Workers start only after every informer has synced, so no reconcile sees
+ * a partial cache (and the GC never deletes a config because a list was incomplete).
+ */
+export class Operator {
+  readonly compiler: NamespaceCompiler;
+  readonly configs: Controller;
+  readonly kinds: ReadonlyMap<PolicyKind, Controller>;
+  private readonly options: OperatorOptions;
+  private started = false;
+
+  constructor(options: OperatorOptions) {
+    this.options = options;
+    const { api, installation, scheduler, random } = options;
+    this.compiler = new NamespaceCompiler({ api, installation });
+    const common = (name: string, workers: number) => ({
+      name,
+      scheduler,
+      workers,
+      ...(options.reconcileTimeoutMs === undefined
+        ? {}
+        : { reconcileTimeoutMs: options.reconcileTimeoutMs }),
+      onReconciled: (key: string, outcome: ReconcileOutcome, ms: number) =>
+        options.onReconciled?.(name, key, outcome, ms),
+    });
+    const statusWorkers = options.workers?.status ?? 2;
+    this.configs = new Controller({
+      ...common('configs', options.workers?.configs ?? 2),
+      reconcile: createConfigsReconciler({ api, compiler: this.compiler, clock: scheduler }),
+    });
+    const kinds = new Map<PolicyKind, Controller>();
+    for (const kind of POLICY_KINDS) {
+      const reconcile =
+        kind === 'ChaosExperiment'
+          ? createChaosReconciler({ api, compiler: this.compiler, clock: scheduler, random })
+          : createPolicyReconciler({
+              kind,
+              api,
+              compiler: this.compiler,
+              installation,
+              clock: scheduler,
+            });
+      kinds.set(kind, new Controller({ ...common(kind.toLowerCase(), statusWorkers), reconcile }));
+    }
+    this.kinds = kinds;
+  }
+
+  /** Registers handlers, starts the informers, waits for their first lists, then starts workers. */
+  async start(): Promise<void> {
+    const { sources } = this.options;
+    const namespaceChanged = (event: InformerEvent<ObjectLike>) =>
+      this.namespaceChanged(namespaceOf(event.object));
+    sources.pods.onEvent(namespaceChanged);
+    for (const source of sources.kinds.values()) source.onEvent(namespaceChanged);
+    sources.configMaps.onEvent((event) => this.configs.enqueue(namespaceOf(event.object)));
+    const all = [sources.pods, sources.configMaps, ...sources.kinds.values()];
+    await Promise.all(all.map((s) => s.start()));
+    await Promise.all(all.map((s) => s.whenSynced()));
+    this.configs.start();
+    for (const c of this.kinds.values()) c.start();
+    this.started = true;
+  }
+
+  /** /readyz: informers synced and workers running. */
+  ready(): boolean {
+    const { sources } = this.options;
+    return (
+      this.started &&
+      sources.pods.hasSynced() &&
+      sources.configMaps.hasSynced() &&
+      [...sources.kinds.values()].every((s) => s.hasSynced())
+    );
+  }
+
+  /** Resolves when no controller has queued or running work (tests, benchmarks). */
+  async whenIdle(): Promise<void> {
+    const controllers = [this.configs, ...this.kinds.values()];
+    // A reconcile of one controller can queue work in another only through informer events,
+    // so loop until a full pass finds everything idle.
+    for (;;) {
+      await Promise.all(controllers.map((c) => c.queue.whenIdle()));
+      if (controllers.every((c) => c.queue.length === 0 && c.queue.processingCount === 0)) return;
+    }
+  }
+
+  /** Graceful stop: informers first (no new work), then controllers drain. */
+  async shutDown(): Promise<void> {
+    const { sources } = this.options;
+    await Promise.all(
+      [sources.pods, sources.configMaps, ...sources.kinds.values()].map((s) => s.stop()),
+    );
+    await Promise.all([this.configs, ...this.kinds.values()].map((c) => c.shutDown()));
+  }
+
+  private namespaceChanged(namespace: string): void {
+    this.compiler.invalidate(namespace);
+    this.configs.enqueue(namespace);
+    for (const [kind, source] of this.options.sources.kinds) {
+      const controller = this.kinds.get(kind);
+      for (const object of source.list(namespace)) controller?.enqueue(objectKey(object));
+    }
+  }
+}
+
+function namespaceOf(object: ObjectLike): string {
+  return object.metadata?.namespace ?? '';
+}
