@@ -158,6 +158,37 @@ describe('ConfigWatcher', () => {
 });
 
 describe('watchConfigFile', () => {
+  it('settles on the last content after a burst of writes, with no spurious failures', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'palisade-burst-'));
+    const path = join(dir, 'sidecar.yaml');
+    const doc = (n: number) => `version: v${n}\napp: {host: 127.0.0.1, port: ${8000 + n}}\n`;
+    await writeFile(path, doc(0));
+    const loaded = await loadConfigFile(path);
+    const store = new ConfigStore({ initial: loaded.config });
+    const applied: string[] = [];
+    store.subscribe((snapshot) => applied.push(snapshot.version));
+    const watcher = watchConfigFile({
+      path,
+      store,
+      initialHash: loaded.contentHash,
+      debounceMs: 20,
+      pollIntervalMs: 0,
+    });
+    closers.push(() => watcher.close());
+    for (let n = 1; n <= 30; n++) {
+      // Atomic replacement, as a well-behaved writer does it.
+      await writeFile(join(dir, `.tmp-${n}`), doc(n));
+      await rename(join(dir, `.tmp-${n}`), path);
+    }
+    await waitUntil(() => store.current().version === 'v30', 'v30 to be applied');
+    expect(store.config.app.port).toBe(8030);
+    expect(store.lastFailure()).toBeNull();
+    // Reloads are serialized: versions only ever move forward.
+    const numbers = applied.map((v) => Number(v.slice(1)));
+    expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+    expect(new Set(numbers).size).toBe(numbers.length);
+  });
+
   it('applies valid edits, keeps the last good config on invalid ones', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'palisade-reload-'));
     const path = join(dir, 'sidecar.yaml');
