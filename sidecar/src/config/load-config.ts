@@ -45,7 +45,11 @@ export function parseConfigText(
       });
     }
   }
-  const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  const documents = parseAllDocuments(text, {
+    prettyErrors: true,
+    uniqueKeys: true,
+    logLevel: 'error', // warnings (odd tags, complex keys) stay in the document, not on stderr
+  });
   if (documents.length !== 1) {
     throw new ConfigError(
       'CONFIG_PARSE_FAILED',
