@@ -1,0 +1,591 @@
+/**
+ * The TCP transport between the sidecars of one Raft group (port 15010): a thin shell around the
+ * wire format of wire.ts.
+ *
+ * Each member listens, and dials every peer once: messages to a peer go over the connection this
+ * member dialed, messages from a peer arrive over the connection that peer dialed. Per peer there
+ * is a bounded send queue (the oldest message is dropped when full: Raft tolerates loss, and the
+ * newest heartbeat or append supersedes older ones) and a reconnect loop with capped exponential
+ * backoff and jitter. `send` never blocks and never throws for network reasons.
+ *
+ * Every inbound frame is checked before it is believed: size bound before buffering, MAC before
+ * parsing, then the JSON fields, the group, the sequence number, the recipient and the sender's
+ * membership. Failures are dropped and counted by reason ({@link DropReason}); the connection is
+ * closed for anything that is unauthenticated or malformed. The secret is held as a `KeyObject`
+ * and never logged or put in an error.
+ */
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
+import { systemRandom, type Random } from '../core/random.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { TransportError } from './errors.js';
+import {
+  decodeHello,
+  encodeHello,
+  encodeSigned,
+  FrameDecoder,
+  FrameKind,
+  fromWireValue,
+  NONCE_BYTES,
+  openSigned,
+  toWireValue,
+  type Frame,
+} from './wire.js';
+
+/** A member of the group as the transport needs it. */
+export interface TransportPeer {
+  readonly id: string;
+  /** `host:port` or `[ipv6]:port`. */
+  readonly address: string;
+}
+
+/** What a partition filter decides for traffic from `from` to `to`. */
+export type FilterVerdict = 'pass' | 'drop';
+
+/** A fault hook: called for every outbound message and every authenticated inbound one. */
+export type TrafficFilter = (from: string, to: string) => FilterVerdict;
+
+/** Why a frame, message or connection was dropped. */
+export type DropReason =
+  /** A frame longer than `maxFrameBytes` (connection closed). */
+  | 'oversized'
+  /** Not our protocol: bad kind, bad JSON, missing fields, sequence of kinds (connection closed). */
+  | 'malformed'
+  /** The MAC does not verify: wrong secret, tampering, or a replay on another connection. */
+  | 'bad-mac'
+  /** Authenticated but for another group (connection closed). */
+  | 'wrong-group'
+  /** Authenticated but addressed to another member (message dropped). */
+  | 'wrong-recipient'
+  /** From, or to, an id that is not a current peer (message dropped). */
+  | 'unknown-peer'
+  /** A sequence number out of order on its connection (connection closed). */
+  | 'replay'
+  /** Dropped by the partition filter. */
+  | 'filtered'
+  /** The peer's send queue was full; the oldest message was dropped. */
+  | 'queue-full'
+  /** An inbound connection did not authenticate in time (connection closed). */
+  | 'handshake-timeout'
+  /** Inbound connection refused: too many open. */
+  | 'too-many-connections'
+  /** The message handler threw. */
+  | 'handler-error';
+
+/** Counters for the metrics layer (`dropped{reason}` and friends). */
+export interface TransportCounters {
+  /** Messages written to a socket. */
+  readonly sent: number;
+  /** Messages handed to the handler. */
+  readonly received: number;
+  readonly dropped: Readonly<Record<DropReason, number>>;
+  /** Outbound connections that completed the handshake. */
+  readonly connected: number;
+  /** Outbound connection attempts that failed or ended. */
+  readonly disconnected: number;
+}
+
+/** Options of {@link RaftTransport.start}. */
+export interface RaftTransportOptions<M> {
+  readonly group: string;
+  /** This member's id. */
+  readonly id: string;
+  /** The group secret (read by the caller from `secretFile`, see {@link readSecretFile}). */
+  readonly secret: Uint8Array;
+  /** Where to listen (port 15010 in production, 0 in tests). */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** The other members (an entry with this member's id is ignored). */
+  readonly peers: readonly TransportPeer[];
+  /**
+   * Validates an inbound payload (already converted back from JSON, bytes restored) and returns
+   * the message; throw to reject it (counted as `malformed`, connection closed).
+   */
+  decode(payload: unknown): M;
+  /** Largest frame accepted and sent (default 16 MiB). */
+  readonly maxFrameBytes?: number;
+  /** Messages queued per peer while it is unreachable or slow (default 1024). */
+  readonly maxQueue?: number;
+  readonly backoff?: BackoffPolicy;
+  /** An inbound connection must authenticate, and an outbound one get its hello, within this. */
+  readonly handshakeTimeoutMs?: number;
+  /** Inbound connections open at once (default 64). */
+  readonly maxInboundConnections?: number;
+  /** Jitter source (default `Math.random`). */
+  readonly random?: Random;
+  /** Called on every drop, for metrics or debug logs. Never given the message content. */
+  onDrop?(reason: DropReason, peer: string | undefined): void;
+  /** Called when the outbound connection to a peer completes its handshake or ends. */
+  onPeerState?(peer: string, state: 'connected' | 'disconnected'): void;
+}
+
+/** A handler for delivered messages. */
+export type MessageHandler<M> = (message: M, from: string) => void;
+
+const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+const MINIMUM_SECRET_BYTES = 16;
+/** Bound on everything a frame adds to the payload: length, kind, MAC, envelope fields. */
+const FRAME_OVERHEAD_BYTES = 5 + 32 + 64 + 3 * 253 + 20;
+
+/** Reads a secret file (trailing newline trimmed); the content never appears in errors. */
+export async function readSecretFile(path: string): Promise<Uint8Array> {
+  let content: Buffer;
+  try {
+    content = await readFile(path);
+  } catch (error) {
+    throw new TransportError(
+      'PALISADE_TRANSPORT_SECRET_UNREADABLE',
+      `cannot read the Raft secret file ${path}`,
+      { cause: error },
+    );
+  }
+  let end = content.byteLength;
+  while (end > 0 && (content[end - 1] === 0x0a || content[end - 1] === 0x0d)) end--;
+  return new Uint8Array(content.subarray(0, end));
+}
+
+/** Splits `host:port` / `[v6]:port`; throws `PALISADE_TRANSPORT_INVALID_OPTIONS`. */
+export function parseAddress(address: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (host === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new TransportError('PALISADE_TRANSPORT_INVALID_OPTIONS', `bad peer address ${address}`);
+  }
+  if (match?.[1] !== undefined && isIP(host) !== 6) {
+    throw new TransportError('PALISADE_TRANSPORT_INVALID_OPTIONS', `bad IPv6 address ${address}`);
+  }
+  return { host, port };
+}
+
+function zeroDrops(): Record<DropReason, number> {
+  return {
+    oversized: 0,
+    malformed: 0,
+    'bad-mac': 0,
+    'wrong-group': 0,
+    'wrong-recipient': 0,
+    'unknown-peer': 0,
+    replay: 0,
+    filtered: 0,
+    'queue-full': 0,
+    'handshake-timeout': 0,
+    'too-many-connections': 0,
+    'handler-error': 0,
+  };
+}
+
+interface Settings {
+  readonly group: string;
+  readonly id: string;
+  readonly key: KeyObject;
+  readonly maxFrameBytes: number;
+  readonly maxQueue: number;
+  readonly backoff: BackoffPolicy;
+  readonly handshakeTimeoutMs: number;
+  readonly random: Random;
+}
+
+/** The transport; see the module comment. */
+export class RaftTransport<M> {
+  private readonly settings: Settings;
+  private readonly decodeMessage: (payload: unknown) => M;
+  private readonly maxInbound: number;
+  private readonly onDropHook: ((reason: DropReason, peer: string | undefined) => void) | undefined;
+  private readonly onPeerState:
+    ((peer: string, state: 'connected' | 'disconnected') => void) | undefined;
+  private readonly server: Server;
+  private readonly senders = new Map<string, PeerSender>();
+  private readonly inbound = new Set<Socket>();
+  private handler: MessageHandler<M> | undefined;
+  private filter: TrafficFilter | undefined;
+  private closed = false;
+  private readonly stats = { sent: 0, received: 0, connected: 0, disconnected: 0 };
+  private readonly drops = zeroDrops();
+
+  private constructor(options: RaftTransportOptions<M>, key: KeyObject) {
+    this.settings = {
+      group: options.group,
+      id: options.id,
+      key,
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      maxQueue: options.maxQueue ?? 1024,
+      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      random: options.random ?? systemRandom,
+    };
+    this.decodeMessage = options.decode;
+    this.maxInbound = options.maxInboundConnections ?? 64;
+    this.onDropHook = options.onDrop;
+    this.onPeerState = options.onPeerState;
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  /** Validates the options, listens, and starts dialing the peers. */
+  static async start<M>(options: RaftTransportOptions<M>): Promise<RaftTransport<M>> {
+    if (options.secret.byteLength < MINIMUM_SECRET_BYTES) {
+      throw new TransportError(
+        'PALISADE_TRANSPORT_WEAK_SECRET',
+        `the Raft group secret must have at least ${MINIMUM_SECRET_BYTES} bytes`,
+      );
+    }
+    for (const [name, value] of [
+      ['maxFrameBytes', options.maxFrameBytes],
+      ['maxQueue', options.maxQueue],
+      ['maxInboundConnections', options.maxInboundConnections],
+      ['handshakeTimeoutMs', options.handshakeTimeoutMs],
+    ] as const) {
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+        throw new TransportError(
+          'PALISADE_TRANSPORT_INVALID_OPTIONS',
+          `${name} must be a positive integer, got ${value}`,
+        );
+      }
+    }
+    if (options.id.length === 0 || options.group.length === 0) {
+      throw new TransportError('PALISADE_TRANSPORT_INVALID_OPTIONS', 'group and id are required');
+    }
+    const transport = new RaftTransport(options, createSecretKey(Buffer.from(options.secret)));
+    transport.updatePeers(options.peers);
+    await new Promise<void>((resolve, reject) => {
+      const failed = (error: Error): void =>
+        reject(
+          new TransportError(
+            'PALISADE_TRANSPORT_LISTEN_FAILED',
+            `cannot listen on ${options.listen.host}:${options.listen.port}`,
+            { cause: error },
+          ),
+        );
+      transport.server.once('error', failed);
+      transport.server.listen(options.listen.port, options.listen.host, () => {
+        transport.server.off('error', failed);
+        resolve();
+      });
+    }).catch(async (error: unknown) => {
+      await transport.close();
+      throw error;
+    });
+    return transport;
+  }
+
+  /** The address actually listened on (the port chosen when 0 was asked). */
+  address(): { host: string; port: number } {
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') {
+      throw new TransportError('PALISADE_TRANSPORT_LISTEN_FAILED', 'not listening');
+    }
+    return { host: address.address, port: address.port };
+  }
+
+  /** Sets the handler of delivered messages (replacing any previous one). */
+  onMessage(handler: MessageHandler<M>): void {
+    this.handler = handler;
+  }
+
+  /** Installs (or, with undefined, removes) the partition filter. */
+  setFilter(filter: TrafficFilter | undefined): void {
+    this.filter = filter;
+  }
+
+  /**
+   * Queues `message` for peer `to`. Never blocks, never throws for network reasons: a message
+   * that cannot be delivered is dropped and counted. Throws `PALISADE_TRANSPORT_MESSAGE_TOO_LARGE`
+   * if the message is not JSON or would make a frame above `maxFrameBytes` (a caller bug: the
+   * core's size limits must be below it).
+   */
+  send(to: string, message: M): void {
+    if (this.closed) return;
+    if (this.filter?.(this.settings.id, to) === 'drop') return this.drop('filtered', to);
+    const sender = this.senders.get(to);
+    if (sender === undefined) return this.drop('unknown-peer', to);
+    const payloadJson = JSON.stringify(toWireValue(message));
+    if (payloadJson === undefined) {
+      throw new TransportError(
+        'PALISADE_TRANSPORT_MESSAGE_TOO_LARGE',
+        `message to ${to} is not JSON`,
+      );
+    }
+    const frameBytes = Buffer.byteLength(payloadJson) + FRAME_OVERHEAD_BYTES;
+    if (frameBytes > this.settings.maxFrameBytes) {
+      throw new TransportError(
+        'PALISADE_TRANSPORT_MESSAGE_TOO_LARGE',
+        `message to ${to} needs ${frameBytes} bytes, more than ${this.settings.maxFrameBytes}`,
+      );
+    }
+    sender.enqueue(payloadJson);
+  }
+
+  /**
+   * Follows a membership change: dials new peers, re-dials peers whose address changed, and
+   * closes connections to removed ones (their queued messages are dropped). Inbound messages
+   * from removed peers are dropped from then on.
+   */
+  updatePeers(peers: readonly TransportPeer[]): void {
+    if (this.closed) return;
+    const wanted = new Map<string, { host: string; port: number }>();
+    for (const peer of peers) {
+      if (peer.id === this.settings.id) continue;
+      if (wanted.has(peer.id)) {
+        throw new TransportError('PALISADE_TRANSPORT_INVALID_OPTIONS', `duplicate peer ${peer.id}`);
+      }
+      wanted.set(peer.id, parseAddress(peer.address));
+    }
+    for (const [id, sender] of this.senders) {
+      if (!wanted.has(id)) {
+        sender.close();
+        this.senders.delete(id);
+      }
+    }
+    for (const [id, address] of wanted) {
+      const existing = this.senders.get(id);
+      if (existing) existing.setAddress(address);
+      else {
+        const sender = new PeerSender(id, address, this.settings, {
+          dropped: (reason) => this.drop(reason, id),
+          sent: () => this.stats.sent++,
+          connected: () => {
+            this.stats.connected++;
+            this.onPeerState?.(id, 'connected');
+          },
+          disconnected: () => {
+            this.stats.disconnected++;
+            this.onPeerState?.(id, 'disconnected');
+          },
+        });
+        this.senders.set(id, sender);
+        sender.start();
+      }
+    }
+  }
+
+  /** The current peers' ids. */
+  peers(): string[] {
+    return [...this.senders.keys()];
+  }
+
+  /** A copy of the counters. */
+  counters(): TransportCounters {
+    return { ...this.stats, dropped: { ...this.drops } };
+  }
+
+  /** Stops listening, ends every connection and clears every timer. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sender of this.senders.values()) sender.close();
+    this.senders.clear();
+    for (const socket of this.inbound) socket.destroy();
+    this.inbound.clear();
+    await new Promise<void>((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+    });
+  }
+
+  private drop(reason: DropReason, peer: string | undefined): void {
+    this.drops[reason]++;
+    this.onDropHook?.(reason, peer);
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closed || this.inbound.size >= this.maxInbound) {
+      this.drop('too-many-connections', undefined);
+      socket.destroy();
+      return;
+    }
+    this.inbound.add(socket);
+    socket.setNoDelay(true);
+    const nonce = randomBytes(NONCE_BYTES);
+    const decoder = new FrameDecoder(this.settings.maxFrameBytes);
+    let expectedSeq = 1;
+    let peer: string | undefined;
+    const reject = (reason: DropReason): void => {
+      this.drop(reason, peer);
+      socket.destroy();
+    };
+    const timer = setTimeout(() => reject('handshake-timeout'), this.settings.handshakeTimeoutMs);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      this.inbound.delete(socket);
+    });
+    socket.on('error', () => undefined); // 'close' follows; nothing to report per socket
+    socket.on('data', (chunk: Buffer) => {
+      const { frames, error } = decoder.push(chunk);
+      for (const frame of frames) {
+        if (socket.destroyed) return;
+        const outcome = this.receive(frame, nonce, expectedSeq, peer);
+        if (typeof outcome === 'string') return reject(outcome);
+        expectedSeq++;
+        if (peer === undefined) {
+          peer = outcome.from;
+          clearTimeout(timer);
+        }
+      }
+      if (error && !socket.destroyed) reject(error);
+    });
+    socket.write(encodeHello(nonce));
+  }
+
+  /**
+   * Handles one inbound frame. Returns the reason to close the connection, or the sender.
+   * Per-message problems (recipient, membership, filter, decode) are counted here and do not
+   * close the connection, except an undecodable payload.
+   */
+  private receive(
+    frame: Frame,
+    nonce: Uint8Array,
+    expectedSeq: number,
+    peer: string | undefined,
+  ): DropReason | { from: string } {
+    // The first frame must be `auth`, every later one a `message` from the same sender.
+    const kind = peer === undefined ? FrameKind.auth : FrameKind.message;
+    if (frame.kind !== kind) return 'malformed';
+    const opened = openSigned(this.settings.key, nonce, frame);
+    if (!opened.ok) return opened.reason;
+    const { envelope } = opened;
+    if (envelope.group !== this.settings.group) return 'wrong-group';
+    if (envelope.seq !== expectedSeq) return 'replay';
+    if (peer !== undefined && envelope.from !== peer) return 'malformed';
+    if (envelope.to !== this.settings.id) {
+      if (peer === undefined) return 'wrong-recipient';
+      this.drop('wrong-recipient', envelope.from);
+      return { from: envelope.from };
+    }
+    if (frame.kind === FrameKind.auth) return { from: envelope.from };
+    if (!this.senders.has(envelope.from)) {
+      this.drop('unknown-peer', envelope.from);
+      return { from: envelope.from };
+    }
+    if (this.filter?.(envelope.from, this.settings.id) === 'drop') {
+      this.drop('filtered', envelope.from);
+      return { from: envelope.from };
+    }
+    let message: M;
+    try {
+      message = this.decodeMessage(fromWireValue(opened.payload));
+    } catch {
+      return 'malformed';
+    }
+    this.stats.received++;
+    try {
+      this.handler?.(message, envelope.from);
+    } catch {
+      this.drop('handler-error', envelope.from);
+    }
+    return { from: envelope.from };
+  }
+}
+
+interface SenderEvents {
+  dropped(reason: DropReason): void;
+  sent(): void;
+  connected(): void;
+  disconnected(): void;
+}
+
+/** The outbound half for one peer: queue, connection, handshake, reconnects. */
+class PeerSender {
+  private queue: string[] = [];
+  private socket: Socket | undefined;
+  private nonce: Buffer | undefined;
+  private seq = 0;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly peer: string,
+    private address: { host: string; port: number },
+    private readonly settings: Settings,
+    private readonly events: SenderEvents,
+  ) {}
+
+  start(): void {
+    this.connect();
+  }
+
+  enqueue(payloadJson: string): void {
+    if (this.queue.length >= this.settings.maxQueue) {
+      this.queue.shift();
+      this.events.dropped('queue-full');
+    }
+    this.queue.push(payloadJson);
+    this.flush();
+  }
+
+  setAddress(address: { host: string; port: number }): void {
+    if (address.host === this.address.host && address.port === this.address.port) return;
+    this.address = address;
+    this.attempt = 0;
+    this.socket?.destroy(); // 'close' reconnects, to the new address
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.socket?.destroy();
+    this.queue = [];
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    this.timer = undefined;
+    const socket = connect({ host: this.address.host, port: this.address.port });
+    this.socket = socket;
+    this.nonce = undefined;
+    this.seq = 0;
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder(1 + 1 + NONCE_BYTES);
+    const handshake = setTimeout(() => socket.destroy(), this.settings.handshakeTimeoutMs);
+    socket.on('error', () => undefined); // 'close' follows
+    socket.on('data', (chunk: Buffer) => {
+      const { frames, error } = decoder.push(chunk);
+      const first = frames[0];
+      // The listener says exactly one thing, once: its hello.
+      if (error || frames.length > 1 || this.nonce !== undefined) return void socket.destroy();
+      if (first === undefined) return;
+      const nonce = decodeHello(first);
+      if (nonce === undefined) return void socket.destroy();
+      clearTimeout(handshake);
+      this.nonce = Buffer.from(nonce);
+      this.attempt = 0;
+      this.events.connected();
+      socket.write(this.sign());
+      this.flush();
+    });
+    socket.on('drain', () => this.flush());
+    socket.on('close', () => {
+      clearTimeout(handshake);
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      this.nonce = undefined;
+      this.events.disconnected();
+      if (this.closed) return;
+      const delay = backoffDelay(this.attempt++, this.settings.backoff, this.settings.random);
+      this.timer = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  private sign(payloadJson?: string): Buffer {
+    if (this.nonce === undefined) throw new Error('PeerSender: no handshake yet');
+    this.seq++;
+    const envelope = {
+      group: this.settings.group,
+      from: this.settings.id,
+      to: this.peer,
+      seq: this.seq,
+    };
+    return encodeSigned(this.settings.key, this.nonce, envelope, payloadJson);
+  }
+
+  /** Writes queued messages until the socket pushes back; 'drain' resumes. */
+  private flush(): void {
+    const socket = this.socket;
+    if (socket === undefined || this.nonce === undefined || socket.writableNeedDrain) return;
+    while (this.queue.length > 0) {
+      const payloadJson = this.queue.shift() as string;
+      this.events.sent();
+      if (!socket.write(this.sign(payloadJson))) return;
+    }
+  }
+}
