@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { ManualClock } from '../core/clock.js';
 import {
   CIRCUIT_STATE_METRIC_VALUE,
@@ -176,5 +177,87 @@ describe('CircuitBreaker', () => {
           halfOpen: { maxRequests: 0, successesToClose: 1 },
         }),
     ).toThrow(/halfOpen\.maxRequests/);
+  });
+
+  it('keeps its invariants under any interleaving of calls, results and time (property)', () => {
+    const allowed = new Set([
+      'closed>open',
+      'open>half-open',
+      'half-open>closed',
+      'half-open>open',
+    ]);
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 700 }) }),
+      fc.record({ kind: fc.constant('acquire' as const) }),
+      fc.record({
+        kind: fc.constant('finish' as const),
+        pick: fc.nat(),
+        roll: fc.nat(99),
+      }),
+    );
+    const visited = new Set<string>();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(op, { minLength: 100, maxLength: 300 }),
+        // Failure rate (%) in the first and the second half of the run: an outage, then recovery.
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 0, max: 30 }),
+        (consecutiveFailures, maxRequests, successesToClose, ops, failingBefore, failingAfter) => {
+          const changes: CircuitStateChange[] = [];
+          const breaker = new CircuitBreaker({
+            consecutiveFailures,
+            failureRatio: 0.5,
+            minimumRequests: 4,
+            windowMs: 1000,
+            openDurationMs: 1000,
+            halfOpen: { maxRequests, successesToClose },
+            onStateChange: (change) => changes.push(change),
+          });
+          let now = 0;
+          let openedAt = -Infinity;
+          const outstanding: CircuitPermit[] = [];
+          const check = (holds: boolean, what: string) => {
+            if (!holds) throw new Error(`${what} (at ${now} ms)`);
+          };
+          for (const [index, step] of ops.entries()) {
+            if (step.kind === 'advance') now += step.ms;
+            else if (step.kind === 'acquire') {
+              const before = breaker.currentState(now);
+              const result = breaker.tryAcquire(now);
+              check(before !== 'open' || result.open, 'admitted a call while open');
+              if (result.open)
+                check(result.retryAfterMs > 0, 'rejection without a positive retryAfterMs');
+              else outstanding.push(result);
+              if (!result.open && result.probe) {
+                const sameWave = outstanding.filter(
+                  (p) => p.probe && p.generation === result.generation,
+                );
+                check(sameWave.length <= maxRequests, `more than ${maxRequests} probes in flight`);
+              }
+            } else if (outstanding.length > 0) {
+              const [permit] = outstanding.splice(step.pick % outstanding.length, 1);
+              const failing = index < ops.length / 2 ? failingBefore : failingAfter;
+              const outcome =
+                step.roll < failing ? 'failure' : step.roll < failing + 5 ? 'ignored' : 'success';
+              breaker.onResult(permit!, outcome, now);
+            }
+            const state = breaker.currentState(now);
+            const last = changes.at(-1);
+            if (last?.to === 'open') openedAt = last.at;
+            if (state === 'open') check(now - openedAt < 1000, 'open for longer than openDuration');
+          }
+          visited.add(changes.map((change) => change.to).join(','));
+          for (const change of changes)
+            expect(allowed.has(`${change.from}>${change.to}`)).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    // The generator does reach every state (otherwise the property would prove little).
+    expect([...visited].some((path) => path.includes('half-open,closed'))).toBe(true);
+    expect([...visited].some((path) => path.includes('half-open,open'))).toBe(true);
   });
 });

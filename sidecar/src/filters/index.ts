@@ -24,6 +24,7 @@ export {
   RedisRateLimiter,
   createRateLimitRedisClient,
   defineGcraCommand,
+  reconnectDelayMs,
   type FailureMode,
   type GlobalRateLimitDecision,
   type RateLimitRedisClientOptions,
@@ -61,6 +62,7 @@ export {
 export {
   RetryBudget,
   RetryPolicy,
+  hasIdempotencyKey,
   isIdempotent,
   type NoRetryReason,
   type RetryBudgetOptions,

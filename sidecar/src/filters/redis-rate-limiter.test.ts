@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { InvalidFilterConfigError, type RateLimitBackendError } from './errors.js';
-import { RedisRateLimiter } from './redis-rate-limiter.js';
+import { SeededRandom } from '../core/random.js';
+import { reconnectDelayMs, RedisRateLimiter } from './redis-rate-limiter.js';
 
 // A client that never connects (lazyConnect, nothing sent): the limiter's own logic without Redis.
 // Redis itself is exercised in sidecar/test/redis-rate-limit.test.ts.
@@ -87,5 +88,21 @@ describe('RedisRateLimiter (without a connection)', () => {
           failureMode: 'open',
         }),
     ).toThrow(/limit\.requests/);
+  });
+});
+
+describe('reconnectDelayMs', () => {
+  it('backs off exponentially, capped, with jitter in [0.5, 1) of the step', () => {
+    const low = { next: () => 0 };
+    const high = { next: () => 1 - 1e-12 };
+    expect(
+      [1, 2, 3, 4, 5, 6, 7, 50].map((attempt) => reconnectDelayMs(attempt, 50, 2000, low)),
+    ).toEqual([25, 50, 100, 200, 400, 800, 1000, 1000]);
+    expect(reconnectDelayMs(6, 50, 2000, high)).toBeCloseTo(1600, 6);
+    const random = new SeededRandom(42);
+    const delays = Array.from({ length: 1000 }, () => reconnectDelayMs(10, 50, 2000, random));
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(1000);
+    expect(Math.max(...delays)).toBeLessThan(2000);
+    expect(new Set(delays.map(Math.round)).size).toBeGreaterThan(100); // sidecars do not reconnect in step
   });
 });

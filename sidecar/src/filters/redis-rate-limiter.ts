@@ -190,6 +190,22 @@ function toDecision(reply: GcraReply): GlobalRateLimitDecision {
   };
 }
 
+/**
+ * Delay before reconnection attempt `attempt` (1-based): exponential from `baseMs`, capped at
+ * `capMs`, times a jitter factor in [0.5, 1) so that many sidecars do not reconnect in step.
+ */
+export function reconnectDelayMs(
+  attempt: number,
+  baseMs: number,
+  capMs: number,
+  random: Random,
+): number {
+  return (
+    Math.min(capMs, baseMs * 2 ** Math.min(Math.max(attempt, 1) - 1, 30)) *
+    (0.5 + random.next() / 2)
+  );
+}
+
 /** Options of `createRateLimitRedisClient`. */
 export interface RateLimitRedisClientOptions {
   /** e.g. `redis://redis.palisade:6379`. */
@@ -223,8 +239,7 @@ export function createRateLimitRedisClient(
     autoResendUnfulfilledCommands: false,
     connectTimeout: options.connectTimeoutMs ?? 1000,
     socketTimeout: options.socketTimeoutMs ?? 1000,
-    retryStrategy: (attempt) =>
-      Math.min(cap, base * 2 ** Math.min(attempt - 1, 20)) * (0.5 + random.next() / 2),
+    retryStrategy: (attempt) => reconnectDelayMs(attempt, base, cap, random),
     connectionName: 'palisade-sidecar-ratelimit',
   };
   const redis = new Redis(options.url, redisOptions);

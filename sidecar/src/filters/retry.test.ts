@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ManualClock } from '../core/clock.js';
 import { SeededRandom, type Random } from '../core/random.js';
-import { isIdempotent, RetryBudget, RetryPolicy } from './retry.js';
+import { hasIdempotencyKey, isIdempotent, RetryBudget, RetryPolicy } from './retry.js';
 
 const half: Random = { next: () => 0.5 };
 
@@ -13,6 +13,15 @@ describe('isIdempotent', () => {
     expect(isIdempotent('POST', false)).toBe(false);
     expect(isIdempotent('PATCH', false)).toBe(false);
     expect(isIdempotent('POST', true)).toBe(true);
+  });
+});
+
+describe('hasIdempotencyKey', () => {
+  it('finds the header in a raw header list, in any case, never in values', () => {
+    expect(hasIdempotencyKey(['Host', 'x', 'Idempotency-Key', 'order-7-reserve'])).toBe(true);
+    expect(hasIdempotencyKey(['idempotency-key', 'k'])).toBe(true);
+    expect(hasIdempotencyKey(['x-note', 'idempotency-key'])).toBe(false);
+    expect(hasIdempotencyKey([])).toBe(false);
   });
 });
 

@@ -26,6 +26,15 @@ export function isIdempotent(method: string, hasIdempotencyKey: boolean): boolea
   return hasIdempotencyKey || IDEMPOTENT_METHODS.has(method);
 }
 
+/** Whether Node's flat raw header list `[name, value, …]` carries an `Idempotency-Key`. */
+export function hasIdempotencyKey(rawHeaders: readonly string[]): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 15 && name.toLowerCase() === 'idempotency-key') return true;
+  }
+  return false;
+}
+
 /** Options of a `RetryBudget`. */
 export interface RetryBudgetOptions {
   /** Retries allowed as a fraction of original requests in the window, in [0, 1] (default 0.2). */

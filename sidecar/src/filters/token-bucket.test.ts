@@ -103,7 +103,7 @@ describe('TokenBucketLimiter', () => {
         fc.integer({ min: 1, max: 20 }),
         fc.integer({ min: 1, max: 5000 }),
         fc.integer({ min: 0, max: 10 }),
-        fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 300 }),
+        fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 50, maxLength: 300 }),
         (requests, periodMs, burst, gaps) => {
           const limiter = new TokenBucketLimiter({ requests, periodMs, burst });
           const admittedAt: number[] = [];
