@@ -36,8 +36,10 @@ export const CONTENT_HASH_LENGTH = 16;
 
 /** Stable content hash: SHA-256 of the canonical JSON, first 16 hex characters. */
 export function contentHash(value: unknown): string {
-  return createHash('sha256')
-    .update(canonicalJson(value))
-    .digest('hex')
-    .slice(0, CONTENT_HASH_LENGTH);
+  return hashText(canonicalJson(value));
+}
+
+/** The content hash of text that already is canonical JSON. */
+export function hashText(canonical: string): string {
+  return createHash('sha256').update(canonical).digest('hex').slice(0, CONTENT_HASH_LENGTH);
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { validateSidecarConfig } from '@palisade/crds';
+import { canonicalJson, contentHash } from './canonical-json.js';
 import { compileSidecarConfigs, sidecarConfigForPod } from './compile.js';
 import { breaker, experiment, installation, pod, rateLimit, saga } from './fixtures.js';
 import { policyKey, type CompileInput, type CompileOutput, type PolicySet } from './types.js';
@@ -18,6 +19,9 @@ function configOf(out: CompileOutput, podKey: string) {
 
 function expectAllValid(out: CompileOutput): void {
   for (const c of out.configs) {
+    // The JSON assembled from cached pieces is exactly the canonical form, and the hash its hash.
+    expect(c.json).toBe(canonicalJson(c.config));
+    expect(c.hash).toBe(contentHash({ ...c.config, version: undefined }));
     for (const podName of c.pods) {
       const r = validateSidecarConfig(sidecarConfigForPod(c.config, podName));
       if (!r.ok) throw new Error(`config ${c.hash} for ${podName}: ${JSON.stringify(r.errors)}`);

@@ -6,7 +6,7 @@ import type {
   SidecarRateLimit,
   SidecarSaga,
 } from '@palisade/crds';
-import { contentHash } from './canonical-json.js';
+import { canonicalJson, hashText } from './canonical-json.js';
 import { LabelIndex } from './label-index.js';
 import { compileSelector, type CompiledSelector } from './label-selector.js';
 import { MAX_VOTERS, planRaftGroup, raftGroupOf } from './raft-peers.js';
@@ -214,11 +214,46 @@ export function compileSidecarConfigs(input: CompileInput): CompileOutput {
     ];
   }
 
-  // Group pods by effective set; build and hash each distinct config once.
+  // Group pods by effective set; build and hash each distinct config once. Each policy's
+  // entries and each group's Raft section are serialised (canonical JSON) once and reused by
+  // every config that contains them; a config's canonical JSON is assembled from those pieces.
   const appHost = installation.app.host;
+  const pieces = new PieceCache();
+  const rlEntries = lazyArray(rateLimits.length, (i) =>
+    rateLimitEntries(rateLimits[i] as (typeof rateLimits)[number]),
+  );
+  const cbEntries = lazyArray(circuitBreakers.length, (i) => [
+    breakerEntry(circuitBreakers[i] as PolicyObject<CircuitBreakerSpec>),
+  ]);
+  const faultEntriesOf = lazyArray(chaos.length, (i) =>
+    faultEntries(chaos[i] as (typeof chaos)[number]),
+  );
+  const sagaEntries = lazyArray(sagas.length, (i) => [
+    sagaEntry(sagas[i] as (typeof sagas)[number]),
+  ]);
+  const raftSections = new Map<string, NonNullable<SharedSidecarConfig['raft']>>();
+  const raftSection = (plan: RaftGroupPlan) => {
+    let section = raftSections.get(plan.group);
+    if (section === undefined) {
+      section = {
+        group: plan.group,
+        peers: [...plan.peers],
+        ...(installation.raft?.secretFile === undefined
+          ? {}
+          : { secretFile: installation.raft.secretFile }),
+        ...(installation.raft?.dataDir === undefined ? {} : { dataDir: installation.raft.dataDir }),
+      };
+      raftSections.set(plan.group, section);
+    }
+    return section;
+  };
+  const listeners = { ...installation.ports };
+  const redis = installation.redis === undefined ? undefined : { ...installation.redis };
+  const tracing = installation.tracing === undefined ? undefined : { ...installation.tracing };
+
   const bySignature = new Map<
     string,
-    { namespace: string; config: SharedSidecarConfig; pods: string[] }
+    { namespace: string; config: SharedSidecarConfig; json: string; pods: string[] }
   >();
   const podSignature: string[] = [];
   pods.forEach((pod, id) => {
@@ -233,45 +268,70 @@ export function compileSidecarConfigs(input: CompileInput): CompileOutput {
       existing.pods.push(pod.name);
       return;
     }
-    const config: SharedSidecarConfig = {
-      version: '',
-      app: { host: appHost, port },
-      listeners: { ...installation.ports },
+    const config: SharedSidecarConfig = { version: '', app: { host: appHost, port }, listeners };
+    const fields: Record<string, string> = {
+      app: pieces.json(`app:${port}`, config.app),
+      listeners: pieces.json('listeners', listeners),
     };
-    const rl = e.rateLimits.flatMap((i) =>
-      rateLimitEntries(rateLimits[i] as (typeof rateLimits)[number]),
-    );
-    if (rl.length > 0) config.rateLimits = rl;
-    if (breakers.length > 0) {
-      config.circuitBreakers = breakers.map((i) =>
-        breakerEntry(circuitBreakers[i] as PolicyObject<CircuitBreakerSpec>),
-      );
-    }
-    const faults = e.chaos.flatMap((i) => faultEntries(chaos[i] as (typeof chaos)[number]));
-    if (faults.length > 0) config.faults = faults;
-    if (e.sagas.length > 0)
-      config.sagas = e.sagas.map((i) => sagaEntry(sagas[i] as (typeof sagas)[number]));
+    const list = <T>(
+      key: string,
+      indices: readonly number[],
+      of: (i: number) => T[],
+    ): T[] | undefined => {
+      const items: T[] = [];
+      const parts: string[] = [];
+      for (const i of indices) {
+        of(i).forEach((item, j) => {
+          items.push(item);
+          parts.push(pieces.json(`${key}:${i}:${j}`, item));
+        });
+      }
+      if (items.length === 0) return undefined;
+      fields[key] = `[${parts.join(',')}]`;
+      return items;
+    };
+    const rl = list('rateLimits', e.rateLimits, rlEntries);
+    if (rl !== undefined) config.rateLimits = rl;
+    const cb = list('circuitBreakers', breakers, cbEntries);
+    if (cb !== undefined) config.circuitBreakers = cb;
+    const faults = list('faults', e.chaos, faultEntriesOf);
+    if (faults !== undefined) config.faults = faults;
+    const sg = list('sagas', e.sagas, sagaEntries);
+    if (sg !== undefined) config.sagas = sg;
     const plan = group === '' ? undefined : raftGroups.get(group);
     if (plan !== undefined) {
-      config.raft = {
-        group: plan.group,
-        peers: plan.peers.map((p) => ({ ...p })),
-        ...(installation.raft?.secretFile === undefined
-          ? {}
-          : { secretFile: installation.raft.secretFile }),
-        ...(installation.raft?.dataDir === undefined ? {} : { dataDir: installation.raft.dataDir }),
-      };
+      config.raft = raftSection(plan);
+      fields['raft'] = pieces.json(`raft:${plan.group}`, config.raft);
     }
-    if (installation.redis !== undefined) config.redis = { ...installation.redis };
-    if (installation.tracing !== undefined) config.tracing = { ...installation.tracing };
-    if (installation.logLevel !== undefined) config.logLevel = installation.logLevel;
-    bySignature.set(signature, { namespace: pod.namespace, config, pods: [pod.name] });
+    if (redis !== undefined) {
+      config.redis = redis;
+      fields['redis'] = pieces.json('redis', redis);
+    }
+    if (tracing !== undefined) {
+      config.tracing = tracing;
+      fields['tracing'] = pieces.json('tracing', tracing);
+    }
+    if (installation.logLevel !== undefined) {
+      config.logLevel = installation.logLevel;
+      fields['logLevel'] = JSON.stringify(installation.logLevel);
+    }
+    const json = Object.keys(fields)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${fields[k]}`)
+      .join(',');
+    bySignature.set(signature, {
+      namespace: pod.namespace,
+      config,
+      json: `{${json}}`,
+      pods: [pod.name],
+    });
   });
 
   const hashBySignature = new Map<string, string>();
   const merged = new Map<string, CompiledConfig & { pods: string[] }>();
   for (const [signature, entry] of bySignature) {
-    const hash = contentHash({ ...entry.config, version: undefined });
+    // entry.json is the canonical JSON of the config without `version` (see PieceCache).
+    const hash = hashText(entry.json);
     hashBySignature.set(signature, hash);
     // Two signatures can still produce equal content (e.g. two empty policies): merge them.
     const key = `${entry.namespace}/${hash}`;
@@ -282,6 +342,8 @@ export function compileSidecarConfigs(input: CompileInput): CompileOutput {
         namespace: entry.namespace,
         hash,
         config: { ...entry.config, version: hash },
+        // "version" sorts after every other key, so it goes last.
+        json: `${entry.json.slice(0, -1)},"version":${JSON.stringify(hash)}}`,
         pods: entry.pods,
       });
   }
@@ -390,4 +452,31 @@ function sagaEntry(saga: CompileInput['policies']['sagas'][number]): SidecarSaga
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Canonical JSON of values reused by many configs, computed once per cache key. */
+class PieceCache {
+  private readonly cache = new Map<string, string>();
+
+  json(key: string, value: unknown): string {
+    let text = this.cache.get(key);
+    if (text === undefined) {
+      text = canonicalJson(value);
+      this.cache.set(key, text);
+    }
+    return text;
+  }
+}
+
+/** `of(i)` computed on first use and remembered. */
+function lazyArray<T>(length: number, of: (i: number) => T): (i: number) => T {
+  const values = new Array<T | undefined>(length);
+  return (i) => {
+    let v = values[i];
+    if (v === undefined) {
+      v = of(i);
+      values[i] = v;
+    }
+    return v;
+  };
 }

@@ -91,6 +91,8 @@ export interface CompiledConfig {
   /** Content hash; also `config.version`. */
   hash: string;
   config: SharedSidecarConfig;
+  /** `config` as canonical JSON (what is delivered; equal to `canonicalJson(config)`). */
+  json: string;
   /** Names of the pods (in `namespace`) that enforce it, sorted. */
   pods: readonly string[];
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { canonicalJson } from '../compiler/canonical-json.js';
 import type { CompiledConfig } from '../compiler/types.js';
 import {
   ASSIGNMENT_EPOCH_ANNOTATION,
@@ -10,12 +11,8 @@ import {
 } from './config-map.js';
 
 function compiled(hash: string, pods: string[]): CompiledConfig {
-  return {
-    namespace: 'shop',
-    hash,
-    pods,
-    config: { version: hash, app: { host: '127.0.0.1', port: 8080 } },
-  };
+  const config = { version: hash, app: { host: '127.0.0.1', port: 8080 } };
+  return { namespace: 'shop', hash, pods, config, json: canonicalJson(config) };
 }
 
 describe('planConfigMapWrites', () => {

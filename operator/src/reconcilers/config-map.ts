@@ -1,4 +1,3 @@
-import { canonicalJson } from '../compiler/canonical-json.js';
 import type { CompiledConfig } from '../compiler/types.js';
 
 /** Field manager of every server-side apply the operator makes. */
@@ -49,7 +48,7 @@ export function isManagedConfigMap(cm: ConfigMapObject): boolean {
 
 /** The data of the ConfigMap for one compiled config (without the epoch, which is not content). */
 export function configMapData(compiled: CompiledConfig): Record<string, string> {
-  return { [CONFIG_KEY]: canonicalJson(compiled.config), [PODS_KEY]: compiled.pods.join('\n') };
+  return { [CONFIG_KEY]: compiled.json, [PODS_KEY]: compiled.pods.join('\n') };
 }
 
 /** The full ConfigMap to apply for one compiled config. */
