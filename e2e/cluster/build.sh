@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds the local control plane's binaries from source at the versions pinned in versions.env:
+#   kube-apiserver kube-controller-manager kube-scheduler kubectl   (k8s-build/: k8s.io/kubernetes)
+#   etcd                                                             (etcd-build/: go.etcd.io/etcd/server/v3)
+#   helm                                                             (helm-build/: helm.sh/helm/v3/cmd/helm)
+# and, when named on the command line, kubelet and kube-proxy (same module, same version).
+#
+# Output: ${PALISADE_CACHE_DIR:-~/.cache/palisade}/k8s/<K8S_VERSION>/bin/. Each binary has a stamp
+# (bin/.<name>.stamp) holding the version it was built at; a binary whose stamp matches is not
+# rebuilt, so a second run is a no-op. Usage: build.sh [component...]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd helm)
+# Build parallelism: the machines this runs on have 2 cores shared with other work.
+BUILD_JOBS="${BUILD_JOBS:-2}"
+
+GO="$(find_go)"
+if [[ -z "${GO}" ]]; then
+  log "no Go >= ${GO_MIN_VERSION} found: installing one (e2e/cluster/install-go.sh)"
+  "${CLUSTER_SRC_DIR}/install-go.sh"
+  GO="$(find_go)"
+  [[ -n "${GO}" ]] || die "install-go.sh did not provide a Go >= ${GO_MIN_VERSION}"
+fi
+export GOTOOLCHAIN=local
+
+# Prints "<wrapper module dir> <package> <version>" for a component.
+component_source() {
+  case "$1" in
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kubelet | kube-proxy)
+      echo "k8s-build k8s.io/kubernetes/cmd/$1 ${K8S_VERSION}" ;;
+    etcd) echo "etcd-build go.etcd.io/etcd/server/v3 ${ETCD_VERSION}" ;;
+    helm) echo "helm-build helm.sh/helm/v3/cmd/helm ${HELM_VERSION}" ;;
+    *) die "unknown component '$1' (known: ${DEFAULT_COMPONENTS[*]} kubelet kube-proxy)" ;;
+  esac
+}
+
+# Prints the -ldflags value for a component: stripped, with the version stamped the way
+# Kubernetes' own build does it (hack/lib/version.sh), so /version and `kubectl version` report
+# the real release rather than v0.0.0-master.
+ldflags_for() {
+  local module="$1" version="$2" flags="-s -w"
+  if [[ "${module}" == k8s-build ]]; then
+    local minor="${version#v1.}"
+    minor="${minor%%.*}"
+    local build_date key value
+    build_date="$(date -u ${SOURCE_DATE_EPOCH:+--date=@${SOURCE_DATE_EPOCH}} +%Y-%m-%dT%H:%M:%SZ)"
+    for key in gitVersion=${version} gitMajor=1 gitMinor=${minor} gitTreeState=clean \
+      buildDate=${build_date}; do
+      value="${key#*=}"
+      key="${key%%=*}"
+      flags+=" -X k8s.io/client-go/pkg/version.${key}=${value}"
+      flags+=" -X k8s.io/component-base/version.${key}=${value}"
+    done
+  fi
+  echo "${flags}"
+}
+
+build_one() {
+  local name="$1" module package version stamp started
+  read -r module package version <<<"$(component_source "${name}")"
+  stamp="${K8S_BIN_DIR}/.${name}.stamp"
+  if [[ -x "${K8S_BIN_DIR}/${name}" && "$(cat "${stamp}" 2>/dev/null)" == "${version}" ]]; then
+    log "${name} ${version}: up to date"
+    return 0
+  fi
+  log "${name} ${version}: building (${package})"
+  started="${SECONDS}"
+  (
+    cd "${CLUSTER_SRC_DIR}/${module}"
+    CGO_ENABLED=0 GOFLAGS=-mod=readonly nice -n 10 "${GO}" build -p "${BUILD_JOBS}" -trimpath \
+      -ldflags "$(ldflags_for "${module}" "${version}")" \
+      -o "${K8S_BIN_DIR}/.${name}.tmp" "${package}"
+  ) || die "building ${name} failed: (cd e2e/cluster/${module} && go build ${package})"
+  mv -f "${K8S_BIN_DIR}/.${name}.tmp" "${K8S_BIN_DIR}/${name}"
+  echo "${version}" >"${stamp}"
+  log "${name} ${version}: built in $((SECONDS - started))s"
+}
+
+main() {
+  local components=("$@") total="${SECONDS}" name
+  [[ ${#components[@]} -gt 0 ]] || components=("${DEFAULT_COMPONENTS[@]}")
+  mkdir -p "${K8S_BIN_DIR}"
+  log "using $("${GO}" version) from ${GO}; output ${K8S_BIN_DIR}"
+  "${CLUSTER_SRC_DIR}/gen-modules.sh"
+  for name in "${components[@]}"; do build_one "${name}"; done
+  log "all built in $((SECONDS - total))s: ${components[*]}"
+}
+
+main "$@"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Prints the state of the local control plane: each component's pid and health, the kubeconfig
+# and the logs. Exit status 0 when every component runs and is healthy, 1 otherwise.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+main() {
+  local name pid state healthy=0
+  printf 'Kubernetes %s (etcd %s); binaries: %s\n' "${K8S_VERSION}" "${ETCD_VERSION}" "${K8S_BIN_DIR}"
+  for name in "${CLUSTER_COMPONENTS[@]}"; do
+    if pid="$(live_pid "${name}")"; then
+      if health_check "${name}"; then state="running, healthy"; else state="running, NOT healthy"; healthy=1; fi
+      printf '  %-24s pid %-8s %s\n' "${name}" "${pid}" "${state}"
+    else
+      printf '  %-24s %-12s %s\n' "${name}" "-" "stopped"
+      healthy=1
+    fi
+  done
+  printf 'kubeconfig: %s\nlogs:       %s\n' "${PALISADE_CLUSTER_DIR}/admin.kubeconfig" "${PALISADE_CLUSTER_DIR}/logs/"
+  return "${healthy}"
+}
+
+main "$@"

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Starts the local control plane on loopback: etcd, kube-apiserver, kube-controller-manager and
+# kube-scheduler, built by build.sh, with certificates from pki.sh. Waits until the API server's
+# /readyz and the controllers' /healthz are green. Idempotent: when the cluster is already up and
+# healthy it does nothing; a half-started cluster is stopped and started again.
+#
+# State lives in ${PALISADE_CLUSTER_DIR:-~/.cache/palisade/cluster}:
+#   admin.kubeconfig   cluster-admin credentials (what tests and you use)
+#   logs/<component>.log, run/<component>.pid, etcd/ (data), pki/
+#
+# Endpoints: etcd https://127.0.0.1:23790, API server https://127.0.0.1:16443,
+# controller manager https://127.0.0.1:16257, scheduler https://127.0.0.1:16259.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+READY_TIMEOUT="${READY_TIMEOUT:-120}"
+SERVICE_CIDR="${SERVICE_CIDR:-10.96.0.0/16}"
+POD_CIDR="${POD_CIDR:-10.244.0.0/16}"
+LOGS="${PALISADE_CLUSTER_DIR}/logs"
+RUN="${PALISADE_CLUSTER_DIR}/run"
+
+# Admission plugins a production cluster runs (kubeadm's defaults plus NodeRestriction), named
+# explicitly so webhooks and ValidatingAdmissionPolicy are on regardless of version defaults.
+ADMISSION_PLUGINS="NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,\
+DefaultStorageClass,StorageObjectInUseProtection,PersistentVolumeClaimResize,RuntimeClass,\
+Priority,TaintNodesByCondition,PodSecurity,NodeRestriction,CertificateApproval,\
+CertificateSigning,CertificateSubjectRestriction,DefaultIngressClass,MutatingAdmissionWebhook,\
+ValidatingAdmissionPolicy,ValidatingAdmissionWebhook,ResourceQuota"
+
+# Sets ARGS to the command-line arguments of a component (an array: no word splitting, no globs).
+# shellcheck disable=SC2054 # commas inside flag values (Node,RBAC), not array separators
+component_args() {
+  case "$1" in
+    etcd)
+      ARGS=(--name=palisade --data-dir="${PALISADE_CLUSTER_DIR}/etcd"
+        --listen-client-urls="https://127.0.0.1:${ETCD_CLIENT_PORT}"
+        --advertise-client-urls="https://127.0.0.1:${ETCD_CLIENT_PORT}"
+        --listen-peer-urls="http://127.0.0.1:${ETCD_PEER_PORT}"
+        --initial-advertise-peer-urls="http://127.0.0.1:${ETCD_PEER_PORT}"
+        --initial-cluster="palisade=http://127.0.0.1:${ETCD_PEER_PORT}"
+        --cert-file="${PKI}/etcd-server.crt" --key-file="${PKI}/etcd-server.key"
+        --trusted-ca-file="${PKI}/ca.crt" --client-cert-auth=true
+        --snapshot-count=10000 --log-level=warn)
+      ;;
+    kube-apiserver)
+      ARGS=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1
+        # The `kubernetes` Service cannot have a loopback endpoint (validation refuses it): no
+        # endpoint reconciler until pods exist that need one (issue 7 advertises a routable IP).
+        --endpoint-reconciler-type=none
+        --secure-port="${APISERVER_PORT}"
+        --etcd-servers="https://127.0.0.1:${ETCD_CLIENT_PORT}" --etcd-cafile="${PKI}/ca.crt"
+        --etcd-certfile="${PKI}/apiserver-etcd-client.crt"
+        --etcd-keyfile="${PKI}/apiserver-etcd-client.key"
+        --tls-cert-file="${PKI}/apiserver.crt" --tls-private-key-file="${PKI}/apiserver.key"
+        --client-ca-file="${PKI}/ca.crt"
+        --kubelet-client-certificate="${PKI}/apiserver-kubelet-client.crt"
+        --kubelet-client-key="${PKI}/apiserver-kubelet-client.key"
+        --proxy-client-cert-file="${PKI}/front-proxy-client.crt"
+        --proxy-client-key-file="${PKI}/front-proxy-client.key"
+        --requestheader-client-ca-file="${PKI}/front-proxy-ca.crt"
+        --requestheader-allowed-names=front-proxy-client
+        --requestheader-extra-headers-prefix=X-Remote-Extra-
+        --requestheader-group-headers=X-Remote-Group
+        --requestheader-username-headers=X-Remote-User
+        --service-account-issuer=https://kubernetes.default.svc.cluster.local
+        --service-account-key-file="${PKI}/sa.pub"
+        --service-account-signing-key-file="${PKI}/sa.key"
+        --service-cluster-ip-range="${SERVICE_CIDR}"
+        --authorization-mode=Node,RBAC --enable-admission-plugins="${ADMISSION_PLUGINS}"
+        --allow-privileged=true --profiling=false --v=1)
+      ;;
+    kube-controller-manager)
+      ARGS=(--kubeconfig="${PALISADE_CLUSTER_DIR}/controller-manager.kubeconfig"
+        --authentication-kubeconfig="${PALISADE_CLUSTER_DIR}/controller-manager.kubeconfig"
+        --authorization-kubeconfig="${PALISADE_CLUSTER_DIR}/controller-manager.kubeconfig"
+        --bind-address=127.0.0.1 --secure-port="${CONTROLLER_MANAGER_PORT}"
+        --client-ca-file="${PKI}/ca.crt"
+        --requestheader-client-ca-file="${PKI}/front-proxy-ca.crt"
+        --cluster-signing-cert-file="${PKI}/ca.crt" --cluster-signing-key-file="${PKI}/ca.key"
+        --root-ca-file="${PKI}/ca.crt" --service-account-private-key-file="${PKI}/sa.key"
+        --use-service-account-credentials=true --controllers='*,bootstrapsigner,tokencleaner'
+        --service-cluster-ip-range="${SERVICE_CIDR}" --cluster-cidr="${POD_CIDR}"
+        --allocate-node-cidrs=true --leader-elect=false --profiling=false --v=1)
+      ;;
+    kube-scheduler)
+      ARGS=(--kubeconfig="${PALISADE_CLUSTER_DIR}/scheduler.kubeconfig"
+        --authentication-kubeconfig="${PALISADE_CLUSTER_DIR}/scheduler.kubeconfig"
+        --authorization-kubeconfig="${PALISADE_CLUSTER_DIR}/scheduler.kubeconfig"
+        --bind-address=127.0.0.1 --secure-port="${SCHEDULER_PORT}"
+        --leader-elect=false --profiling=false --v=1)
+      ;;
+  esac
+}
+
+port_of() {
+  case "$1" in
+    etcd) echo "${ETCD_CLIENT_PORT} ${ETCD_PEER_PORT}" ;;
+    kube-apiserver) echo "${APISERVER_PORT}" ;;
+    kube-controller-manager) echo "${CONTROLLER_MANAGER_PORT}" ;;
+    kube-scheduler) echo "${SCHEDULER_PORT}" ;;
+  esac
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start() {
+  local name="$1" port pid started="${SECONDS}" deadline
+  for port in $(port_of "${name}"); do
+    port_busy "${port}" && die "port 127.0.0.1:${port} needed by ${name} is in use by another process (see: ss -ltnp 'sport = :${port}')"
+  done
+  component_args "${name}"
+  # setsid: the component leads its own session, so it outlives this script and the terminal's
+  # signals; it execs in place (a background job is no group leader), so $! is its pid.
+  setsid "${K8S_BIN_DIR}/${name}" "${ARGS[@]}" >>"${LOGS}/${name}.log" 2>&1 </dev/null &
+  pid=$!
+  echo "${pid}" >"${RUN}/${name}.pid"
+  deadline=$((SECONDS + READY_TIMEOUT))
+  until health_check "${name}"; do
+    if ! kill -0 "${pid}" 2>/dev/null; then
+      tail -n 25 "${LOGS}/${name}.log" >&2 || true
+      die "${name} exited during start-up; its log: ${LOGS}/${name}.log"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail -n 25 "${LOGS}/${name}.log" >&2 || true
+      die "${name} not healthy after ${READY_TIMEOUT}s; its log: ${LOGS}/${name}.log (stop with e2e/cluster/down.sh)"
+    fi
+    sleep 0.2
+  done
+  log "${name}: healthy (pid ${pid}, $((SECONDS - started))s)"
+}
+
+main() {
+  local started="${SECONDS}" name
+  require_commands curl openssl setsid
+  for name in "${CLUSTER_COMPONENTS[@]}"; do
+    [[ -x "${K8S_BIN_DIR}/${name}" ]] || die "${K8S_BIN_DIR}/${name} missing: run 'make cluster-build' (e2e/cluster/build.sh)"
+  done
+  if all_healthy; then
+    log "cluster already up and healthy; kubeconfig: ${PALISADE_CLUSTER_DIR}/admin.kubeconfig"
+    return 0
+  fi
+  # Anything left from a half-started or crashed cluster goes first.
+  "${CLUSTER_SRC_DIR}/down.sh" >/dev/null 2>&1 || true
+  mkdir -p "${LOGS}" "${RUN}"
+  "${CLUSTER_SRC_DIR}/pki.sh"
+  for name in "${CLUSTER_COMPONENTS[@]}"; do
+    printf '\n==== %s starting %s\n' "$(date -u +%FT%TZ)" "${name}" >>"${LOGS}/${name}.log"
+    start "${name}"
+  done
+  log "cluster up in $((SECONDS - started))s: https://127.0.0.1:${APISERVER_PORT}"
+  log "kubeconfig: ${PALISADE_CLUSTER_DIR}/admin.kubeconfig   logs: ${LOGS}/"
+  log "try: ${K8S_BIN_DIR}/kubectl --kubeconfig ${PALISADE_CLUSTER_DIR}/admin.kubeconfig get --raw /readyz"
+}
+
+main "$@"

@@ -1,0 +1,4 @@
+// Test support for the e2e suite: cluster paths, kubectl, KubeConfig and per-file namespaces.
+export * from './paths.js';
+export * from './kubectl.js';
+export * from './cluster.js';

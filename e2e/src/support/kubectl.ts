@@ -1,0 +1,68 @@
+// Runs the kubectl built with the control plane (or the one on PATH for kind) against the e2e
+// cluster, capturing its output. A non-zero exit is a result, not an exception: tests assert on it.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { clusterPaths, e2eTarget } from './paths.js';
+
+/** What one kubectl invocation produced. */
+export interface KubectlResult {
+  /** Exit status (a signal-terminated kubectl reports -1). */
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Options of {@link kubectl}. */
+export interface KubectlOptions {
+  /** Written to kubectl's standard input (e.g. a manifest for `apply -f -`). */
+  readonly input?: string;
+  /** Killed after this long (milliseconds); default 60 000. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The kubeconfig of the cluster under test: PALISADE_KUBECONFIG (set by the global setup), else
+ * the local control plane's admin kubeconfig; for kind, undefined means kubectl's current context.
+ */
+export function e2eKubeconfigPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const explicit = env['PALISADE_KUBECONFIG'];
+  if (explicit !== undefined && explicit !== '') return explicit;
+  return e2eTarget(env) === 'local' ? clusterPaths(env).adminKubeconfig : undefined;
+}
+
+/** The kubectl binary: PALISADE_KUBECTL, else the built one, else `kubectl` from PATH. */
+export function kubectlPath(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env['PALISADE_KUBECTL'];
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const built = join(clusterPaths(env).binDir, 'kubectl');
+  return existsSync(built) ? built : 'kubectl';
+}
+
+/** Runs `kubectl <args>` against the e2e cluster and resolves with its exit code and output. */
+export function kubectl(
+  args: readonly string[],
+  options: KubectlOptions = {},
+): Promise<KubectlResult> {
+  const kubeconfig = e2eKubeconfigPath();
+  const fullArgs = kubeconfig === undefined ? [...args] : ['--kubeconfig', kubeconfig, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(kubectlPath(), fullArgs, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 60_000,
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      resolve({
+        code: code ?? -1,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      }),
+    );
+    child.stdin.end(options.input ?? '');
+  });
+}
