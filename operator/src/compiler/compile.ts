@@ -104,9 +104,10 @@ export function compileSidecarConfigs(input: CompileInput): CompileOutput {
     for (const id of ids) (entries[id] as PodEntries).rateLimits.push(i);
     diag.enforcedPods = ids.length;
   });
-  circuitBreakers.forEach((policy, i) => {
-    const { ids } = select('CircuitBreaker', policy);
+  const breakerDiags = circuitBreakers.map((policy, i) => {
+    const { diag, ids } = select('CircuitBreaker', policy);
     for (const id of ids) (entries[id] as PodEntries).circuitBreakers.push(i);
+    return diag;
   });
   chaos.forEach((experiment, i) => {
     const { diag } = select('ChaosExperiment', experiment);
@@ -182,37 +183,22 @@ export function compileSidecarConfigs(input: CompileInput): CompileOutput {
   });
   for (const list of effectiveBreakers)
     for (const i of list) breakerEnforced[i] = (breakerEnforced[i] ?? 0) + 1;
-  circuitBreakers.forEach((cb, i) => {
-    const diag = diagnostics.get(
-      policyKey('CircuitBreaker', cb.namespace, cb.name),
-    ) as PolicyDiagnostics;
-    diag.enforcedPods = breakerEnforced[i] ?? 0;
-  });
+  const breakerConflicts = circuitBreakers.map((): BreakerConflict[] => []);
   for (const [pairKey, count] of [...conflictPods].sort((a, b) => cmp(a[0], b[0]))) {
     const [loser, winner] = pairKey.split(',').map(Number) as [number, number];
-    const l = circuitBreakers[loser] as PolicyObject<CircuitBreakerSpec>;
-    const w = circuitBreakers[winner] as PolicyObject<CircuitBreakerSpec>;
-    const conflict = (other: PolicyMeta, won: boolean): BreakerConflict => ({
+    const conflict = (other: number, won: boolean): BreakerConflict => ({
       reason: 'ConflictingCircuitBreakers',
-      other: `${other.namespace}/${other.name}`,
+      other: ref(circuitBreakers[other] as PolicyMeta),
       won,
       pods: count,
     });
-    (
-      diagnostics.get(policyKey('CircuitBreaker', l.namespace, l.name)) as PolicyDiagnostics
-    ).conflicts = [
-      ...(diagnostics.get(policyKey('CircuitBreaker', l.namespace, l.name)) as PolicyDiagnostics)
-        .conflicts,
-      conflict(w, false),
-    ];
-    (
-      diagnostics.get(policyKey('CircuitBreaker', w.namespace, w.name)) as PolicyDiagnostics
-    ).conflicts = [
-      ...(diagnostics.get(policyKey('CircuitBreaker', w.namespace, w.name)) as PolicyDiagnostics)
-        .conflicts,
-      conflict(l, true),
-    ];
+    breakerConflicts[loser]?.push(conflict(winner, false));
+    breakerConflicts[winner]?.push(conflict(loser, true));
   }
+  breakerDiags.forEach((diag, i) => {
+    diag.conflicts = breakerConflicts[i] ?? [];
+    diag.enforcedPods = breakerEnforced[i] ?? 0;
+  });
 
   // Group pods by effective set; build and hash each distinct config once. Each policy's
   // entries and each group's Raft section are serialised (canonical JSON) once and reused by
