@@ -50,6 +50,8 @@ describe('RedisRateLimiter (without a connection)', () => {
       ['PALISADE_RATE_LIMIT_BACKEND', 'not-connected'],
     ]);
     expect(idle.status).toBe('wait'); // nothing was sent, no connection attempted
+    await closed.take('k');
+    expect(errors[2]).toBe(errors[1]); // causeless failures reuse one instance (no stack per request)
   });
 
   it('prefixes keys per policy and rule, and hashes oversized keys', () => {

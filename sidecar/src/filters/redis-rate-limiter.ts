@@ -43,8 +43,9 @@ export interface RedisRateLimiterOptions {
   /** `Retry-After` of a fail-closed refusal, in ms (default 1,000). */
   failureRetryAfterMs?: number;
   /**
-   * Called each time `failureMode` decides instead of Redis (the proxy counts it in a metric and
-   * logs it, rate-limited). Must not throw. The error is only built when this is set.
+   * Called each time `failureMode` decides instead of Redis (the proxy counts it in a metric by
+   * `reason` and logs it, rate-limited). Must not throw. Errors are only built when this is set,
+   * and those without a `cause` (timeout, not-connected, overloaded) are shared instances.
    */
   onBackendFailure?: (error: RateLimitBackendError) => void;
 }
@@ -86,6 +87,9 @@ export class RedisRateLimiter {
   private readonly failureDecision: GlobalRateLimitDecision;
   private readonly onBackendFailure: ((error: RateLimitBackendError) => void) | undefined;
   private inFlight = 0;
+  private readonly causelessErrors: Partial<
+    Record<RateLimitBackendFailureReason, RateLimitBackendError>
+  > = {};
 
   constructor(options: RedisRateLimiterOptions) {
     this.params = gcraParams(options.limit);
@@ -173,9 +177,13 @@ export class RedisRateLimiter {
 
   private fail(reason: RateLimitBackendFailureReason, cause?: unknown): GlobalRateLimitDecision {
     if (this.onBackendFailure) {
-      this.onBackendFailure(
-        new RateLimitBackendError(reason, cause === undefined ? undefined : { cause }),
-      );
+      // During an outage this runs for every request: failures without a cause are identical,
+      // so each is built once (an Error captures a stack trace, which costs microseconds).
+      const error =
+        cause === undefined
+          ? (this.causelessErrors[reason] ??= new RateLimitBackendError(reason))
+          : new RateLimitBackendError(reason, { cause });
+      this.onBackendFailure(error);
     }
     return this.failureDecision;
   }
