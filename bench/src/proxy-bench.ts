@@ -54,6 +54,8 @@ interface Row {
     p90Us: number;
     p99Us: number;
     cpuUsPerRequest: number | null;
+    /** Time the proxy waited for a CPU, per request: how much other tenants disturbed the row. */
+    runQueueWaitUsPerRequest: number | null;
     errors: number;
   };
   saturation: {
@@ -126,6 +128,11 @@ function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+}
+
+/** Nanoseconds the process's main thread spent runnable but waiting for a CPU (scheduler contention). */
+function runQueueWaitNs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
 }
 
 function memoryKiB(pid: number): { rss: number; peak: number } {
@@ -245,38 +252,41 @@ backend be
 }
 
 const sidecarEntry = path.join(benchDir, 'dist/proxy-sidecar.js');
+const naiveEntry = path.join(benchDir, 'dist/proxy-naive.js');
 
-/** The rows. To add "sidecar, every filter": a target like the sidecar ones with `--filters all`. */
-const allTargets: Target[] = [
-  { name: 'direct', start: null },
-  {
-    name: 'palisade',
-    start: (port, up) =>
-      pinned(proxyCore, process.execPath, [
-        sidecarEntry,
-        '--port',
-        String(port),
-        '--app-port',
-        String(up),
-        '--filters',
-        'none',
-      ]),
-  },
+function sidecar(...extra: string[]): Target['start'] {
+  return (port, up) =>
+    pinned(proxyCore, process.execPath, [
+      sidecarEntry,
+      '--port',
+      String(port),
+      '--app-port',
+      String(up),
+      ...extra,
+    ]);
+}
+
+function naive(kind: string): Target['start'] {
+  return (port, up) =>
+    pinned(proxyCore, process.execPath, [naiveEntry, kind, String(port), String(up)]);
+}
+
+/**
+ * The rows. The default set is the comparison of the issue; the others (BENCH_TARGETS) are the
+ * steps of docs/decisions/0006-proxy-data-path.md. To add "sidecar, every filter": a row
+ * `sidecar('--filters', 'all')` once proxy-sidecar.ts maps `all` to the real filter instances.
+ */
+const allTargets: (Target & { readonly byDefault: boolean })[] = [
+  { name: 'direct', start: null, byDefault: true },
+  { name: 'palisade', start: sidecar('--filters', 'none'), byDefault: true },
   {
     name: 'palisade-passthrough-filters',
-    start: (port, up) =>
-      pinned(proxyCore, process.execPath, [
-        sidecarEntry,
-        '--port',
-        String(port),
-        '--app-port',
-        String(up),
-        '--filters',
-        'passthrough',
-      ]),
+    start: sidecar('--filters', 'passthrough'),
+    byDefault: true,
   },
   {
     name: 'nginx',
+    byDefault: true,
     start: (port, up, dir) => {
       const file = path.join(dir, 'nginx-proxy.conf');
       writeFileSync(file, nginxProxyConfig(dir, port, up));
@@ -285,11 +295,20 @@ const allTargets: Target[] = [
   },
   {
     name: 'haproxy',
+    byDefault: true,
     start: (port, up, dir) => {
       const file = path.join(dir, 'haproxy.cfg');
       writeFileSync(file, haproxyConfig(port, up));
       return pinned(proxyCore, 'haproxy', ['-db', '-f', file]);
     },
+  },
+  { name: 'node-floor', start: naive('floor'), byDefault: false },
+  { name: 'naive-agent', start: naive('agent'), byDefault: false },
+  { name: 'naive-undici-request', start: naive('undici-request'), byDefault: false },
+  {
+    name: 'palisade-streamed-bodies',
+    start: sidecar('--filters', 'none', '--buffer-body-bytes', '0'),
+    byDefault: false,
   },
 ];
 
@@ -304,8 +323,10 @@ async function measure(target: Target, upstreamPort: number, dir: string): Promi
     // Fixed rate: 16 connections each pausing so that together they send ≈ BENCH_RATE req/s.
     const delayMs = Math.max(0, Math.round((latencyConnections * 1000) / rate) - 1);
     const cpu0 = pid === null ? 0 : cpuTicks(pid);
+    const wait0 = pid === null ? 0 : runQueueWaitNs(pid);
     const fixed = await wrk(port, latencyConnections, seconds, delayMs);
     const cpu1 = pid === null ? 0 : cpuTicks(pid);
+    const wait1 = pid === null ? 0 : runQueueWaitNs(pid);
     const saturated = await wrk(port, saturationConnections, seconds, 0);
     const cpu2 = pid === null ? 0 : cpuTicks(pid);
     const memory = pid === null ? null : memoryKiB(pid);
@@ -319,6 +340,8 @@ async function measure(target: Target, upstreamPort: number, dir: string): Promi
         p90Us: fixed.p90Us,
         p99Us: fixed.p99Us,
         cpuUsPerRequest: perRequest(cpu1 - cpu0, fixed.requests),
+        runQueueWaitUsPerRequest:
+          pid === null || fixed.requests === 0 ? null : (wait1 - wait0) / 1000 / fixed.requests,
         errors: errorCount(fixed),
       },
       saturation: {
@@ -371,8 +394,9 @@ function table(rows: Row[]): string {
 async function main(): Promise<void> {
   const wanted = process.env.BENCH_TARGETS?.split(',').map((s) => s.trim());
   const targets = allTargets.filter(
-    (t) => t.name === 'direct' || wanted === undefined || wanted.includes(t.name),
+    (t) => t.name === 'direct' || (wanted === undefined ? t.byDefault : wanted.includes(t.name)),
   );
+  const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 1));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'palisade-bench-'));
   const upstreamPort = await freePort();
   writeFileSync(path.join(dir, 'upstream.conf'), upstreamConfig(dir, upstreamPort));
@@ -385,13 +409,16 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     await waitForPort(upstreamPort, upstream);
-    for (const target of targets) {
-      process.stderr.write(`bench:proxy: measuring ${target.name}…\n`);
-      try {
-        rows.push(await measure(target, upstreamPort, dir));
-      } catch (error) {
-        // One broken row must not lose the others; the failure is printed and the row omitted.
-        process.stderr.write(`bench:proxy: ${target.name} failed: ${String(error)}\n`);
+    // Rounds interleave the targets so that a burst of noise from other tenants hits them alike.
+    for (let round = 0; round < repeat; round++) {
+      for (const target of targets) {
+        process.stderr.write(`bench:proxy: round ${round + 1}/${repeat}: ${target.name}…\n`);
+        try {
+          rows.push(await measure(target, upstreamPort, dir));
+        } catch (error) {
+          // One broken row must not lose the others; the failure is printed and the row omitted.
+          process.stderr.write(`bench:proxy: ${target.name} failed: ${String(error)}\n`);
+        }
       }
     }
   } finally {
@@ -399,27 +426,42 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const date = new Date().toISOString();
-  const command = `BENCH_SECONDS=${seconds} BENCH_RATE=${rate}${wanted ? ` BENCH_TARGETS=${wanted.join(',')}` : ''} bench/run-proxy.sh`;
+  const command = `BENCH_SECONDS=${seconds} BENCH_RATE=${rate} BENCH_REPEAT=${repeat}${wanted ? ` BENCH_TARGETS=${wanted.join(',')}` : ''} bench/run-proxy.sh`;
   const machine = `${cores} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os
     .loadavg()
     .map((l) => l.toFixed(1))
     .join(' ')}, Node ${process.version}`;
   const nginxVersion =
     execFileSync('nginx', ['-v'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString() || 'nginx';
-  const text = table(rows);
+  // Per target, the least disturbed round: the one with the lowest CPU per request at saturation.
+  const best = targets
+    .map(
+      (t) =>
+        rows
+          .filter((r) => r.name === t.name)
+          .sort(
+            (a, b) =>
+              (a.saturation.cpuUsPerRequest ?? 0) - (b.saturation.cpuUsPerRequest ?? 0) ||
+              a.fixedRate.p50Us - b.fixedRate.p50Us,
+          )[0],
+    )
+    .filter((r): r is Row => r !== undefined);
+  const text = table(best);
   const md =
     `# bench:proxy ${date}\n\nCommand: \`${command}\`\n\nMachine: ${machine}\n\n` +
     `Setup: proxy pinned to core ${proxyCore}; wrk (1 thread) and upstream nginx (fixed 1 KiB answer) on core ${loadCore}. ` +
     `Fixed rate: ${latencyConnections} connections, 1 KiB POST bodies, ≈${rate} req/s (wrk + per-connection delay), ${seconds} s. ` +
     `Saturation: ${saturationConnections} connections, ${seconds} s. "added" latency = target − direct at the fixed rate. ` +
     `CPU per request = Δ(utime+stime) of the proxy process from /proc / requests completed. RSS = VmRSS after the saturation run.\n\n` +
-    `${text}\n\nFixed-rate achieved req/s: ${rows.map((r) => `${r.name} ${fmt(r.fixedRate.rps)}`).join(', ')}\n`;
+    `${text}\n\nScheduler wait of the proxy per request at the fixed rate (µs; other tenants' load): ` +
+    `${best.map((r) => `${r.name} ${fmt(r.fixedRate.runQueueWaitUsPerRequest)}`).join(', ')}\n\n` +
+    `Rows: the least disturbed of ${repeat} interleaved round(s) per target (lowest CPU/req at saturation); every round is in the JSON.\n\nFixed-rate achieved req/s: ${best.map((r) => `${r.name} ${fmt(r.fixedRate.rps)}`).join(', ')}\n`;
   process.stdout.write(`\n${text}\n`);
   mkdirSync(path.join(benchDir, 'results'), { recursive: true });
   const stamp = date.slice(0, 16).replace(/[:]/g, '');
   writeFileSync(
     path.join(benchDir, `results/proxy-${stamp}.json`),
-    `${JSON.stringify({ date, command, machine, nginxVersion: nginxVersion.trim(), seconds, rate, rows }, null, 2)}\n`,
+    `${JSON.stringify({ date, command, machine, nginxVersion: nginxVersion.trim(), seconds, rate, repeat, best, rounds: rows }, null, 2)}\n`,
   );
   writeFileSync(path.join(benchDir, `results/proxy-${stamp}.md`), md);
   process.stderr.write(`bench:proxy: wrote bench/results/proxy-${stamp}.{json,md}\n`);

@@ -3,6 +3,7 @@
  * `--config` entry point carries every filter, this is what `bench:proxy` pins to a core).
  *
  *   node bench/dist/proxy-sidecar.js --port 15006 --app-port 8080 [--filters none|passthrough]
+ *                                    [--buffer-body-bytes 65536]
  *
  * `--filters passthrough` installs one do-nothing filter at each of the five inbound positions
  * (plus an `onFinish` observer), measuring what the chain itself costs. A row "every filter" is
@@ -49,6 +50,7 @@ const server = new InboundServer({
   host: '127.0.0.1',
   port: Number(arg('port', '15006')),
   app: { host: '127.0.0.1', port: Number(arg('app-port', '8080')) },
+  upstream: { bufferBodyBytes: Number(arg('buffer-body-bytes', String(64 * 1024))) },
   pipeline: new Pipeline(
     compileRoutes('inbound', [{ name: 'bench', filters: filtersFor(arg('filters', 'none')) }]),
   ),

@@ -16,6 +16,7 @@ import {
   HeadersTooLarge,
   ProxyError,
   RequestTimeout,
+  UpstreamProtocolError,
   VersionNotSupported,
 } from './errors.js';
 import type { ProxyRequest, ProxyResponse } from './handler.js';
@@ -227,7 +228,7 @@ export abstract class ProxyServer {
       // Node refused a header that undici's parser let through: the answer is not relayable.
       body.discard();
       res.sendDate = true;
-      this.fail(req, res, new BadRequest('upstream response head not relayable', error));
+      this.fail(req, res, new UpstreamProtocolError('upstream response head not relayable', error));
       return;
     }
     body.pipeTo(res, (error) => {

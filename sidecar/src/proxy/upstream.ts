@@ -30,6 +30,11 @@ export interface UpstreamOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Largest response head accepted from the upstream, in bytes. */
   readonly maxHeaderSize?: number;
+  /**
+   * Request bodies of a known length up to this many bytes are read before dispatch and sent
+   * with the head in one write; larger (and chunked) ones stream. 0 streams everything.
+   */
+  readonly bufferBodyBytes?: number;
 }
 
 /** Defaults used when an option is not given. */
@@ -40,6 +45,7 @@ export const upstreamDefaults: Required<UpstreamOptions> = {
   bodyTimeoutMs: 30_000,
   keepAliveTimeoutMs: 4_000,
   maxHeaderSize: 64 * 1024,
+  bufferBodyBytes: 64 * 1024,
 };
 
 /** One upstream origin (`http://host:port`) and its connection pool. */
@@ -49,6 +55,8 @@ export class Upstream {
   available = true;
   /** `clock.now()` of the last dispatch (used for idle eviction of outbound pools). */
   lastUsed = 0;
+  /** See `UpstreamOptions.bufferBodyBytes`. */
+  readonly bufferBodyBytes: number;
 
   constructor(
     readonly host: string,
@@ -56,6 +64,7 @@ export class Upstream {
     options: UpstreamOptions = {},
   ) {
     const o = { ...upstreamDefaults, ...options };
+    this.bufferBodyBytes = o.bufferBodyBytes;
     const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
     this.pool = new Pool(`http://${hostPart}:${port}`, {
       connections: o.connections,
@@ -253,14 +262,12 @@ class UpstreamExchange
 export const forwardToUpstream: Handler = (req) => {
   // Small bodies are sent with the head in one write (undici corks a Buffer body): cheaper, and
   // an upstream that answers before reading the body (nginx `return`) cannot leave us mid-write.
-  if (req.body === req.incoming && req.contentLength > 0 && req.contentLength <= smallBodyBytes) {
-    return req.bufferBody(smallBodyBytes).then(() => dispatch(req));
+  const limit = req.upstream.bufferBodyBytes;
+  if (req.body === req.incoming && req.contentLength > 0 && req.contentLength <= limit) {
+    return req.bufferBody(limit).then(() => dispatch(req));
   }
   return dispatch(req);
 };
-
-/** Bodies up to this size are buffered before dispatch; larger ones stream. */
-export const smallBodyBytes = 64 * 1024;
 
 function dispatch(req: ProxyRequest): Promise<ProxyResponse> {
   if (req.abortReason !== null) return Promise.reject(req.abortReason);
