@@ -10,6 +10,7 @@
  * - undici-request: node:http server + undici `Pool.request()` (the issue's "naive" proxy).
  */
 import http from 'node:http';
+// undici comes with @palisade/sidecar (declared there; not repeated here to keep package-lock.json in sync).
 import { Pool } from 'undici';
 
 const [kind, portText, appPortText] = process.argv.slice(2);
