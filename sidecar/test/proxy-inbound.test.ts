@@ -6,6 +6,8 @@ import {
   Pipeline,
   compileRoutes,
   localResponse,
+  PolicyRefusal,
+  UpstreamTimeout,
   type Filter,
   type ExchangeOutcome,
 } from '../src/proxy/index.js';
@@ -448,6 +450,63 @@ describe('filters plug into the stack', () => {
       await filtered.shutdown(1_000);
     }
   }, 30_000);
+});
+
+describe('filters: refusal by error, delay, timeout through abort', () => {
+  test('a thrown PolicyRefusal keeps its status and headers; a timeout filter aborts the call → 504', async () => {
+    const breakerOpen: Filter = (next) => (req) =>
+      req.path === '/open'
+        ? Promise.reject(new PolicyRefusal('CIRCUIT_OPEN', 503, ['x-palisade-circuit', 'open']))
+        : next(req);
+    const delay: Filter = (next) => (req) =>
+      new Promise<void>((resolve) => setTimeout(resolve, 20)).then(() => next(req));
+    const timeout: Filter = (next) => (req) => {
+      const timer = setTimeout(() => req.abort(new UpstreamTimeout('route timeout 100ms')), 100);
+      return next(req).finally(() => clearTimeout(timer));
+    };
+    const outcomes: ExchangeOutcome[] = [];
+    const observe: Filter = (next) => (req) => {
+      req.onFinish((outcome) => outcomes.push(outcome));
+      return next(req);
+    };
+    const pipeline = new Pipeline(
+      compileRoutes('inbound', [
+        { name: 'r', filters: { trace: observe, fault: delay, breaker: breakerOpen, timeout } },
+      ]),
+    );
+    const server = new InboundServer({
+      host: '127.0.0.1',
+      app: { host: '127.0.0.1', port: echo.port },
+      pipeline,
+    });
+    const serverPort = await server.listen();
+    try {
+      const open = await rawExchange(
+        serverPort,
+        'GET /open HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+      );
+      expect(open.status).toBe(503);
+      expect(open.text).toContain('x-palisade-circuit: open');
+      expect(open.text).toContain('x-palisade-error: CIRCUIT_OPEN');
+      const slow = await rawExchange(
+        serverPort,
+        'GET /slow HTTP/1.1\r\nHost: a\r\nX-Echo-Delay: 1000\r\nConnection: close\r\n\r\n',
+      );
+      expect(slow.status).toBe(504);
+      expect(slow.text).toContain('UPSTREAM_TIMEOUT');
+      const fine = await rawExchange(serverPort, ok);
+      expect(fine.status).toBe(200);
+      expect(outcomes.map((o) => [o.statusCode, o.error?.code ?? null])).toEqual([
+        [503, 'CIRCUIT_OPEN'],
+        [504, 'UPSTREAM_TIMEOUT'],
+        [200, null],
+      ]);
+      // The injected delay is part of every measured duration.
+      expect(outcomes.every((o) => o.durationMs >= 19)).toBe(true); // timers may round down by <1 ms
+    } finally {
+      await server.shutdown(1_000);
+    }
+  });
 });
 
 describe('graceful shutdown', () => {
