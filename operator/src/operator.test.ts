@@ -96,4 +96,31 @@ describe('Operator wiring', () => {
     expect(t.api.takeWrites()).toEqual([]);
     await t.operator.shutDown();
   });
+
+  it('ignores pod updates that change nothing the compiler reads', async () => {
+    const t = setup();
+    const p = kubePod('checkout-1', { app: 'checkout' });
+    t.api.putPod(p);
+    await t.operator.start();
+    await t.operator.whenIdle();
+    const queued: string[] = [];
+    const original = t.operator.configs.enqueue.bind(t.operator.configs);
+    t.operator.configs.enqueue = (key: string) => {
+      queued.push(key);
+      original(key);
+    };
+    // A container restart: status changes, nothing the compiler reads does.
+    t.pods.emit('update', {
+      ...p,
+      status: { ...p.status, containerStatuses: [{ restartCount: 1 }] },
+    } as never);
+    expect(queued).toEqual([]);
+    // The pod becomes unready: that matters.
+    const unready = kubePod('checkout-1', { app: 'checkout' }, { ready: false });
+    t.api.putPod(unready);
+    t.pods.emit('update', unready);
+    expect(queued).toEqual(['shop']);
+    await t.operator.whenIdle();
+    await t.operator.shutDown();
+  });
 });

@@ -1,7 +1,9 @@
+import { canonicalJson } from './compiler/canonical-json.js';
 import type { InstallationSettings, PolicyKind } from './compiler/types.js';
 import type { Scheduler } from './core/clock.js';
 import type { Random } from './core/random.js';
 import { objectKey, type ObjectLike } from './informer/object-key.js';
+import { podInfoFromPod, type PodLike } from './informer/pod-info.js';
 import type { InformerEvent } from './informer/resource-informer.js';
 import { Controller, type ReconcileOutcome } from './queue/controller.js';
 import { createChaosReconciler } from './reconcilers/chaos-reconciler.js';
@@ -65,6 +67,7 @@ export class Operator {
   readonly kinds: ReadonlyMap<PolicyKind, Controller>;
   private readonly options: OperatorOptions;
   private started = false;
+  private readonly podFingerprints = new Map<string, string>();
 
   constructor(options: OperatorOptions) {
     this.options = options;
@@ -107,7 +110,9 @@ export class Operator {
     const { sources } = this.options;
     const namespaceChanged = (event: InformerEvent<ObjectLike>) =>
       this.namespaceChanged(namespaceOf(event.object));
-    sources.pods.onEvent(namespaceChanged);
+    sources.pods.onEvent((event) => {
+      if (this.podChanged(event)) namespaceChanged(event);
+    });
     for (const source of sources.kinds.values()) source.onEvent(namespaceChanged);
     sources.configMaps.onEvent((event) => this.configs.enqueue(namespaceOf(event.object)));
     const all = [sources.pods, sources.configMaps, ...sources.kinds.values()];
@@ -147,6 +152,23 @@ export class Operator {
       [sources.pods, sources.configMaps, ...sources.kinds.values()].map((s) => s.stop()),
     );
     await Promise.all([this.configs, ...this.kinds.values()].map((c) => c.shutDown()));
+  }
+
+  /**
+   * Whether a pod event changes what the compiler reads (labels, readiness, IP, app port,
+   * termination): most pod updates (container statuses, restarts) do not, and at 10,000 pods
+   * they would otherwise re-queue whole namespaces all the time. Resyncs always pass.
+   */
+  private podChanged(event: InformerEvent<ObjectLike>): boolean {
+    const key = objectKey(event.object);
+    if (event.type === 'delete') {
+      this.podFingerprints.delete(key);
+      return true;
+    }
+    const fingerprint = canonicalJson(podInfoFromPod(event.object as PodLike));
+    const unchanged = this.podFingerprints.get(key) === fingerprint;
+    this.podFingerprints.set(key, fingerprint);
+    return event.type === 'resync' || !unchanged;
   }
 
   private namespaceChanged(namespace: string): void {
