@@ -106,6 +106,22 @@ describe('inbound proxying', () => {
     expect(responseNames).toContain('content-type');
   });
 
+  test('a small body sent after the head (separate segments) is collected and forwarded whole', async () => {
+    const socket = await openSocket(port);
+    const reply = readUntilClose(socket);
+    await new Promise<void>((resolve) =>
+      socket.write(
+        'POST /late HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\nConnection: close\r\n\r\n',
+        () => resolve(),
+      ),
+    );
+    await new Promise<void>((resolve) => socket.write('hello', () => resolve()));
+    socket.write(' world');
+    const { status, text } = await reply;
+    expect(status).toBe(200);
+    expect(text).toContain('"body":"hello world"');
+  });
+
   test('adds X-Forwarded-For/-Proto/-Host and Forwarded, extending what a trusted hop sent', async () => {
     const res = await client().request({
       path: '/fwd',
