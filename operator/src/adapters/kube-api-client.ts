@@ -10,6 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION, allKinds } from '@palisade/crds';
 import type { PolicyKind } from '../compiler/types.js';
+import { TerminalReconcileError } from '../queue/errors.js';
 import type { PodLike } from '../informer/pod-info.js';
 import {
   FIELD_MANAGER,
@@ -77,13 +78,15 @@ export class KubeApiClient implements KubeApi {
   }
 
   async applyConfigMap(configMap: ConfigMapObject): Promise<void> {
-    await this.objects.patch(
-      configMap as KubernetesObject,
-      undefined,
-      undefined,
-      FIELD_MANAGER,
-      true,
-      PatchStrategy.ServerSideApply,
+    await classify(
+      this.objects.patch(
+        configMap as KubernetesObject,
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        true,
+        PatchStrategy.ServerSideApply,
+      ),
     );
   }
 
@@ -99,18 +102,23 @@ export class KubeApiClient implements KubeApi {
   ): Promise<void> {
     const def = allKinds.find((k) => k.kind === kind);
     if (def === undefined) throw new Error(`unknown kind ${kind}`);
-    await this.custom.patchNamespacedCustomObjectStatus(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: def.plural,
-        name,
-        body: { apiVersion: API_VERSION, kind, metadata: { name, namespace }, status },
-        fieldManager: FIELD_MANAGER,
-        force: true,
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+    // Gone since it was read: nothing to report on.
+    await ignoreNotFound(
+      classify(
+        this.custom.patchNamespacedCustomObjectStatus(
+          {
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: def.plural,
+            name,
+            body: { apiVersion: API_VERSION, kind, metadata: { name, namespace }, status },
+            fieldManager: FIELD_MANAGER,
+            force: true,
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+        ),
+      ),
     );
   }
 
@@ -128,6 +136,26 @@ export class KubeApiClient implements KubeApi {
     const cache = this.caches.kinds.get(kind);
     if (cache === undefined) throw new Error(`no informer for ${kind}`);
     return cache;
+  }
+}
+
+/**
+ * Maps refusals that a retry cannot fix (400 Bad Request, 422 Invalid: our document does not
+ * fit the schema) to TerminalReconcileError; everything else stays retryable.
+ */
+async function classify<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (error) {
+    if (error instanceof ApiException && (error.code === 400 || error.code === 422)) {
+      throw new TerminalReconcileError(
+        `API server refused the write (${error.code}): ${String(error.body)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    throw error;
   }
 }
 
