@@ -40,6 +40,7 @@ describe('lease table', () => {
       granted: true,
       token: 42,
       expiresAt: 1500,
+      validForMs: 500,
     });
   });
 
@@ -51,6 +52,7 @@ describe('lease table', () => {
       granted: false,
       holder: 'a',
       expiresAt: 1500,
+      validForMs: 1,
     });
   });
 
@@ -61,12 +63,32 @@ describe('lease table', () => {
     expect(result).toMatchObject({ granted: true, token: 2 });
   });
 
-  test('an acquire retried by the holder keeps the token and extends', () => {
+  test('an acquire repeated by the holder is a new grant: new token, extended', () => {
     const log = new Log();
     log.apply(2, 1000, acquire('db', 'a', 500));
     expect(log.apply(2, 1200, acquire('db', 'a', 500))).toMatchObject({
-      token: 1,
+      token: 2,
       expiresAt: 1700,
+    });
+    // A release of the first grant that was delayed in the network cannot end the second.
+    expect(log.apply(2, 1300, release('db', 'a', 1))).toMatchObject({ outcome: 'refused' });
+    expect(log.apply(2, 1301, acquire('db', 'b', 500))).toMatchObject({ outcome: 'held' });
+  });
+
+  test('a stale acquire with a shorter TTL never shortens the grant (its validity was promised)', () => {
+    const log = new Log();
+    log.apply(2, 1000, acquire('db', 'a', 500));
+    // A delayed duplicate of an older, shorter acquire by the same holder.
+    expect(log.apply(2, 1010, acquire('db', 'a', 60))).toMatchObject({
+      token: 2,
+      expiresAt: 1500,
+      validForMs: 490,
+    });
+    expect(log.apply(2, 1020, renew('db', 'a', 2))).toMatchObject({ validForMs: 500 });
+    // A new term re-arms it with the full 500 ms, not 60.
+    expect(log.apply(3, 0, acquire('db', 'b', 100))).toMatchObject({
+      outcome: 'held',
+      expiresAt: 500,
     });
   });
 

@@ -10,10 +10,11 @@
  *
  * Why two holders never overlap (see docs/decisions/0004-raft-core.md for the full argument):
  * assume every monotonic clock runs at a rate within [1−ρ, 1+ρ] of real time. A holder that sent
- * its request at real time t0 stops using the lease after {@link safeHoldMs} of its own clock,
- * i.e. by real time t0 + ttl/(1+ρ). Another grant needs a stamp at least ttl after the grant's
- * stamp (same term), or ttl after a new term's first stamp, which is taken after the grant's stamp
- * in real time; either way the real time of the new grant is ≥ t0 + ttl/(1+ρ).
+ * its request at real time t0 stops using the lease after {@link safeHoldMs}(validForMs) of its
+ * own clock, i.e. by real time t0 + validForMs/(1+ρ). Another grant needs a stamp at least ttl after the grant's
+ * stamp (same term; validForMs ≤ ttl), or ttl after a new term's first stamp, which is taken
+ * after the grant's stamp in real time; either way the new grant comes at real time
+ * ≥ t0 + validForMs/(1+ρ).
  */
 import {
   validateLeaseCommand,
@@ -29,11 +30,11 @@ export const DEFAULT_MAX_DRIFT = 0.01;
 
 /**
  * How long a holder may act on a lease, on its own monotonic clock, measured from the moment it
- * SENT the acquire or renew request: ttl·(1−ρ)/(1+ρ). Beyond that, only the fencing token
- * protects the resource.
+ * SENT the acquire or renew request: validForMs·(1−ρ)/(1+ρ), where validForMs comes with the
+ * grant. Beyond that, only the fencing token protects the resource.
  */
-export function safeHoldMs(ttlMs: number, maxDrift = DEFAULT_MAX_DRIFT): number {
-  return (ttlMs * (1 - maxDrift)) / (1 + maxDrift);
+export function safeHoldMs(validForMs: number, maxDrift = DEFAULT_MAX_DRIFT): number {
+  return (validForMs * (1 - maxDrift)) / (1 + maxDrift);
 }
 
 /** A lease as the table holds it. `expiresAt` is on the clock of the term `clockTerm`. */
@@ -46,20 +47,27 @@ export interface Lease {
   readonly expiresAt: number;
 }
 
-/** Acquire or renew succeeded. `expiresAt` is on the granting leader's clock (its stamp + TTL). */
+/**
+ * Acquire or renew succeeded. `expiresAt` is on the granting leader's clock; `validForMs` =
+ * `expiresAt` − the command's stamp, the only figure a holder can use: it may act on the lease for
+ * `safeHoldMs(validForMs)` from the moment it sent the request (never its requested TTL, which a
+ * stale duplicate of an older acquire may have changed).
+ */
 export interface LeaseGranted {
   readonly outcome: 'granted';
   readonly granted: true;
   readonly token: number;
   readonly expiresAt: number;
+  readonly validForMs: number;
 }
 
-/** Acquire refused: someone else holds the lease until `expiresAt` (leader clock). */
+/** Acquire refused: someone else holds the lease until `expiresAt` (leader clock), `validForMs` from now. */
 export interface LeaseHeld {
   readonly outcome: 'held';
   readonly granted: false;
   readonly holder: string;
   readonly expiresAt: number;
+  readonly validForMs: number;
 }
 
 /** Release succeeded. */
@@ -180,15 +188,25 @@ export class LeaseTable {
         expiresAt: now + command.ttlMs,
       };
       this.leases.set(command.name, fresh);
-      return granted(fresh);
+      return granted(fresh, now);
     }
     if (lease.holder === command.holder) {
-      // A retried acquire by the holder: same grant, same token, extended.
-      lease.ttlMs = command.ttlMs;
+      // The holder acquires again (a retry, or a new use after a release still in flight): a new
+      // grant with a new token, so that a stale release or renew of the previous grant, delayed
+      // in the network, cannot end this one. Expiry and TTL never shrink: a new term re-arms
+      // leases with ttlMs, which must cover every validity already promised to the holder.
+      lease.token = index;
+      lease.ttlMs = Math.max(lease.ttlMs, command.ttlMs);
       lease.expiresAt = Math.max(lease.expiresAt, now + command.ttlMs);
-      return granted(lease);
+      return granted(lease, now);
     }
-    return { outcome: 'held', granted: false, holder: lease.holder, expiresAt: lease.expiresAt };
+    return {
+      outcome: 'held',
+      granted: false,
+      holder: lease.holder,
+      expiresAt: lease.expiresAt,
+      validForMs: lease.expiresAt - now,
+    };
   }
 
   private renew(now: number, command: RenewCommand): LeaseResult {
@@ -197,7 +215,7 @@ export class LeaseTable {
       return stale(command, lease);
     }
     lease.expiresAt = Math.max(lease.expiresAt, now + lease.ttlMs);
-    return granted(lease);
+    return granted(lease, now);
   }
 
   private release(now: number, command: ReleaseCommand): LeaseResult {
@@ -254,8 +272,14 @@ export class LeaseTable {
   }
 }
 
-function granted(lease: MutableLease): LeaseGranted {
-  return { outcome: 'granted', granted: true, token: lease.token, expiresAt: lease.expiresAt };
+function granted(lease: MutableLease, now: number): LeaseGranted {
+  return {
+    outcome: 'granted',
+    granted: true,
+    token: lease.token,
+    expiresAt: lease.expiresAt,
+    validForMs: lease.expiresAt - now,
+  };
 }
 
 function refused(code: LeaseErrorCode, message: string): LeaseRefused {

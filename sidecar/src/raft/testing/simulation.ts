@@ -157,11 +157,9 @@ interface SimClient {
     id: number;
     command: LeaseCommand;
     sentLocal: number;
-    ttlMs: number;
     giveUpAt: number;
   };
   holds: Map<string, Hold>;
-  ttls: Map<string, number>;
 }
 
 const decoder = new TextDecoder();
@@ -208,6 +206,7 @@ class Simulation {
   private loss: number;
   private duplication: number;
   private maxDelay: number;
+  private longDelay: number;
   private crashRate: number;
   private partitionRate: number;
   private pauseRate: number;
@@ -233,8 +232,9 @@ class Simulation {
     this.loss = r.next() * 0.15;
     this.duplication = r.next() * 0.05;
     this.maxDelay = 1 + r.int(30);
-    this.crashRate = r.next() * 0.008;
-    this.partitionRate = r.next() * 0.008;
+    this.longDelay = r.next() * 0.05;
+    this.crashRate = r.next() * 0.015;
+    this.partitionRate = r.next() * 0.015;
     this.pauseRate = r.next() * 0.004;
     this.confChangeRate = r.next() < 0.5 ? 0 : r.next() * 0.02;
     for (const id of this.ids) {
@@ -264,7 +264,6 @@ class Simulation {
         guess: this.randomId(),
         nextActionAt: r.next() * 200,
         holds: new Map(),
-        ttls: new Map(),
       });
     }
   }
@@ -285,7 +284,8 @@ class Simulation {
       electionTick: ELECTION_TICK,
       heartbeatTick: HEARTBEAT_TICK,
       maxInflight: 1 + this.random.int(8),
-      maxBytesPerAppend: 64 + this.random.int(2048),
+      // Often one entry per append, so that old and new entries travel separately (Figure 8).
+      maxBytesPerAppend: this.random.next() < 0.5 ? 1 : 64 + this.random.int(2048),
     });
   }
 
@@ -460,6 +460,7 @@ class Simulation {
     this.cut.clear();
     this.loss = 0;
     this.duplication = 0;
+    this.longDelay = 0;
     for (const node of this.nodes) {
       if (!node.alive) this.restart(node);
       node.pausedUntil = 0;
@@ -478,7 +479,9 @@ class Simulation {
     }
     const copies = r.next() < this.duplication ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      this.inflight.push({ at: this.now + r.next() * this.maxDelay, order: this.order++, packet });
+      // Mostly short delays, and a long tail: a message may surface up to a second later.
+      const delay = r.next() < this.longDelay ? r.next() * 1000 : r.next() * this.maxDelay;
+      this.inflight.push({ at: this.now + delay, order: this.order++, packet });
     }
     void from;
     void to;
@@ -631,6 +634,13 @@ class Simulation {
       if (stamped) {
         result = node.table.apply(entry, stamped);
         this.checkResult(node, entry, stamped.command, result);
+        if (this.options.trace && this.results.get(entry.index) !== undefined) {
+          const c = stamped.command;
+          this.log(
+            `${node.id} applies ${entry.index}@${entry.term} ${c.op} ${c.name} ${c.holder} ` +
+              `stamp=${stamped.stamp.toFixed(1)} → ${JSON.stringify(result)}`,
+          );
+        }
       }
       const pending = node.pending.get(entry.index);
       if (pending) {
@@ -704,7 +714,6 @@ class Simulation {
     const holder = `client${client.index}`;
     const hold = client.holds.get(name);
     let command: LeaseCommand;
-    let ttlMs = client.ttls.get(name) ?? 0;
     if (hold && hold.until > this.now) {
       const dice = r.next();
       if (dice < 0.6) command = { op: 'renew', name, holder, token: hold.token };
@@ -714,15 +723,13 @@ class Simulation {
         client.holds.delete(name);
       } else return;
     } else {
-      ttlMs = TTLS[r.int(TTLS.length)] ?? 100;
-      command = { op: 'acquire', name, holder, ttlMs };
+      command = { op: 'acquire', name, holder, ttlMs: TTLS[r.int(TTLS.length)] ?? 100 };
     }
     const id = this.nextRequestId++;
     client.outstanding = {
       id,
       command,
       sentLocal: local(client.clock, this.now),
-      ttlMs,
       giveUpAt: this.now + 300,
     };
     this.send(
@@ -748,7 +755,8 @@ class Simulation {
     if (result.outcome === 'granted') {
       this.stats.grants++;
       const factor = this.options.clientHoldFactor;
-      const holdFor = factor === undefined ? safeHoldMs(out.ttlMs) : out.ttlMs * factor;
+      const holdFor =
+        factor === undefined ? safeHoldMs(result.validForMs) : result.validForMs * factor;
       const until = realAt(client.clock, out.sentLocal + holdFor);
       if (until <= this.now) return; // Too late to use: the grant arrived after its safe window.
       for (const other of this.clients) {
@@ -763,7 +771,6 @@ class Simulation {
         }
       }
       client.holds.set(name, { token: result.token, until });
-      client.ttls.set(name, out.ttlMs);
       this.log(
         `client${client.index} holds ${name} token=${result.token} until ${until.toFixed(1)}`,
       );
