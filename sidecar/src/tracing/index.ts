@@ -2,3 +2,4 @@
 export * from './header-carrier.js';
 export * from './tracing.js';
 export * from './tracing-applier.js';
+export * from './observe-filter.js';

@@ -95,7 +95,7 @@ export interface Tracing {
   ): Span;
   /** Writes `traceparent`/`tracestate` of `span` into `headers` (replacing the caller's). */
   inject(span: Span, headers: HeaderCarrier): void;
-  /** Sets the response status (and error type), marks 5xx/errors as errors, ends the span. */
+  /** Sets the response status (and error type), marks 5xx and no-response as errors, ends the span. */
   finishSpan(span: Span, statusCode: number, errorType?: string): void;
   /** Exports what is buffered. */
   forceFlush(): Promise<void>;
@@ -170,7 +170,9 @@ export function createTracing(options: TracingOptions): Tracing {
       if (span.isRecording()) {
         if (statusCode > 0) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, statusCode);
         if (errorType !== undefined) span.setAttribute(ATTR_ERROR_TYPE, errorType);
-        if (errorType !== undefined || statusCode >= 500 || statusCode === 0) {
+        // A refusal by policy (429, 503 of an open breaker) keeps its `error.type`; the span is
+        // an error when the exchange failed: 5xx, or no response at all.
+        if (statusCode >= 500 || statusCode === 0) {
           span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
         }
       }
