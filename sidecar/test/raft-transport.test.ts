@@ -251,7 +251,7 @@ describe('RaftTransport', () => {
     const first = await rawClient(a.address);
     const envelope = { group: GROUP, from: 'b', to: 'a' };
     const auth = encodeSigned(key, first.nonce, { ...envelope, seq: 1 });
-    const message = encodeSigned(key, first.nonce, { ...envelope, seq: 2 }, '{"text":"once"}');
+    const message = encodeSigned(key, first.nonce, { ...envelope, seq: 2 }, ['{"text":"once"}']);
     first.socket.write(Buffer.concat([auth, message]));
     expect(await a.messages.next('once')).toEqual({ from: 'b', text: 'once' });
     first.socket.write(message);

@@ -126,6 +126,8 @@ const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 const MINIMUM_SECRET_BYTES = 16;
 /** Bound on everything a frame adds to the payload: length, kind, MAC, envelope fields. */
 const FRAME_OVERHEAD_BYTES = 5 + 32 + 64 + 3 * 253 + 20;
+/** Messages per frame at most: bounds the work of one inbound frame on the event loop. */
+const MAX_BATCH_MESSAGES = 1024;
 
 /** Reads a secret file (trailing newline trimmed); the content never appears in errors. */
 export async function readSecretFile(path: string): Promise<Uint8Array> {
@@ -312,7 +314,7 @@ export class RaftTransport<M> {
         `message to ${to} needs ${frameBytes} bytes, more than ${this.settings.maxFrameBytes}`,
       );
     }
-    sender.enqueue(payloadJson);
+    sender.enqueue({ json: payloadJson, bytes: frameBytes - FRAME_OVERHEAD_BYTES });
   }
 
   /**
@@ -342,7 +344,7 @@ export class RaftTransport<M> {
       else {
         const sender = new PeerSender(id, address, this.settings, {
           dropped: (reason) => this.drop(reason, id),
-          sent: () => this.stats.sent++,
+          sent: (count) => (this.stats.sent += count),
           connected: () => {
             this.stats.connected++;
             this.onPeerState?.(id, 'connected');
@@ -448,29 +450,35 @@ export class RaftTransport<M> {
     if (peer !== undefined && envelope.from !== peer) return 'malformed';
     if (envelope.to !== this.settings.id) {
       if (peer === undefined) return 'wrong-recipient';
-      this.drop('wrong-recipient', envelope.from);
+      const count = opened.payloads?.length ?? 0;
+      for (let i = 0; i < count; i++) this.drop('wrong-recipient', envelope.from);
       return { from: envelope.from };
     }
     if (frame.kind === FrameKind.auth) return { from: envelope.from };
+    const count = opened.payloads?.length ?? 0;
     if (!this.senders.has(envelope.from)) {
-      this.drop('unknown-peer', envelope.from);
+      for (let i = 0; i < count; i++) this.drop('unknown-peer', envelope.from);
       return { from: envelope.from };
     }
     if (this.filter?.(envelope.from, this.settings.id) === 'drop') {
-      this.drop('filtered', envelope.from);
+      for (let i = 0; i < count; i++) this.drop('filtered', envelope.from);
       return { from: envelope.from };
     }
-    let message: M;
+    let messages: M[];
     try {
-      message = this.decodeMessage(fromWireValue(opened.payload));
+      messages = (opened.payloads ?? []).map((payload) =>
+        this.decodeMessage(fromWireValue(payload)),
+      );
     } catch {
       return 'malformed';
     }
-    this.stats.received++;
-    try {
-      this.handler?.(message, envelope.from);
-    } catch {
-      this.drop('handler-error', envelope.from);
+    for (const message of messages) {
+      this.stats.received++;
+      try {
+        this.handler?.(message, envelope.from);
+      } catch {
+        this.drop('handler-error', envelope.from);
+      }
     }
     return { from: envelope.from };
   }
@@ -478,14 +486,20 @@ export class RaftTransport<M> {
 
 interface SenderEvents {
   dropped(reason: DropReason): void;
-  sent(): void;
+  sent(count: number): void;
   connected(): void;
   disconnected(): void;
 }
 
+interface QueuedMessage {
+  readonly json: string;
+  readonly bytes: number;
+}
+
 /** The outbound half for one peer: queue, connection, handshake, reconnects. */
 class PeerSender {
-  private queue: string[] = [];
+  private queue: QueuedMessage[] = [];
+  private flushScheduled = false;
   private socket: Socket | undefined;
   private nonce: Buffer | undefined;
   private seq = 0;
@@ -504,13 +518,22 @@ class PeerSender {
     this.connect();
   }
 
-  enqueue(payloadJson: string): void {
+  /**
+   * Queues a message. The queue is written at the end of the current tick, so that every message
+   * a Ready sends to this peer shares one frame, one MAC and one write.
+   */
+  enqueue(message: QueuedMessage): void {
     if (this.queue.length >= this.settings.maxQueue) {
       this.queue.shift();
       this.events.dropped('queue-full');
     }
-    this.queue.push(payloadJson);
-    this.flush();
+    this.queue.push(message);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
   }
 
   setAddress(address: { host: string; port: number }): void {
@@ -566,7 +589,7 @@ class PeerSender {
     });
   }
 
-  private sign(payloadJson?: string): Buffer {
+  private sign(payloadJsons?: readonly string[]): Buffer {
     if (this.nonce === undefined) throw new Error('PeerSender: no handshake yet');
     this.seq++;
     const envelope = {
@@ -575,17 +598,29 @@ class PeerSender {
       to: this.peer,
       seq: this.seq,
     };
-    return encodeSigned(this.settings.key, this.nonce, envelope, payloadJson);
+    return encodeSigned(this.settings.key, this.nonce, envelope, payloadJsons);
   }
 
-  /** Writes queued messages until the socket pushes back; 'drain' resumes. */
+  /**
+   * Writes queued messages, as many per frame as fit in the frame bound, until the socket pushes
+   * back; 'drain' resumes.
+   */
   private flush(): void {
     const socket = this.socket;
     if (socket === undefined || this.nonce === undefined || socket.writableNeedDrain) return;
+    const budget = this.settings.maxFrameBytes - FRAME_OVERHEAD_BYTES;
     while (this.queue.length > 0) {
-      const payloadJson = this.queue.shift() as string;
-      this.events.sent();
-      if (!socket.write(this.sign(payloadJson))) return;
+      const batch: string[] = [];
+      let bytes = 0;
+      for (const message of this.queue) {
+        if (batch.length === MAX_BATCH_MESSAGES) break;
+        if (batch.length > 0 && bytes + message.bytes + 1 > budget) break;
+        batch.push(message.json);
+        bytes += message.bytes + 1;
+      }
+      this.queue.splice(0, batch.length);
+      this.events.sent(batch.length);
+      if (!socket.write(this.sign(batch))) return;
     }
   }
 }

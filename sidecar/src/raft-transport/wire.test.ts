@@ -65,15 +65,19 @@ describe('hello', () => {
 
 describe('signed frames', () => {
   it('round-trips a message and an auth frame', () => {
-    const message = single(encodeSigned(key, nonce, envelope, '{"x":1}'));
-    expect(openSigned(key, nonce, message)).toEqual({ ok: true, envelope, payload: { x: 1 } });
+    const message = single(encodeSigned(key, nonce, envelope, ['{"x":1}', '[2]']));
+    expect(openSigned(key, nonce, message)).toEqual({
+      ok: true,
+      envelope,
+      payloads: [{ x: 1 }, [2]],
+    });
     const auth = single(encodeSigned(key, nonce, { ...envelope, seq: 1 }));
     expect(auth.kind).toBe(FrameKind.auth);
-    expect(openSigned(key, nonce, auth)).toMatchObject({ ok: true, payload: undefined });
+    expect(openSigned(key, nonce, auth)).toMatchObject({ ok: true, payloads: undefined });
   });
 
   it('fails the MAC with another secret, another nonce, or one flipped byte', () => {
-    const frame = single(encodeSigned(key, nonce, envelope, '{"x":1}'));
+    const frame = single(encodeSigned(key, nonce, envelope, ['{"x":1}']));
     expect(openSigned(otherKey, nonce, frame)).toEqual({ ok: false, reason: 'bad-mac' });
     expect(openSigned(key, Buffer.alloc(16, 8), frame)).toEqual({ ok: false, reason: 'bad-mac' });
     for (let i = 0; i < frame.body.byteLength; i++) {
@@ -93,7 +97,7 @@ describe('signed frames', () => {
     expect(openSigned(key, nonce, signed('not json'))).toEqual(malformed);
     expect(openSigned(key, nonce, signed('[1,2]'))).toEqual(malformed);
     expect(openSigned(key, nonce, signed('null'))).toEqual(malformed);
-    const fields = { group: 'g', from: 'a', to: 'b', seq: 1, payload: 1 };
+    const fields = { group: 'g', from: 'a', to: 'b', seq: 1, messages: [1] };
     expect(openSigned(key, nonce, signed(JSON.stringify(fields)))).toMatchObject({ ok: true });
     for (const broken of [
       { ...fields, seq: 0 },
@@ -102,7 +106,9 @@ describe('signed frames', () => {
       { ...fields, from: '' },
       { ...fields, to: 7 },
       { ...fields, group: 'x'.repeat(254) },
-      { ...fields, payload: undefined },
+      { ...fields, messages: undefined },
+      { ...fields, messages: [] },
+      { ...fields, messages: { 0: 1 } },
     ]) {
       expect(openSigned(key, nonce, signed(JSON.stringify(broken)))).toEqual(malformed);
     }

@@ -8,9 +8,11 @@
  * A connection carries messages one way, from the dialer to the listener:
  * 1. listener → dialer `hello`: `[version u8 = 1][nonce: 16 random bytes]`, fresh per connection;
  * 2. dialer → listener `auth`, then any number of `message` frames, each
- *    `[HMAC-SHA256 32 bytes][JSON {group, from, to, seq, payload?}]` where the MAC is keyed by
+ *    `[HMAC-SHA256 32 bytes][JSON {group, from, to, seq, messages?}]` where the MAC is keyed by
  *    the group secret over `"palisade-raft-v1\0" ‖ nonce ‖ JSON`, and `seq` counts frames on the
- *    connection from 1 (the `auth` frame) without gaps.
+ *    connection from 1 (the `auth` frame) without gaps. A `message` frame carries a non-empty
+ *    array of messages, all that were queued for the peer when it was written (up to the frame
+ *    bound), so that one MAC, one header and one write serve a whole batch.
  *
  * Replay protection: a recorded frame fails the MAC on any other connection (different nonce)
  * and the sequence check on its own, so nothing can be replayed, reordered or spliced between
@@ -134,14 +136,14 @@ function mac(key: KeyObject, nonce: Uint8Array, json: Uint8Array): Buffer {
 }
 
 /**
- * Encodes an `auth` (no payload) or `message` frame. `payloadJson` is the payload already
- * serialized as JSON (spliced in as is, so that it is serialized once).
+ * Encodes an `auth` frame (no `payloadJsons`) or a `message` frame carrying the given messages,
+ * each already serialized as JSON (spliced in as is, so that each is serialized once).
  */
 export function encodeSigned(
   key: KeyObject,
   nonce: Uint8Array,
   envelope: Envelope,
-  payloadJson?: string,
+  payloadJsons?: readonly string[],
 ): Buffer {
   const header = JSON.stringify({
     group: envelope.group,
@@ -150,8 +152,10 @@ export function encodeSigned(
     seq: envelope.seq,
   });
   const text =
-    payloadJson === undefined ? header : `${header.slice(0, -1)},"payload":${payloadJson}}`;
-  const kind = payloadJson === undefined ? FrameKind.auth : FrameKind.message;
+    payloadJsons === undefined
+      ? header
+      : `${header.slice(0, -1)},"messages":[${payloadJsons.join(',')}]}`;
+  const kind = payloadJsons === undefined ? FrameKind.auth : FrameKind.message;
   return encodeSignedJson(key, nonce, kind, Buffer.from(text, 'utf8'));
 }
 
@@ -170,13 +174,18 @@ export function encodeSignedJson(
 
 /** The result of {@link openSigned}. */
 export type Opened =
-  | { readonly ok: true; readonly envelope: Envelope; readonly payload: unknown }
+  | {
+      readonly ok: true;
+      readonly envelope: Envelope;
+      /** The messages of a `message` frame (at least one); undefined for `auth`. */
+      readonly payloads: readonly unknown[] | undefined;
+    }
   | { readonly ok: false; readonly reason: 'bad-mac' | 'malformed' };
 
 /**
  * Authenticates and parses an `auth` or `message` frame body. The MAC is checked (in constant
  * time) before any byte is parsed; the JSON is then validated field by field. A `message` must
- * carry a payload, an `auth` must not.
+ * carry a non-empty `messages` array, an `auth` must not carry one.
  */
 export function openSigned(key: KeyObject, nonce: Uint8Array, frame: Frame): Opened {
   if (frame.kind !== FrameKind.auth && frame.kind !== FrameKind.message) {
@@ -196,19 +205,23 @@ export function openSigned(key: KeyObject, nonce: Uint8Array, frame: Frame): Ope
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, reason: 'malformed' };
   }
-  const { group, from, to, seq, payload } = value as Record<string, unknown>;
-  const hasPayload = payload !== undefined;
+  const { group, from, to, seq, messages } = value as Record<string, unknown>;
+  const wellFormedMessages =
+    frame.kind === FrameKind.message
+      ? Array.isArray(messages) && messages.length > 0
+      : messages === undefined;
   if (
     !isId(group) ||
     !isId(from) ||
     !isId(to) ||
     !Number.isSafeInteger(seq) ||
     (seq as number) < 1 ||
-    hasPayload !== (frame.kind === FrameKind.message)
+    !wellFormedMessages
   ) {
     return { ok: false, reason: 'malformed' };
   }
-  return { ok: true, envelope: { group, from, to, seq: seq as number }, payload };
+  const payloads = frame.kind === FrameKind.message ? (messages as unknown[]) : undefined;
+  return { ok: true, envelope: { group, from, to, seq: seq as number }, payloads };
 }
 
 function isId(value: unknown): value is string {
