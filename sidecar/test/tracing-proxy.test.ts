@@ -3,9 +3,15 @@
  * chain on real sockets, with a local OTLP/HTTP collector.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { Metrics } from '../src/metrics/index.js';
-import { compileRoutes, InboundServer, Pipeline, type Filter } from '../src/proxy/index.js';
+import {
+  compileRoutes,
+  InboundServer,
+  OutboundServer,
+  Pipeline,
+  type Filter,
+} from '../src/proxy/index.js';
 import { createObserveFilter, createTracing, type Tracing } from '../src/tracing/index.js';
 import { startEchoServer, type EchoReply } from './support/echo-server.js';
 
@@ -153,6 +159,57 @@ describe('observe filter in the inbound proxy', () => {
     );
     await tracing.shutdown();
     expect(collector.exports()).toBe(0);
+  });
+
+  it('outbound: the destination becomes a child of a client span whose parent is the app span', async () => {
+    const collector = await startCollector();
+    const tracing = createTracing({
+      serviceName: 'orders',
+      otlpEndpoint: collector.endpoint,
+      sampleRatio: 1,
+      exportDelayMs: 60_000,
+    });
+    const echo = await startEchoServer();
+    cleanups.push(() => echo.stop());
+    const proxy = new OutboundServer({
+      pipeline: new Pipeline(
+        compileRoutes('outbound', [
+          {
+            name: 'payments',
+            filters: {
+              trace: createObserveFilter({ direction: 'outbound', route: 'payments', tracing }),
+            },
+          },
+        ]),
+      ),
+    });
+    const port = await proxy.listen();
+    cleanups.push(() => proxy.shutdown(1000));
+    // What an app with HTTP_PROXY set sends: the absolute URL as the request target.
+    const reply = await new Promise<EchoReply>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: `http://127.0.0.1:${echo.port}/charges`,
+          headers: {
+            host: `127.0.0.1:${echo.port}`,
+            traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-01`,
+          },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve(JSON.parse(body) as EchoReply));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    await tracing.shutdown();
+    const span = collector.spans.find((s) => s.traceId === TRACE_ID);
+    expect(span).toMatchObject({ kind: 3, parentSpanId: CALLER_SPAN, name: 'GET payments' });
+    expect(header(reply.rawHeaders, 'traceparent')).toBe(`00-${TRACE_ID}-${span?.spanId}-01`);
   });
 
   it('is no filter at all when there is nothing to observe', () => {
