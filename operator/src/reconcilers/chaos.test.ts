@@ -119,6 +119,18 @@ describe('ChaosExperiment lifecycle', () => {
     expect(t.status().startTime).toBe('2026-01-01T12:00:00Z');
   });
 
+  it('deleting a running experiment withdraws its faults', async () => {
+    const t = setup(spec());
+    await t.reconcile('shop/drill', never);
+    await t.configs('shop', never);
+    expect(faultedPods(t.api)).toHaveLength(2);
+    t.api.resources
+      .get('ChaosExperiment')
+      ?.remove({ metadata: { namespace: 'shop', name: 'drill' } });
+    await t.configs('shop', never);
+    expect(faultedPods(t.api)).toEqual([]);
+  });
+
   it('stays Pending with NoMatchingPods while nothing is selected', async () => {
     const t = setup(spec(), 0);
     await t.reconcile('shop/drill', never);
