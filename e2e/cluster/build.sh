@@ -6,14 +6,19 @@
 # and, when named on the command line, kubelet and kube-proxy (same module, same version).
 #
 # Output: ${PALISADE_CACHE_DIR:-~/.cache/palisade}/k8s/<K8S_VERSION>/bin/. Each binary has a stamp
-# (bin/.<name>.stamp) holding the version it was built at; a binary whose stamp matches is not
-# rebuilt, so a second run is a no-op. Usage: build.sh [component...]
+# (bin/.<name>.stamp) holding the version and build recipe it was built with; a binary whose stamp
+# matches is not rebuilt, so a second run is a no-op. Usage: build.sh [component...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd helm)
 # Build parallelism: the machines this runs on have 2 cores shared with other work.
 BUILD_JOBS="${BUILD_JOBS:-2}"
+# Bumped when the way binaries are built changes (flags, stamping): stamps of an older recipe
+# make build.sh rebuild (mostly a relink: the Go build cache keeps the compiled packages).
+BUILD_RECIPE=2
+# Kubernetes' buildDate: SOURCE_DATE_EPOCH when given (reproducible builds), else now.
+BUILD_DATE="$(date -u ${SOURCE_DATE_EPOCH:+--date=@${SOURCE_DATE_EPOCH}} +%Y-%m-%dT%H:%M:%SZ)"
 
 GO="$(find_go)"
 if [[ -z "${GO}" ]]; then
@@ -35,24 +40,38 @@ component_source() {
   esac
 }
 
-# Prints the -ldflags value for a component: stripped, with the version stamped the way
-# Kubernetes' own build does it (hack/lib/version.sh), so /version and `kubectl version` report
-# the real release rather than v0.0.0-master.
+# Prints the -ldflags value for a component: stripped, with versions stamped the way each
+# project's own build does (Kubernetes' hack/lib/version.sh, Helm's and etcd's Makefiles), so
+# `/version`, `kubectl version`, `helm version` and `etcd --version` report the real release.
 ldflags_for() {
-  local module="$1" version="$2" flags="-s -w"
-  if [[ "${module}" == k8s-build ]]; then
-    local minor="${version#v1.}"
-    minor="${minor%%.*}"
-    local build_date key value
-    build_date="$(date -u ${SOURCE_DATE_EPOCH:+--date=@${SOURCE_DATE_EPOCH}} +%Y-%m-%dT%H:%M:%SZ)"
-    for key in gitVersion=${version} gitMajor=1 gitMinor=${minor} gitTreeState=clean \
-      buildDate=${build_date}; do
-      value="${key#*=}"
-      key="${key%%=*}"
-      flags+=" -X k8s.io/client-go/pkg/version.${key}=${value}"
-      flags+=" -X k8s.io/component-base/version.${key}=${value}"
-    done
-  fi
+  local module="$1" version="$2" flags="-s -w" key value minor
+  case "${module}" in
+    k8s-build)
+      minor="${version#v1.}"
+      minor="${minor%%.*}"
+      for key in gitVersion="${version}" gitMajor=1 gitMinor="${minor}" gitTreeState=clean \
+        buildDate="${BUILD_DATE}"; do
+        value="${key#*=}"
+        key="${key%%=*}"
+        flags+=" -X k8s.io/client-go/pkg/version.${key}=${value}"
+        flags+=" -X k8s.io/component-base/version.${key}=${value}"
+      done
+      ;;
+    helm-build)
+      # Helm's default Kubernetes version (for `helm template`, lint) is its client-go minor.
+      minor="$(sed -nE 's#^[[:space:]]*k8s\.io/client-go v0\.([0-9]+)\..*#\1#p' \
+        "${CLUSTER_SRC_DIR}/helm-build/go.mod" | head -n1)"
+      flags+=" -X helm.sh/helm/v3/internal/version.version=${version}"
+      flags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+      flags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1"
+      flags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${minor}"
+      flags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1"
+      flags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${minor}"
+      ;;
+    etcd-build)
+      flags+=" -X go.etcd.io/etcd/api/v3/version.GitSHA=module-${version}"
+      ;;
+  esac
   echo "${flags}"
 }
 
@@ -60,7 +79,7 @@ build_one() {
   local name="$1" module package version stamp started
   read -r module package version <<<"$(component_source "${name}")"
   stamp="${K8S_BIN_DIR}/.${name}.stamp"
-  if [[ -x "${K8S_BIN_DIR}/${name}" && "$(cat "${stamp}" 2>/dev/null)" == "${version}" ]]; then
+  if [[ -x "${K8S_BIN_DIR}/${name}" && "$(cat "${stamp}" 2>/dev/null)" == "${version} recipe ${BUILD_RECIPE}" ]]; then
     log "${name} ${version}: up to date"
     return 0
   fi
@@ -73,7 +92,7 @@ build_one() {
       -o "${K8S_BIN_DIR}/.${name}.tmp" "${package}"
   ) || die "building ${name} failed: (cd e2e/cluster/${module} && go build ${package})"
   mv -f "${K8S_BIN_DIR}/.${name}.tmp" "${K8S_BIN_DIR}/${name}"
-  echo "${version}" >"${stamp}"
+  echo "${version} recipe ${BUILD_RECIPE}" >"${stamp}"
   log "${name} ${version}: built in $((SECONDS - started))s"
 }
 

@@ -103,34 +103,40 @@ port_of() {
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-start() {
-  local name="$1" port pid started="${SECONDS}" deadline
-  for port in $(port_of "${name}"); do
-    port_busy "${port}" && die "port 127.0.0.1:${port} needed by ${name} is in use by another process (see: ss -ltnp 'sport = :${port}')"
-  done
+# Starts a component in the background, its output appended to logs/<name>.log.
+launch() {
+  local name="$1"
   component_args "${name}"
+  printf '\n==== %s starting %s\n' "$(date -u +%FT%TZ)" "${name}" >>"${LOGS}/${name}.log"
   # setsid: the component leads its own session, so it outlives this script and the terminal's
   # signals; it execs in place (a background job is no group leader), so $! is its pid.
   setsid "${K8S_BIN_DIR}/${name}" "${ARGS[@]}" >>"${LOGS}/${name}.log" 2>&1 </dev/null &
-  pid=$!
-  echo "${pid}" >"${RUN}/${name}.pid"
-  deadline=$((SECONDS + READY_TIMEOUT))
-  until health_check "${name}"; do
-    if ! kill -0 "${pid}" 2>/dev/null; then
-      tail -n 25 "${LOGS}/${name}.log" >&2 || true
-      die "${name} exited during start-up; its log: ${LOGS}/${name}.log"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 25 "${LOGS}/${name}.log" >&2 || true
-      die "${name} not healthy after ${READY_TIMEOUT}s; its log: ${LOGS}/${name}.log (stop with e2e/cluster/down.sh)"
-    fi
-    sleep 0.2
+  echo "$!" >"${RUN}/${name}.pid"
+}
+
+# Waits until each component named is healthy; fails (with the tail of its log and the log's
+# path) when one exits or is not healthy within READY_TIMEOUT seconds.
+await_healthy() {
+  local name pid started="${SECONDS}" deadline=$((SECONDS + READY_TIMEOUT))
+  for name in "$@"; do
+    pid="$(cat "${RUN}/${name}.pid")"
+    until health_check "${name}"; do
+      if ! kill -0 "${pid}" 2>/dev/null; then
+        tail -n 25 "${LOGS}/${name}.log" >&2 || true
+        die "${name} exited during start-up; its log: ${LOGS}/${name}.log"
+      fi
+      if ((SECONDS >= deadline)); then
+        tail -n 25 "${LOGS}/${name}.log" >&2 || true
+        die "${name} not healthy after ${READY_TIMEOUT}s; its log: ${LOGS}/${name}.log (stop with e2e/cluster/down.sh)"
+      fi
+      sleep 0.2
+    done
+    log "${name}: healthy (pid ${pid}, $((SECONDS - started))s)"
   done
-  log "${name}: healthy (pid ${pid}, $((SECONDS - started))s)"
 }
 
 main() {
-  local started="${SECONDS}" name
+  local started="${SECONDS}" name port
   require_commands curl openssl setsid
   for name in "${CLUSTER_COMPONENTS[@]}"; do
     [[ -x "${K8S_BIN_DIR}/${name}" ]] || die "${K8S_BIN_DIR}/${name} missing: run 'make cluster-build' (e2e/cluster/build.sh)"
@@ -141,12 +147,25 @@ main() {
   fi
   # Anything left from a half-started or crashed cluster goes first.
   "${CLUSTER_SRC_DIR}/down.sh" >/dev/null 2>&1 || true
+  for name in "${CLUSTER_COMPONENTS[@]}"; do
+    for port in $(port_of "${name}"); do
+      if port_busy "${port}"; then
+        die "port 127.0.0.1:${port} needed by ${name} is in use by another process (see: ss -ltnp 'sport = :${port}')"
+      fi
+    done
+  done
+  # A failed start-up stops whatever it had started; the logs stay for the post-mortem.
+  trap 'if [[ $? -ne 0 ]]; then "${CLUSTER_SRC_DIR}/down.sh" >/dev/null 2>&1 || true; fi' EXIT
   mkdir -p "${LOGS}" "${RUN}"
   "${CLUSTER_SRC_DIR}/pki.sh"
-  for name in "${CLUSTER_COMPONENTS[@]}"; do
-    printf '\n==== %s starting %s\n' "$(date -u +%FT%TZ)" "${name}" >>"${LOGS}/${name}.log"
-    start "${name}"
-  done
+  # etcd, then the API server; its two clients start together once it is ready.
+  launch etcd
+  await_healthy etcd
+  launch kube-apiserver
+  await_healthy kube-apiserver
+  launch kube-controller-manager
+  launch kube-scheduler
+  await_healthy kube-controller-manager kube-scheduler
   log "cluster up in $((SECONDS - started))s: https://127.0.0.1:${APISERVER_PORT}"
   log "kubeconfig: ${PALISADE_CLUSTER_DIR}/admin.kubeconfig   logs: ${LOGS}/"
   log "try: ${K8S_BIN_DIR}/kubectl --kubeconfig ${PALISADE_CLUSTER_DIR}/admin.kubeconfig get --raw /readyz"
