@@ -1,5 +1,6 @@
 import type {
   CircuitBreakerSpec,
+  LabelSelector,
   SidecarCircuitBreaker,
   SidecarConfig,
   SidecarFault,
@@ -76,10 +77,7 @@ export function compileSidecarConfigs(input: CompileInput): CompileOutput {
   const chaos = sortPolicies(input.policies.chaos);
   const sagas = sortPolicies(input.policies.sagas);
 
-  const select = (
-    kind: PolicyKind,
-    policy: PolicyObject<{ selector: Parameters<typeof compileSelector>[0] }>,
-  ) => {
+  const select = (kind: PolicyKind, policy: PolicyObject<{ selector: LabelSelector }>) => {
     const diag: PolicyDiagnostics = {
       kind,
       namespace: policy.namespace,
