@@ -178,6 +178,37 @@ describe('RaftTransport', () => {
     expect(Object.values(b.transport.counters().dropped).every((n) => n === 0)).toBe(true);
   });
 
+  it('keeps the order of a burst sent in one tick (batched into shared frames)', async () => {
+    const a = await start('a', { maxQueue: 3000 });
+    const b = await start('b');
+    mesh([a, b]);
+    for (let i = 0; i < 3000; i++) a.transport.send('b', { text: `m${i}` });
+    for (let i = 0; i < 3000; i++) expect((await b.messages.next(`m${i}`)).text).toBe(`m${i}`);
+    expect(b.transport.counters().received).toBe(3000);
+    expect(a.transport.counters().dropped['queue-full']).toBe(0);
+  });
+
+  it('keeps the newest messages of a burst larger than the queue, in order', async () => {
+    const [a, b] = await threeNodes(); // default queue: 1024 messages per peer
+    for (let i = 0; i < 3000; i++) a.transport.send('b', { text: `m${i}` });
+    expect(a.transport.counters().dropped['queue-full']).toBe(3000 - 1024);
+    for (let i = 3000 - 1024; i < 3000; i++) {
+      expect((await b.messages.next(`m${i}`)).text).toBe(`m${i}`);
+    }
+  });
+
+  it('follows membership: a removed peer is no longer dialed nor heard', async () => {
+    const [a, b, c] = await threeNodes();
+    a.transport.updatePeers([{ id: 'c', address: c.address }]);
+    expect(a.transport.peers()).toEqual(['c']);
+    a.transport.send('b', { text: 'to a removed peer' });
+    expect(await a.drops.next('outbound')).toEqual({ reason: 'unknown-peer', peer: 'b' });
+    b.transport.send('a', { text: 'from a removed peer' });
+    expect(await a.drops.next('inbound')).toEqual({ reason: 'unknown-peer', peer: 'b' });
+    c.transport.send('a', { text: 'still a member' });
+    expect(await a.messages.next('c')).toEqual({ from: 'c', text: 'still a member' });
+  });
+
   it('drops and counts a sender with the wrong secret, and keeps serving the others', async () => {
     const [a, b] = await threeNodes();
     const impostor = await start('c', { secret: Buffer.from('not the group secret, but long') });

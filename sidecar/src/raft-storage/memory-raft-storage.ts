@@ -136,7 +136,7 @@ export class MemoryRaftStorage implements RaftStorage {
   }
 
   private apply(update: RaftStorageUpdate): void {
-    checkUpdate(this.index, update);
+    checkUpdate(this.index, update, this.latest?.index ?? 0);
     applyUpdate(this.index, update);
     if (update.snapshot && update.snapshot.index > (this.latest?.index ?? 0)) {
       this.latest = update.snapshot;

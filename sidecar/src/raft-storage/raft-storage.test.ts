@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SeededRandom } from '../core/random.js';
 import { StorageError } from './errors.js';
 import type { HardState, StoredEntry, StoredSnapshot } from './log-index.js';
 import { MemoryRaftStorage } from './memory-raft-storage.js';
@@ -125,6 +126,22 @@ describe.each([
     expect(storage.hardState()).toEqual({ term: 0, vote: '', commit: 0 });
     await storage.save({ entries: [entry(3, 1)] });
     expect(storage.lastIndex()).toBe(3);
+    await storage.close();
+  });
+
+  it('refuses an older snapshot and a rewrite of entries a snapshot covers', async () => {
+    const storage = await create();
+    await storage.save({ entries: range(1, 6, 1) });
+    await storage.saveSnapshot(snap(4, 1));
+    expect((await rejection(storage.saveSnapshot(snap(4, 1)))).code).toBe(
+      'PALISADE_STORAGE_MISUSE',
+    );
+    expect((await rejection(storage.save({ entries: [entry(4, 2)] }))).code).toBe(
+      'PALISADE_STORAGE_MISUSE',
+    );
+    expect(storage.term(4)).toBe(1);
+    await storage.save({ entries: [entry(5, 2)] });
+    expect(storage.lastIndex()).toBe(5);
     await storage.close();
   });
 
@@ -375,5 +392,63 @@ describe('MemoryRaftStorage with manualSync', () => {
     expect((await rejection(lost)).code).toBe('PALISADE_WAL_CLOSED');
     expect(recovered.entries.map((e) => e.index)).toEqual([1, 2]);
     expect(recovered.hardState).toEqual(hard(1, 0));
+  });
+});
+
+describe('FileRaftStorage against MemoryRaftStorage (seeded random operations)', () => {
+  // Every operation is applied to both; the file store is reopened (replayed) at random points.
+  // Recovery must always rebuild exactly the state the running store had.
+  it.each([1, 2, 3])('seed %i: replay equals the live state after every step', async (seed) => {
+    const random = new SeededRandom(seed);
+    const options = { segmentBytes: 200 };
+    let file: FileRaftStorage = (await openFile(options)).storage;
+    const memory = new MemoryRaftStorage();
+    let term = 1;
+    for (let step = 0; step < 150; step++) {
+      const roll = random.int(100);
+      const first = memory.firstIndex();
+      const last = memory.lastIndex();
+      const snapshotIndex = memory.snapshot()?.index ?? 0;
+      let update: Parameters<RaftStorage['save']>[0] | undefined;
+      let compactTo: number | undefined;
+      if (roll < 45) {
+        if (random.int(10) === 0) term++;
+        // Entries covered by a snapshot are committed: Raft never rewrites them.
+        const start = Math.max(first, snapshotIndex + 1, last + 1 - random.int(4));
+        update = { entries: range(start, start + random.int(4), term) };
+        if (random.int(2) === 0) update = { ...update, hardState: hard(term, start - 1) };
+      } else if (roll < 60) {
+        update = { hardState: hard(term, random.int(last + 1), `n${random.int(3)}`) };
+      } else if (roll < 72 && last > snapshotIndex) {
+        const index = snapshotIndex + 1 + random.int(last - snapshotIndex);
+        update = { snapshot: snap(index, memory.term(index)) };
+      } else if (roll < 77) {
+        term++;
+        const index = last + 1 + random.int(5);
+        update = { snapshot: snap(index, term), entries: range(index + 1, index + 2, term) };
+      } else if (roll < 90 && snapshotIndex >= first) {
+        compactTo = first + random.int(snapshotIndex - first + 1);
+      } else {
+        await file.close();
+        file = (await openFile(options)).storage;
+      }
+      if (update) {
+        await memory.save(update);
+        await file.save(update);
+      }
+      if (compactTo !== undefined) {
+        await memory.compact(compactTo);
+        await file.compact(compactTo);
+      }
+      expect({ seed, step, state: summary(file.state()) }).toEqual({
+        seed,
+        step,
+        state: summary(memory.state()),
+      });
+    }
+    await file.close();
+    const reopened = (await openFile(options)).storage;
+    expect(summary(reopened.state())).toEqual(summary(memory.state()));
+    await reopened.close();
   });
 });

@@ -185,11 +185,32 @@ export function applyUpdate(index: LogIndex, update: RaftStorageUpdate): void {
   if (update.hardState) index.setHardState(update.hardState);
 }
 
-/** Checks an update before anything is written, so that a bad call cannot half-apply. */
-export function checkUpdate(index: LogIndex, update: RaftStorageUpdate): void {
+/**
+ * Checks an update before anything is written, so that a bad call cannot half-apply: snapshots
+ * only move forward, entries covered by the latest snapshot (applied, hence committed) are never
+ * rewritten, and appended entries are consecutive and leave no gap.
+ */
+export function checkUpdate(
+  index: LogIndex,
+  update: RaftStorageUpdate,
+  latestSnapshotIndex: number,
+): void {
+  if (update.snapshot && update.snapshot.index <= latestSnapshotIndex) {
+    throw new StorageError(
+      'PALISADE_STORAGE_MISUSE',
+      `snapshot at ${update.snapshot.index} is not newer than the one at ${latestSnapshotIndex}`,
+    );
+  }
   const entries = update.entries ?? [];
   const first = entries[0];
   if (first === undefined) return;
+  const floor = Math.max(latestSnapshotIndex, update.snapshot?.index ?? 0);
+  if (first.index <= floor) {
+    throw new StorageError(
+      'PALISADE_STORAGE_MISUSE',
+      `entry ${first.index} is covered by the snapshot at ${floor} and cannot change`,
+    );
+  }
   for (let i = 1; i < entries.length; i++) {
     if (entries[i]?.index !== first.index + i) {
       throw new StorageError('PALISADE_STORAGE_MISUSE', 'appended entries are not consecutive');
@@ -291,7 +312,7 @@ export class FileRaftStorage implements RaftStorage {
 
   save(update: RaftStorageUpdate): Promise<void> {
     return this.serialize(async () => {
-      checkUpdate(this.index, update);
+      checkUpdate(this.index, update, this.latest?.index ?? 0);
       if (update.snapshot && update.snapshot.index > this.index.point().index) {
         await writeSnapshot(this.snapDir, update.snapshot, this.hooks);
       }
