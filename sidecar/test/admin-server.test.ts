@@ -200,6 +200,16 @@ describe('admin API', () => {
         message: expect.stringContaining('app.port'),
       },
     });
+
+    // Reverting the bad edit (content equal to what is in force) clears the warning.
+    await store.apply({
+      version: 'v1',
+      app: { host: '127.0.0.1', port: app.port },
+      redis: { url: 'redis://default:hunter2@redis.palisade:6379' },
+    });
+    const reverted = await getJson(`${base}/healthz`);
+    expect(reverted.body.status).toBe('pass');
+    expect(reverted.body.config).toMatchObject({ lastReload: { status: 'unchanged' } });
   });
 
   it('serves Prometheus text with its content type', async () => {

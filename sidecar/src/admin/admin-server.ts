@@ -228,14 +228,13 @@ export function validateBody<T>(
   throw new AdminHttpError(400, 'INVALID_REQUEST', 'request body is invalid', result.errors);
 }
 
-/** `fail` if a check fails; `warn` if all pass but the latest reload was refused; else `pass`. */
+/** `fail` if a check fails; `warn` if all pass but the latest reload attempt was refused; else `pass`. */
 function healthStatus(
   results: readonly CheckResult[],
   store: ConfigStore,
 ): 'pass' | 'warn' | 'fail' {
   if (results.some((r) => r.status === 'fail')) return 'fail';
-  const failure = store.lastFailure();
-  return failure !== null && failure.at >= store.current().appliedAt ? 'warn' : 'pass';
+  return store.lastReloadRejected() ? 'warn' : 'pass';
 }
 
 function hasBody(req: Request): boolean {

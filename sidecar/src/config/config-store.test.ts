@@ -43,6 +43,7 @@ describe('ConfigStore', () => {
       version: 'v1',
       generation: 1,
       appliedAt: new Date(1000).toISOString(),
+      lastReload: null,
       lastFailure: null,
     });
   });
@@ -156,6 +157,25 @@ describe('ConfigStore', () => {
     await Promise.all([first, second]);
     expect(seen).toEqual(['start v2', 'end v2', 'start v3', 'end v3']);
     expect(store.current()).toMatchObject({ version: 'v3', generation: 3 });
+  });
+
+  it('reports the latest attempt: a reverted bad edit is no longer a rejection', async () => {
+    const { store, tick } = setup();
+    tick(1);
+    await store.apply({ version: 'v2', app: { host: '127.0.0.1', port: 0 } });
+    expect(store.lastReloadRejected()).toBe(true);
+    expect(store.status().lastReload).toEqual({
+      status: 'rejected',
+      at: new Date(1001).toISOString(),
+    });
+    tick(1);
+    expect((await store.apply(v1)).status).toBe('unchanged');
+    expect(store.lastReloadRejected()).toBe(false);
+    expect(store.status().lastReload).toEqual({
+      status: 'unchanged',
+      at: new Date(1002).toISOString(),
+    });
+    expect(store.status().lastFailure?.code).toBe('CONFIG_INVALID'); // history is kept
   });
 
   it('records failures reported before a candidate exists', () => {

@@ -89,6 +89,11 @@ export interface ConfigStatus {
   readonly generation: number;
   /** ISO time the config in force was applied. */
   readonly appliedAt: string;
+  /**
+   * Outcome of the latest reload attempt: `applied`, `unchanged` (content equal to what is in
+   * force, e.g. a bad edit reverted) or `rejected`; `null` before any attempt.
+   */
+  readonly lastReload: { readonly status: ApplyResult['status']; readonly at: string } | null;
   /** The last refused reload, if any since start (it stays listed after later successes). */
   readonly lastFailure: {
     readonly code: string;
@@ -102,6 +107,7 @@ export interface ConfigStatus {
 export class ConfigStore {
   private snapshot: ConfigSnapshot;
   private failure: ConfigFailure | null = null;
+  private lastAttempt: { status: ApplyResult['status']; at: number } | null = null;
   private readonly appliers: ConfigApplier[] = [];
   private readonly listeners = new Set<ConfigListener>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -132,6 +138,11 @@ export class ConfigStore {
   /** The config in force. */
   get config(): ResolvedConfig {
     return this.snapshot.config;
+  }
+
+  /** Whether the latest reload attempt was refused (the config in force is then older). */
+  lastReloadRejected(): boolean {
+    return this.lastAttempt?.status === 'rejected';
   }
 
   /** The last refused reload since start, or `null`. */
@@ -176,10 +187,15 @@ export class ConfigStore {
   /** Reload status for /healthz. */
   status(): ConfigStatus {
     const failure = this.failure;
+    const attempt = this.lastAttempt;
     return {
       version: this.snapshot.version,
       generation: this.snapshot.generation,
       appliedAt: new Date(this.snapshot.appliedAt).toISOString(),
+      lastReload:
+        attempt === null
+          ? null
+          : { status: attempt.status, at: new Date(attempt.at).toISOString() },
       lastFailure:
         failure === null
           ? null
@@ -201,7 +217,10 @@ export class ConfigStore {
     }
     const previous = this.snapshot;
     const hash = hashConfig(next);
-    if (hash === previous.hash) return { status: 'unchanged', snapshot: previous };
+    if (hash === previous.hash) {
+      this.lastAttempt = { status: 'unchanged', at: this.now() };
+      return { status: 'unchanged', snapshot: previous };
+    }
     const change = diffConfig(previous.config, next);
 
     const commits: { name: string; commit: ConfigCommit }[] = [];
@@ -238,6 +257,7 @@ export class ConfigStore {
       hash,
     });
     this.snapshot = snapshot;
+    this.lastAttempt = { status: 'applied', at: snapshot.appliedAt };
     this.recorder?.recordApplied(snapshot.version, snapshot.appliedAt);
     this.logger?.info(
       {
@@ -267,6 +287,7 @@ export class ConfigStore {
 
   private recordFailure(error: ConfigError): void {
     this.failure = { error, at: this.now(), keptVersion: this.snapshot.version };
+    this.lastAttempt = { status: 'rejected', at: this.failure.at };
     this.recorder?.recordRejected(error.code);
     this.logger?.error(
       {
