@@ -1,14 +1,34 @@
 -- 1 KiB POST bodies; prints one JSON line of results when wrk is done.
--- WRK_DELAY_MS (optional): pause per connection between requests, to hold a fixed rate
--- (wrk2 is not in Debian): rate ≈ connections × 1000 / (delay + latency).
+-- WRK_RATE (optional, req/s for this wrk thread; run wrk with -t1): hold a fixed rate, since
+-- wrk2 is not in Debian. Each connection pauses before its next request; the pause starts at
+-- WRK_DELAY_MS and is corrected once a second (os.time() is the only clock wrk's Lua has) so
+-- that the requests sent per second meet the target despite the target's own latency.
 wrk.method = "POST"
 wrk.body = string.rep("a", 1024)
 wrk.headers["Content-Type"] = "application/octet-stream"
 
+local rate = tonumber(os.getenv("WRK_RATE") or "0")
+local connections = tonumber(os.getenv("WRK_CONNECTIONS") or "1")
 local pause = tonumber(os.getenv("WRK_DELAY_MS") or "0")
-if pause > 0 then
+if rate > 0 then
+  local second = os.time()
+  local sent = 0
+  local boundaries = 0
   function delay()
-    return pause
+    local now = os.time()
+    if now ~= second then
+      boundaries = boundaries + 1
+      -- The first second is partial; from then on, cycle = pause + latency per connection, so
+      -- move the pause by the gap between the target cycle and the achieved one.
+      if boundaries > 1 and sent > 0 then
+        pause = pause + connections * 1000 / rate - connections * 1000 / sent
+        if pause < 0 then pause = 0 end
+      end
+      second = now
+      sent = 0
+    end
+    sent = sent + 1
+    return math.floor(pause + 0.5)
   end
 end
 

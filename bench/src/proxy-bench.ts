@@ -163,7 +163,12 @@ function wrk(
   return new Promise((resolve, reject) => {
     const child = spawn('taskset', args, {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, WRK_DELAY_MS: String(delayMs) },
+      env: {
+        ...process.env,
+        WRK_DELAY_MS: String(delayMs),
+        WRK_RATE: delayMs > 0 ? String(rate) : '0',
+        WRK_CONNECTIONS: String(connections),
+      },
     });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -320,7 +325,8 @@ async function measure(target: Target, upstreamPort: number, dir: string): Promi
     const pid = child?.pid ?? null;
     // Warm-up: JIT, connection pools.
     await wrk(port, saturationConnections, Math.min(3, seconds), 0);
-    // Fixed rate: 16 connections each pausing so that together they send ≈ BENCH_RATE req/s.
+    // Fixed rate: 16 connections each pausing so that together they send ≈ BENCH_RATE req/s
+    // (the Lua script corrects the pause once a second for the target's latency).
     const delayMs = Math.max(0, Math.round((latencyConnections * 1000) / rate) - 1);
     const cpu0 = pid === null ? 0 : cpuTicks(pid);
     const wait0 = pid === null ? 0 : runQueueWaitNs(pid);
