@@ -258,8 +258,22 @@ describe('RaftTransport', () => {
     await forged.closed;
     expect((await a.drops.next('bad-mac')).reason).toBe('bad-mac');
 
+    // Before authenticating, a client cannot even announce a large frame.
+    const anonymous = await rawClient(a.address);
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(100_000, 0);
+    header[4] = FrameKind.auth;
+    anonymous.socket.write(header);
+    await anonymous.closed;
+    expect((await a.drops.next('oversized auth')).reason).toBe('oversized');
+
     b.transport.send('a', { text: 'after the garbage' });
     expect(await a.messages.next('b')).toEqual({ from: 'b', text: 'after the garbage' });
+    // Once authenticated, frames up to the full bound pass.
+    const big = new Uint8Array(1 << 20).fill(9);
+    const received = new Promise<TestMessage>((resolve) => a.transport.onMessage(resolve));
+    b.transport.send('a', { text: 'big', data: big });
+    expect((await received).data?.byteLength).toBe(1 << 20);
   });
 
   it('refuses an oversized frame from its header, before buffering it', async () => {

@@ -8,12 +8,12 @@
  * A crash leaves either no file or a complete one (plus, possibly, a stale `.tmp` that the next
  * open deletes). The CRC inside catches later damage; the name is checked against the header.
  */
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { StorageError } from './errors.js';
 import type { StoredSnapshot } from './log-index.js';
-import { syncDirectory, type WalHooks } from './wal.js';
+import { makeDirectory, syncDirectory, type WalHooks } from './wal.js';
 
 const MAGIC = Buffer.from('PSNP', 'latin1');
 const VERSION = 1;
@@ -63,7 +63,7 @@ export interface SnapshotListing {
 
 /** Lists `dir`'s snapshot files, newest first, deleting leftover temporary files. */
 export async function listSnapshots(dir: string): Promise<SnapshotListing[]> {
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const listing: SnapshotListing[] = [];
   for (const name of await readdir(dir)) {
     if (name.startsWith('snapshot-') && name.endsWith('.snap.tmp')) {

@@ -23,7 +23,7 @@
  * {@link scanSegment} for the exact rule.
  */
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { StorageError } from './errors.js';
 
@@ -216,7 +216,7 @@ export class Wal {
   static async open(options: WalOptions): Promise<{ wal: Wal; recovery: WalRecovery }> {
     const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     const hooks = options.hooks ?? {};
-    await mkdir(options.dir, { recursive: true });
+    await makeDirectory(options.dir);
     const names = await readdir(options.dir);
     // A rewrite that crashed before its rename: the old segments are all still there.
     for (const name of names.filter((n) => n.endsWith('.wal.tmp'))) {
@@ -474,6 +474,22 @@ async function writeAll(file: FileHandle, buffer: Buffer): Promise<void> {
     const { bytesWritten } = await file.write(buffer, offset, buffer.byteLength - offset);
     if (bytesWritten <= 0) throw new Error('write made no progress');
     offset += bytesWritten;
+  }
+}
+
+/**
+ * Creates `dir` (and missing parents) and fsyncs the parent of each directory created, so that
+ * the new directory's name is durable before anything inside it is relied on.
+ */
+export async function makeDirectory(dir: string): Promise<void> {
+  const created = await mkdir(dir, { recursive: true });
+  if (created === undefined) return;
+  let path = dir;
+  for (;;) {
+    const parent = dirname(path);
+    await syncDirectory(parent);
+    if (path === created || parent === path) return;
+    path = parent;
   }
 }
 

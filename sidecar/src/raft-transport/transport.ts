@@ -126,6 +126,8 @@ const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 const MINIMUM_SECRET_BYTES = 16;
 /** Bound on everything a frame adds to the payload: length, kind, MAC, envelope fields. */
 const FRAME_OVERHEAD_BYTES = 5 + 32 + 64 + 3 * 253 + 20;
+/** Bound on the first frame of a connection, the `auth` frame (MAC + a small JSON header). */
+const MAX_AUTH_FRAME_BYTES = 5 + 32 + 64 + 3 * 253 + 20;
 /** Messages per frame at most: bounds the work of one inbound frame on the event loop. */
 const MAX_BATCH_MESSAGES = 1024;
 
@@ -398,7 +400,9 @@ export class RaftTransport<M> {
     this.inbound.add(socket);
     socket.setNoDelay(true);
     const nonce = randomBytes(NONCE_BYTES);
-    const decoder = new FrameDecoder(this.settings.maxFrameBytes);
+    // Until the dialer has authenticated, only an `auth` frame can come: a few hundred bytes. An
+    // anonymous client cannot make this member buffer a 16 MiB frame.
+    const decoder = new FrameDecoder(MAX_AUTH_FRAME_BYTES);
     let expectedSeq = 1;
     let peer: string | undefined;
     const reject = (reason: DropReason): void => {
@@ -412,18 +416,20 @@ export class RaftTransport<M> {
     });
     socket.on('error', () => undefined); // 'close' follows; nothing to report per socket
     socket.on('data', (chunk: Buffer) => {
-      const { frames, error } = decoder.push(chunk);
-      for (const frame of frames) {
-        if (socket.destroyed) return;
+      decoder.write(chunk);
+      while (!socket.destroyed) {
+        const frame = decoder.read();
+        if (frame === undefined) return;
+        if (typeof frame === 'string') return reject(frame);
         const outcome = this.receive(frame, nonce, expectedSeq, peer);
         if (typeof outcome === 'string') return reject(outcome);
         expectedSeq++;
         if (peer === undefined) {
           peer = outcome.from;
           clearTimeout(timer);
+          decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
         }
       }
-      if (error && !socket.destroyed) reject(error);
     });
     socket.write(encodeHello(nonce));
   }

@@ -78,7 +78,12 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  constructor(private readonly maxFrameBytes: number) {}
+  constructor(private maxFrameBytes: number) {}
+
+  /** Changes the bound for the frames still to come (e.g. raised once a peer authenticated). */
+  setMaxFrameBytes(maxFrameBytes: number): void {
+    this.maxFrameBytes = maxFrameBytes;
+  }
 
   /**
    * The frames completed by `chunk`, or the reason the stream must be abandoned: `oversized`
@@ -86,18 +91,34 @@ export class FrameDecoder {
    * length).
    */
   push(chunk: Buffer): { frames: Frame[]; error?: 'oversized' | 'malformed' } {
-    this.chunks.push(chunk);
-    this.buffered += chunk.byteLength;
+    this.write(chunk);
     const frames: Frame[] = [];
     for (;;) {
-      if (this.buffered < 4) return { frames };
-      const length = this.peekLength();
-      if (length === 0) return { frames, error: 'malformed' };
-      if (length > this.maxFrameBytes) return { frames, error: 'oversized' };
-      if (this.buffered < 4 + length) return { frames };
-      const bytes = this.take(4 + length);
-      frames.push({ kind: bytes[4] ?? 0, body: bytes.subarray(5) });
+      const next = this.read();
+      if (next === undefined) return { frames };
+      if (typeof next === 'string') return { frames, error: next };
+      frames.push(next);
     }
+  }
+
+  /** Buffers a chunk; take the frames out with {@link read}. */
+  write(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.byteLength;
+  }
+
+  /**
+   * The next complete frame, undefined if none is complete yet, or the reason to abandon the
+   * stream. One at a time, so that the caller can change the bound between frames.
+   */
+  read(): Frame | 'oversized' | 'malformed' | undefined {
+    if (this.buffered < 4) return undefined;
+    const length = this.peekLength();
+    if (length === 0) return 'malformed';
+    if (length > this.maxFrameBytes) return 'oversized';
+    if (this.buffered < 4 + length) return undefined;
+    const bytes = this.take(4 + length);
+    return { kind: bytes[4] ?? 0, body: bytes.subarray(5) };
   }
 
   /** Bytes held for an incomplete frame. */
