@@ -3,7 +3,7 @@
  * (default below) of RAFT_SIM_STEPS steps each; a failure prints the command that replays it.
  *
  *   RAFT_SIM_SEEDS=20000 node --experimental-vm-modules node_modules/jest/bin/jest.js \
- *     --selectProjects unit sidecar/src/raft/simulation.test.ts      # more seeds
+ *     --selectProjects unit --testPathPatterns sidecar/src/raft/simulation.test.ts   # more seeds
  *   RAFT_SIM_SEED=1234 …same command…                                # replay one, with a trace
  */
 import { describe, expect, test } from '@jest/globals';
@@ -18,7 +18,7 @@ const ONE_SEED = env['RAFT_SIM_SEED'];
 function replayCommand(seed: number): string {
   return (
     `RAFT_SIM_SEED=${seed} RAFT_SIM_STEPS=${STEPS} node --experimental-vm-modules ` +
-    `node_modules/jest/bin/jest.js --selectProjects unit sidecar/src/raft/simulation.test.ts`
+    `node_modules/jest/bin/jest.js --selectProjects unit --testPathPatterns sidecar/src/raft/simulation.test.ts`
   );
 }
 
