@@ -10,6 +10,7 @@ export * from './informer/object-key.js';
 export * from './informer/object-store.js';
 export * from './informer/pod-info.js';
 export * from './informer/resource-informer.js';
+export * from './informer/slim-objects.js';
 export * from './informer/kube-informers.js';
 export * from './adapters/kube-api-client.js';
 export * from './operator.js';

@@ -9,6 +9,7 @@ import { API_VERSION, GROUP, VERSION, allKinds } from '@palisade/crds';
 import type { Scheduler } from '../core/clock.js';
 import { ResourceInformer, type ListWatchPort } from './resource-informer.js';
 import { SIDECAR_LABEL, SIDECAR_LABEL_VALUE } from './pod-info.js';
+import { slimPod, transformingWatch, type SlimPod } from './slim-objects.js';
 import { MANAGED_BY_SELECTOR } from '../reconcilers/config-map.js';
 
 /** What to watch and how. */
@@ -29,8 +30,9 @@ export interface KubeInformers {
 }
 
 /**
- * Thin adapter: builds one client-node ListWatch per resource (cluster-wide), wrapped in a
- * `ResourceInformer`. Exercised by the e2e tests on the local control plane, not unit tests.
+ * Thin adapter: builds one client-node ListWatch per resource (cluster-wide; Pods slimmed by
+ * `slimPod` before caching), each wrapped in a `ResourceInformer`. Exercised against the local
+ * control plane (operator/test/operator-integration.ts), not by unit tests.
  */
 export function createKubeInformers(options: KubeInformerOptions): KubeInformers {
   const objects = KubernetesObjectApi.makeApiClient(options.kubeConfig);
@@ -41,6 +43,7 @@ export function createKubeInformers(options: KubeInformerOptions): KubeInformers
     apiVersion: string,
     kind: string,
     labelSelector?: string,
+    transform?: (object: KubernetesObject) => KubernetesObject,
   ) =>
     new ResourceInformer<KubernetesObject>({
       name,
@@ -52,10 +55,13 @@ export function createKubeInformers(options: KubeInformerOptions): KubeInformers
       createListWatch: (wrap): ListWatchPort<KubernetesObject> =>
         new ListWatch<KubernetesObject>(
           path,
-          watch,
+          // The cast is the boundary to client-node: ListWatch only calls watch().
+          transform === undefined
+            ? watch
+            : (transformingWatch(watch, transform) as unknown as Watch),
           () =>
-            wrap(() =>
-              objects.list<KubernetesObject>(
+            wrap(async () => {
+              const list = await objects.list<KubernetesObject>(
                 apiVersion,
                 kind,
                 undefined,
@@ -64,8 +70,9 @@ export function createKubeInformers(options: KubeInformerOptions): KubeInformers
                 undefined,
                 undefined,
                 labelSelector,
-              ),
-            ),
+              );
+              return transform === undefined ? list : { ...list, items: list.items.map(transform) };
+            }),
           false,
           labelSelector,
         ),
@@ -76,7 +83,14 @@ export function createKubeInformers(options: KubeInformerOptions): KubeInformers
       make(k.plural, `/apis/${GROUP}/${VERSION}/${k.plural}`, API_VERSION, k.kind),
     ]),
   );
-  const pods = make('pods', '/api/v1/pods', 'v1', 'Pod', `${SIDECAR_LABEL}=${SIDECAR_LABEL_VALUE}`);
+  const pods = make(
+    'pods',
+    '/api/v1/pods',
+    'v1',
+    'Pod',
+    `${SIDECAR_LABEL}=${SIDECAR_LABEL_VALUE}`,
+    (pod) => slimPod(pod as SlimPod) as KubernetesObject,
+  );
   const configMaps = make(
     'configmaps',
     '/api/v1/configmaps',
