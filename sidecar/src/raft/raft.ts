@@ -11,7 +11,6 @@ import {
   applyConfChange,
   committedIndex,
   confAfter,
-  decodeConfChange,
   encodeConfChange,
   tallyVotes,
 } from './membership.js';
@@ -836,10 +835,5 @@ export class Raft {
 
   softState(): SoftState {
     return { leader: this.lead, role: this.role, conf: this.conf() };
-  }
-
-  /** Test and debugging aid: the conf change carried by a config entry. */
-  static confChangeOf(entry: Entry): ConfChange {
-    return decodeConfChange(entry.data);
   }
 }
