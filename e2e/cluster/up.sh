@@ -19,8 +19,9 @@ POD_CIDR="${POD_CIDR:-10.244.0.0/16}"
 LOGS="${PALISADE_CLUSTER_DIR}/logs"
 RUN="${PALISADE_CLUSTER_DIR}/run"
 
-# Admission plugins a production cluster runs (kubeadm's defaults plus NodeRestriction), named
-# explicitly so webhooks and ValidatingAdmissionPolicy are on regardless of version defaults.
+# Admission plugins a production cluster runs: the API server's default set plus NodeRestriction
+# (as kubeadm configures it), named explicitly so that webhooks and ValidatingAdmissionPolicy are
+# on whatever a version's defaults are.
 ADMISSION_PLUGINS="NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,\
 DefaultStorageClass,StorageObjectInUseProtection,PersistentVolumeClaimResize,RuntimeClass,\
 Priority,TaintNodesByCondition,PodSecurity,NodeRestriction,CertificateApproval,\
