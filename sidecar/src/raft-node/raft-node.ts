@@ -1,0 +1,767 @@
+/**
+ * The Raft driver: the thin shell that runs the pure core (raft/) among sidecar processes. It
+ * owns one RawNode, the durable store, the authenticated transport and the lease table, and runs
+ * one loop (see docs/decisions/0011-raft-driver.md):
+ *
+ *   ticks (setInterval), transport messages (step), lease requests (queued)
+ *        │
+ *   turn: propose every queued command in ONE batch (stamped with the leader's monotonic clock
+ *         right before `propose`), then while hasReady():
+ *           1. save snapshot + entries + hard state, fsync      (before anything leaves the node)
+ *           2. send the Ready's messages                       (votes and acks are now durable)
+ *           3. apply the snapshot and committed entries to the lease table, answer waiters
+ *           4. advance(); take a snapshot past the threshold
+ *
+ * Only one turn runs at a time; work that arrives during an fsync goes into the next Ready, which
+ * is how proposals batch: one fsync per Ready whatever the number of entries.
+ */
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../core/clock.js';
+import { systemRandom, type Random } from '../core/random.js';
+import {
+  LeaseTable,
+  decodeLeaseCommand,
+  encodeLeaseCommand,
+  type LeaseCommand,
+  type LeaseResult,
+} from '../leases/index.js';
+import type { Metrics } from '../metrics/index.js';
+import {
+  ProposalDroppedError,
+  RawNode,
+  bootstrapLog,
+  type Entry,
+  type NodeId,
+  type Ready,
+  type Role,
+} from '../raft/index.js';
+import { FileRaftStorage, type RaftStorage } from '../raft-storage/index.js';
+import { RaftTransport, type TrafficFilter } from '../raft-transport/index.js';
+import {
+  CoreStorage,
+  encodeStoredEntry,
+  encodeStoredSnapshot,
+  decodeStoredSnapshot,
+} from './core-storage.js';
+import { RaftNodeError } from './errors.js';
+import { desiredConf, nextConfChange, type PeerSpec } from './membership-policy.js';
+import {
+  decodeNodeMessage,
+  type LeaseReply,
+  type LeaseRequest,
+  type NodeMessage,
+  type RaftNodeUnavailableCode,
+} from './wire-messages.js';
+
+/**
+ * Timing defaults. A tick is 50 ms; heartbeats every tick; election timeout uniform in
+ * [6, 12) ticks = [300, 600) ms. Failover after a leader crash ≈ the first follower's timeout
+ * (≤ 600 ms) + pre-vote, vote and the first commit (three round trips and two fsyncs, tens of
+ * ms) — under the 1 s p99 target with room for a loaded machine, while a needless election
+ * needs six heartbeats in a row to go missing (300 ms of silence).
+ */
+export const DEFAULT_TIMING = Object.freeze({ tickMs: 50, electionTick: 6, heartbeatTick: 1 });
+
+/** Options of {@link RaftNode.start}. */
+export interface RaftNodeOptions {
+  readonly group: string;
+  readonly id: NodeId;
+  /** The config's peer list, oldest pod first (this node included). */
+  readonly peers: readonly PeerSpec[];
+  /** The group secret (≥ 16 bytes). */
+  readonly secret: Uint8Array;
+  /** Where the Raft transport listens. */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** This member's data directory (WAL and snapshots). */
+  readonly dataDir: string;
+  readonly metrics?: Metrics;
+  readonly logger?: Logger;
+  /** Monotonic clock: ticks are timers, but lease stamps read this. Default `performance.now`. */
+  readonly clock?: Clock;
+  readonly random?: Random;
+  readonly tickMs?: number;
+  readonly electionTick?: number;
+  readonly heartbeatTick?: number;
+  /** Take a snapshot after this many applied entries (default 10,000). */
+  readonly snapshotEvery?: number;
+  /** Entries kept behind a snapshot for slow followers (default 1,000). */
+  readonly snapshotKeep?: number;
+  /** A lease request gets an answer or `PALISADE_RAFT_TIMEOUT` within this (default 3 s). */
+  readonly requestTimeoutMs?: number;
+  /** Called once when the node stops on a fatal error (storage): the process should exit. */
+  readonly onFatal?: (error: RaftNodeError) => void;
+}
+
+/** A member as `GET /v1/raft` shows it. */
+export interface RaftMemberView {
+  readonly id: NodeId;
+  readonly address: string | undefined;
+  readonly suffrage: 'voter' | 'learner';
+  /** Leader only: the member's replication progress (`replicate match=… next=…`). */
+  readonly progress?: string;
+}
+
+/** `GET /v1/raft`. */
+export interface RaftStatusView {
+  readonly id: NodeId;
+  readonly group: string;
+  readonly role: Role | 'joining';
+  readonly term: number;
+  readonly leader: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly members: readonly RaftMemberView[];
+}
+
+interface Waiter {
+  settle(reply: LeaseReply): void;
+}
+
+interface QueuedCommand extends Waiter {
+  readonly command: LeaseCommand;
+}
+
+interface PendingEntry extends Waiter {
+  readonly term: number;
+}
+
+/** One running Raft member. */
+export class RaftNode {
+  private node: RawNode | undefined;
+  private table = new LeaseTable();
+  private readonly coreStorage: CoreStorage;
+  private peers: readonly PeerSpec[];
+  private readonly queue: QueuedCommand[] = [];
+  private readonly pending = new Map<number, PendingEntry>();
+  private readonly forwarded = new Map<number, Waiter>();
+  private nextForwardId = 1;
+  private turnScheduled = false;
+  private turnRunning: Promise<void> | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private membershipTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private fatal: RaftNodeError | undefined;
+  private lastSnapshotIndex = 0;
+  private applied = 0;
+  private knownLeader: NodeId = '';
+  private readonly probeReplies = new Map<NodeId, boolean>();
+  private readonly clock: Clock;
+  private readonly tickMs: number;
+  private readonly electionTick: number;
+  private readonly heartbeatTick: number;
+  private readonly snapshotEvery: number;
+  private readonly snapshotKeep: number;
+  private readonly requestTimeoutMs: number;
+
+  private constructor(
+    private readonly options: RaftNodeOptions,
+    private readonly store: RaftStorage,
+    private readonly transport: RaftTransport<NodeMessage>,
+  ) {
+    this.peers = options.peers;
+    this.clock = options.clock ?? systemClock;
+    this.tickMs = options.tickMs ?? DEFAULT_TIMING.tickMs;
+    this.electionTick = options.electionTick ?? DEFAULT_TIMING.electionTick;
+    this.heartbeatTick = options.heartbeatTick ?? DEFAULT_TIMING.heartbeatTick;
+    this.snapshotEvery = options.snapshotEvery ?? 10_000;
+    this.snapshotKeep = options.snapshotKeep ?? 1_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 3_000;
+    this.coreStorage = new CoreStorage(store);
+  }
+
+  /**
+   * Opens the store (recovering from the WAL), starts the transport and the loop. With an empty
+   * data directory the node first probes its peers: it bootstraps the group from the peer list
+   * only when a quorum of the listed voters is also uninitialized and none is initialized;
+   * otherwise it starts empty and waits for the leader to add it and send it the log.
+   */
+  static async start(options: RaftNodeOptions): Promise<RaftNode> {
+    if (!options.peers.some((peer) => peer.id === options.id)) {
+      throw new RaftNodeError(
+        'PALISADE_RAFT_NODE_CONFIG',
+        `raft.id ${options.id} is not in raft.peers`,
+      );
+    }
+    const { storage, report } = await FileRaftStorage.open({ dir: options.dataDir });
+    if (report.truncatedBytes > 0) {
+      options.logger?.warn(
+        { bytes: report.truncatedBytes, reason: report.truncatedReason },
+        'cut a torn write from the end of the Raft WAL',
+      );
+    }
+    let transport: RaftTransport<NodeMessage>;
+    try {
+      transport = await RaftTransport.start<NodeMessage>({
+        group: options.group,
+        id: options.id,
+        secret: options.secret,
+        listen: options.listen,
+        peers: options.peers,
+        decode: decodeNodeMessage,
+        random: options.random,
+        onDrop: (reason) => options.metrics?.raftDroppedMessages.bind(reason).inc(),
+      });
+    } catch (error) {
+      await storage.close();
+      throw error;
+    }
+    const node = new RaftNode(options, storage, transport);
+    transport.onMessage((message, from) => node.receive(message, from));
+    try {
+      await node.initialize();
+    } catch (error) {
+      await node.stop();
+      throw error;
+    }
+    return node;
+  }
+
+  /** Whether this node is a member of the group and knows a leader (the readiness check). */
+  joined(): boolean {
+    const node = this.node;
+    if (node === undefined || this.fatal || this.stopped) return false;
+    const status = node.basicStatus();
+    const conf = node.status().conf;
+    const member = conf.voters.includes(this.options.id) || conf.learners.includes(this.options.id);
+    return member && status.leader !== '';
+  }
+
+  /** Why the node is not joined, for the readiness check's message. */
+  describeState(): string {
+    if (this.fatal) return `stopped: ${this.fatal.message}`;
+    if (this.node === undefined) return 'discovering peers before bootstrap';
+    const s = this.node.basicStatus();
+    return `${s.role} term=${s.term} leader=${s.leader || 'none'} commit=${s.commit}`;
+  }
+
+  /** The state for `GET /v1/raft`. */
+  status(): RaftStatusView {
+    const node = this.node;
+    const addresses = new Map(this.peers.map((p) => [p.id, p.address]));
+    if (node === undefined) {
+      return {
+        id: this.options.id,
+        group: this.options.group,
+        role: 'joining',
+        term: 0,
+        leader: null,
+        commitIndex: 0,
+        appliedIndex: 0,
+        members: [],
+      };
+    }
+    const s = node.status();
+    const members: RaftMemberView[] = [
+      ...s.conf.voters.map((id) => ({ id, suffrage: 'voter' as const })),
+      ...s.conf.learners.map((id) => ({ id, suffrage: 'learner' as const })),
+    ].map((m) => ({
+      ...m,
+      address: addresses.get(m.id),
+      ...(s.progress[m.id] !== undefined ? { progress: s.progress[m.id] } : {}),
+    }));
+    return {
+      id: s.id,
+      group: this.options.group,
+      role: s.role,
+      term: s.term,
+      leader: s.leader === '' ? null : s.leader,
+      commitIndex: s.commit,
+      appliedIndex: s.applied,
+      members,
+    };
+  }
+
+  /** The address of a member from the peer list. */
+  addressOf(id: NodeId): string | undefined {
+    return this.peers.find((p) => p.id === id)?.address;
+  }
+
+  /**
+   * Serves a lease request: on the leader, a command is proposed (batched with the others of the
+   * same loop turn) and answered once applied; on a follower it is forwarded to the leader over
+   * the Raft transport. Never rejects: failures are `{kind: 'error'}` replies (retryable).
+   */
+  submit(request: LeaseRequest): Promise<LeaseReply> {
+    const unavailable = this.unavailable();
+    if (unavailable) return Promise.resolve(unavailable);
+    const node = this.node as RawNode;
+    const status = node.basicStatus();
+    if (status.role === 'leader') return this.serveLocally(request);
+    if (status.leader === '') {
+      return Promise.resolve(
+        errorReply('PALISADE_RAFT_NO_LEADER', 'no leader is known (election in progress)', ''),
+      );
+    }
+    return this.forward(status.leader, request);
+  }
+
+  /** Follows the config's peer list: transport peers now, membership one change at a time. */
+  updatePeers(peers: readonly PeerSpec[]): void {
+    this.peers = peers;
+    this.transport.updatePeers(peers);
+    this.reconcileMembership();
+  }
+
+  /** Installs (or removes) a partition filter on the transport, for fault experiments. */
+  setPartition(filter: TrafficFilter | undefined): void {
+    this.transport.setFilter(filter);
+  }
+
+  /** Stops the loop and the transport, fails waiting requests, closes the store. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    clearInterval(this.membershipTimer);
+    await this.turnRunning?.catch(() => undefined);
+    const stopped = errorReply('PALISADE_RAFT_STOPPED', 'the Raft node is stopping', '');
+    for (const waiter of this.queue.splice(0)) waiter.settle(stopped);
+    for (const waiter of this.pending.values()) waiter.settle(stopped);
+    for (const waiter of this.forwarded.values()) waiter.settle(stopped);
+    this.pending.clear();
+    this.forwarded.clear();
+    await this.transport.close();
+    await this.store.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Start-up
+
+  private async initialize(): Promise<void> {
+    const state = this.store.state();
+    const empty =
+      state.entries.length === 0 && state.snapshot === undefined && state.hardState.term === 0;
+    if (empty && (await this.discover()) === 'bootstrap') {
+      const conf = desiredConf(this.peers);
+      const { entries, hardState } = bootstrapLog(conf);
+      await this.store.save({ entries: entries.map(encodeStoredEntry), hardState });
+      this.options.logger?.info(
+        { voters: conf.voters, learners: conf.learners },
+        'bootstrapped a new Raft group',
+      );
+    }
+    if (this.stopped) return;
+    const snapshot = this.store.snapshot();
+    if (snapshot) {
+      const decoded = decodeStoredSnapshot(snapshot);
+      this.table = LeaseTable.restore(decoded.data);
+      this.lastSnapshotIndex = snapshot.index;
+      this.applied = snapshot.index;
+    }
+    this.node = new RawNode({
+      id: this.options.id,
+      storage: this.coreStorage,
+      random: this.options.random ?? systemRandom,
+      electionTick: this.electionTick,
+      heartbeatTick: this.heartbeatTick,
+      applied: snapshot?.index ?? 0,
+    });
+    this.options.metrics?.setRaftRole('follower');
+    this.ticker = setInterval(() => {
+      this.node?.tick();
+      this.scheduleTurn();
+    }, this.tickMs);
+    this.membershipTimer = setInterval(() => this.reconcileMembership(), 10 * this.tickMs);
+    this.scheduleTurn();
+  }
+
+  /**
+   * Probes the peers until it is clear whether a group exists: 'join' as soon as one peer says it
+   * is initialized (or a Raft message shows a running group), 'bootstrap' once a quorum of the
+   * listed voters (this node included) said it is not. Waits as long as it takes (until stop).
+   */
+  private async discover(): Promise<'bootstrap' | 'join'> {
+    const conf = desiredConf(this.peers);
+    const quorum = Math.floor(conf.voters.length / 2) + 1;
+    for (;;) {
+      if (this.stopped) return 'join';
+      if ([...this.probeReplies.values()].some((initialized) => initialized)) return 'join';
+      const fresh = conf.voters.filter(
+        (id) => id === this.options.id || this.probeReplies.get(id) === false,
+      );
+      if (fresh.length >= quorum && conf.voters.includes(this.options.id)) return 'bootstrap';
+      for (const peer of this.peers) {
+        if (peer.id !== this.options.id) this.transport.send(peer.id, { kind: 'probe' });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 4 * this.tickMs));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inbound
+
+  private receive(message: NodeMessage, from: NodeId): void {
+    if (this.stopped) return;
+    switch (message.kind) {
+      case 'raft': {
+        if (message.message.from !== from || message.message.to !== this.options.id) {
+          this.options.metrics?.raftDroppedMessages.bind('spoofed-sender').inc();
+          return;
+        }
+        if (this.node === undefined) {
+          // A running group talks to us: join it rather than bootstrap another one.
+          if (message.message.term > 1) this.probeReplies.set(from, true);
+          return;
+        }
+        try {
+          this.node.step(message.message);
+        } catch (error) {
+          this.options.metrics?.raftDroppedMessages.bind('step-failed').inc();
+          this.options.logger?.warn({ err: error, from }, 'a Raft message could not be stepped');
+        }
+        this.scheduleTurn();
+        return;
+      }
+      case 'probe':
+        this.transport.send(from, {
+          kind: 'probe-reply',
+          initialized: this.node !== undefined && this.store.lastIndex() > 0,
+        });
+        return;
+      case 'probe-reply':
+        this.probeReplies.set(from, message.initialized);
+        return;
+      case 'forward': {
+        const { id } = message;
+        const reply = (r: LeaseReply): void =>
+          this.transport.send(from, { kind: 'forward-reply', id, reply: r });
+        const node = this.node;
+        if (node === undefined || node.basicStatus().role !== 'leader') {
+          const leader = node?.basicStatus().leader ?? '';
+          reply(
+            errorReply('PALISADE_RAFT_NOT_LEADER', `${this.options.id} is not the leader`, leader),
+          );
+          return;
+        }
+        void this.serveLocally(message.request).then(reply);
+        return;
+      }
+      case 'forward-reply': {
+        const waiter = this.forwarded.get(message.id);
+        if (waiter) {
+          this.forwarded.delete(message.id);
+          waiter.settle(message.reply);
+        }
+        return;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lease requests
+
+  private unavailable(): LeaseReply | undefined {
+    if (this.fatal) return errorReply('PALISADE_RAFT_STOPPED', this.fatal.message, '');
+    if (this.stopped) return errorReply('PALISADE_RAFT_STOPPED', 'the Raft node is stopping', '');
+    if (this.node === undefined) {
+      return errorReply('PALISADE_RAFT_NO_LEADER', 'this node has not joined its group yet', '');
+    }
+    return undefined;
+  }
+
+  private serveLocally(request: LeaseRequest): Promise<LeaseReply> {
+    const node = this.node;
+    if (node === undefined) return Promise.resolve(this.unavailable() as LeaseReply);
+    if (request.op === 'view') {
+      const status = node.basicStatus();
+      const now = this.clock.now();
+      const lease = this.table.view(request.name, status.term, now);
+      return Promise.resolve(
+        lease === undefined
+          ? { kind: 'view' }
+          : {
+              kind: 'view',
+              lease: {
+                name: lease.name,
+                holder: lease.holder,
+                token: lease.token,
+                validForMs: lease.expiresAt - now,
+              },
+            },
+      );
+    }
+    return new Promise<LeaseReply>((resolve) => {
+      let done = false;
+      const timer = setTimeout(() => {
+        settle(
+          errorReply(
+            'PALISADE_RAFT_TIMEOUT',
+            `no commit within ${this.requestTimeoutMs} ms: the command may or may not apply`,
+            this.knownLeader,
+          ),
+        );
+      }, this.requestTimeoutMs);
+      const settle = (reply: LeaseReply): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve(reply);
+      };
+      this.queue.push({ command: request, settle });
+      this.scheduleTurn();
+    });
+  }
+
+  private forward(leader: NodeId, request: LeaseRequest): Promise<LeaseReply> {
+    const id = this.nextForwardId++;
+    return new Promise<LeaseReply>((resolve) => {
+      const timer = setTimeout(() => {
+        this.forwarded.delete(id);
+        resolve(
+          errorReply(
+            'PALISADE_RAFT_TIMEOUT',
+            `the leader ${leader} did not answer within ${this.requestTimeoutMs} ms`,
+            leader,
+          ),
+        );
+      }, this.requestTimeoutMs);
+      this.forwarded.set(id, {
+        settle: (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+      });
+      this.transport.send(leader, { kind: 'forward', id, request });
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The loop
+
+  private scheduleTurn(): void {
+    if (this.turnScheduled || this.stopped || this.fatal) return;
+    this.turnScheduled = true;
+    setImmediate(() => {
+      this.turnScheduled = false;
+      if (this.turnRunning) return; // the running turn loops until nothing is left
+      this.turnRunning = this.turn()
+        .catch((error: unknown) => this.fail(error))
+        .finally(() => {
+          this.turnRunning = undefined;
+        });
+    });
+  }
+
+  private async turn(): Promise<void> {
+    const node = this.node;
+    if (node === undefined) return;
+    for (;;) {
+      if (this.stopped) return;
+      this.proposeQueued(node);
+      if (!node.hasReady()) return;
+      const ready = node.ready();
+      await this.persist(ready);
+      this.observeState(ready, node);
+      for (const message of ready.messages) {
+        this.transport.send(message.to, { kind: 'raft', message });
+      }
+      if (ready.snapshot) {
+        this.table = LeaseTable.restore(ready.snapshot.data);
+        this.applied = ready.snapshot.metadata.index;
+        this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, this.applied);
+      }
+      let configApplied = false;
+      for (const entry of ready.committedEntries) {
+        if (entry.type === 'config') configApplied = true;
+        else this.applyEntry(entry);
+        this.applied = entry.index;
+      }
+      node.advance();
+      this.options.metrics?.raftAppliedIndex.bind().set(this.applied);
+      if (configApplied) this.reconcileMembership();
+      if (this.applied - this.lastSnapshotIndex >= this.snapshotEvery) {
+        await this.takeSnapshot(node);
+      }
+    }
+  }
+
+  /** All commands queued since the last turn go in one `propose`: one batch, one fsync. */
+  private proposeQueued(node: RawNode): void {
+    if (this.queue.length === 0) return;
+    const batch = this.queue.splice(0);
+    const status = node.basicStatus();
+    if (status.role !== 'leader') {
+      const reply = notLeader(this.options.id, status.leader);
+      for (const waiter of batch) waiter.settle(reply);
+      return;
+    }
+    // The stamp: the leader's monotonic clock immediately before `propose` (decision 0004).
+    const stamp = this.clock.now();
+    let positions;
+    try {
+      positions = node.propose(...batch.map((q) => encodeLeaseCommand(q.command, stamp)));
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+      const reply = notLeader(this.options.id, error.leader);
+      for (const waiter of batch) waiter.settle(reply);
+      return;
+    }
+    positions.forEach((position, i) => {
+      const waiter = batch[i] as QueuedCommand;
+      this.pending.set(position.index, { term: position.term, settle: waiter.settle });
+    });
+  }
+
+  private async persist(ready: Ready): Promise<void> {
+    if (!ready.snapshot && ready.entries.length === 0 && !ready.hardState) return;
+    const started = performance.now();
+    try {
+      await this.store.save({
+        snapshot: ready.snapshot && encodeStoredSnapshot(ready.snapshot),
+        entries: ready.entries.map(encodeStoredEntry),
+        hardState: ready.hardState,
+      });
+    } catch (error) {
+      throw new RaftNodeError(
+        'PALISADE_RAFT_NODE_STORAGE_FAILED',
+        'persisting a Ready failed: the node stops',
+        { cause: error },
+      );
+    }
+    if (ready.entries.length > 0) {
+      this.options.metrics?.raftAppendDuration.bind().observe((performance.now() - started) / 1000);
+    }
+  }
+
+  private observeState(ready: Ready, node: RawNode): void {
+    const metrics = this.options.metrics;
+    if (ready.softState) {
+      metrics?.setRaftRole(ready.softState.role);
+      if (ready.softState.leader !== this.knownLeader) {
+        this.knownLeader = ready.softState.leader;
+        metrics?.raftLeaderChanges.bind().inc();
+        this.options.logger?.info(
+          {
+            leader: this.knownLeader || null,
+            role: ready.softState.role,
+            term: node.basicStatus().term,
+          },
+          'Raft leader changed',
+        );
+        // Waiters of a leader that lost its role will not be answered by this node.
+        if (ready.softState.role !== 'leader') this.failPending(node);
+      }
+    }
+    if (ready.hardState) {
+      metrics?.raftTerm.bind().set(ready.hardState.term);
+      metrics?.raftCommitIndex.bind().set(ready.hardState.commit);
+    }
+  }
+
+  /**
+   * A former leader cannot tell whether its uncommitted proposals will commit under the next
+   * leader; they stay pending (answered if they do apply at their index and term) until their
+   * deadline. Queued, not yet proposed commands are refused at once.
+   */
+  private failPending(node: RawNode): void {
+    const reply = notLeader(this.options.id, node.basicStatus().leader);
+    for (const waiter of this.queue.splice(0)) waiter.settle(reply);
+  }
+
+  private applyEntry(entry: Entry): void {
+    const waiter = this.pending.get(entry.index);
+    if (waiter) this.pending.delete(entry.index);
+    const stamped = entry.data.byteLength > 0 ? decodeLeaseCommand(entry.data) : undefined;
+    if (stamped === undefined) {
+      waiter?.settle(notLeader(this.options.id, this.knownLeader));
+      return;
+    }
+    const result = this.table.apply({ index: entry.index, term: entry.term }, stamped);
+    if (result.outcome === 'granted' && stamped.command.op === 'acquire') {
+      this.options.metrics?.leaseGrants.bind().inc();
+    }
+    if (waiter === undefined) return;
+    if (waiter.term !== entry.term) {
+      waiter.settle(notLeader(this.options.id, this.knownLeader));
+      return;
+    }
+    if (result.outcome === 'held' || result.outcome === 'refused') {
+      this.options.metrics?.leaseConflicts.bind().inc();
+    }
+    waiter.settle(resultReply(result));
+  }
+
+  private async takeSnapshot(node: RawNode): Promise<void> {
+    const metadata = node.snapshotMetadata(this.applied);
+    await this.store.saveSnapshot(encodeStoredSnapshot({ metadata, data: this.table.snapshot() }));
+    this.lastSnapshotIndex = metadata.index;
+    const compactTo = metadata.index - this.snapshotKeep;
+    if (compactTo >= this.store.firstIndex()) await this.store.compact(compactTo);
+    this.options.logger?.debug({ index: metadata.index }, 'took a Raft snapshot');
+  }
+
+  private reconcileMembership(): void {
+    const node = this.node;
+    if (node === undefined || this.stopped || this.fatal) return;
+    const status = node.status();
+    if (status.role !== 'leader') return;
+    const change = nextConfChange(status.conf, desiredConf(this.peers), (id) => {
+      const match = /match=(\d+)/.exec(status.progress[id] ?? '');
+      return match !== null && Number(match[1]) + 100 >= status.commit;
+    });
+    if (change === undefined) return;
+    try {
+      node.proposeConfChange(change);
+      this.options.logger?.info({ change }, 'proposed a Raft membership change');
+      this.scheduleTurn();
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+      // conf-change-pending: the previous change (or the first commit of the term) is not
+      // committed yet; the timer asks again.
+    }
+  }
+
+  private fail(error: unknown): void {
+    const fatal =
+      error instanceof RaftNodeError
+        ? error
+        : new RaftNodeError('PALISADE_RAFT_NODE_STORAGE_FAILED', 'the Raft loop failed', {
+            cause: error,
+          });
+    if (this.fatal) return;
+    this.fatal = fatal;
+    this.options.logger?.error({ err: error }, 'Raft node stopped on a fatal error');
+    clearInterval(this.ticker);
+    clearInterval(this.membershipTimer);
+    const reply = errorReply('PALISADE_RAFT_STOPPED', fatal.message, '');
+    for (const waiter of this.queue.splice(0)) waiter.settle(reply);
+    for (const waiter of this.pending.values()) waiter.settle(reply);
+    this.pending.clear();
+    this.options.onFatal?.(fatal);
+  }
+}
+
+function errorReply(code: RaftNodeUnavailableCode, message: string, leader: NodeId): LeaseReply {
+  return { kind: 'error', code, message, leader };
+}
+
+function notLeader(self: NodeId, leader: NodeId): LeaseReply {
+  return errorReply(
+    'PALISADE_RAFT_NOT_LEADER',
+    `${self} lost the leadership before the command committed; retry`,
+    leader === self ? '' : leader,
+  );
+}
+
+function resultReply(result: LeaseResult): LeaseReply {
+  switch (result.outcome) {
+    case 'granted':
+      return {
+        kind: 'result',
+        outcome: 'granted',
+        token: result.token,
+        validForMs: result.validForMs,
+      };
+    case 'held':
+      return {
+        kind: 'result',
+        outcome: 'held',
+        holder: result.holder,
+        validForMs: result.validForMs,
+      };
+    case 'released':
+      return { kind: 'result', outcome: 'released' };
+    case 'refused':
+      return { kind: 'result', outcome: 'refused', code: result.code, message: result.message };
+  }
+}

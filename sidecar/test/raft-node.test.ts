@@ -1,0 +1,223 @@
+/**
+ * Raft among real processes on loopback (3 members): election, the lease API's semantics through
+ * any member, fencing tokens, leader SIGKILL under client load (history checked for mutual
+ * exclusion and token order), and a killed member recovering from its WAL.
+ *
+ * Needs `npx tsc -b` first (spawns sidecar/dist/raft-node/standalone.js).
+ */
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ProcessCluster,
+  loopbackMembers,
+  pollUntil,
+} from '../src/raft-node/testing/process-cluster.js';
+import { monotonicMs, runLeaseClient } from '../src/raft-node/testing/lease-client.js';
+import { checkLeaseHistory } from './support/history-checker.js';
+
+jest.setTimeout(60_000);
+
+/** Failover bound asserted here: the 1 s target plus slack for a shared, loaded 2-core machine. */
+const FAILOVER_BOUND_MS = 3_000;
+
+let dir: string;
+let cluster: ProcessCluster;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'palisade-raft-node-'));
+  cluster = new ProcessCluster({ dir, members: loopbackMembers(3) });
+  await cluster.prepare();
+  await cluster.startAll();
+});
+
+afterAll(async () => {
+  await cluster?.stopAll();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('a 3-member group on loopback', () => {
+  test('elects one leader that every member names, and reports itself ready', async () => {
+    const { leader, term } = await cluster.waitForLeader(15_000);
+    expect(term).toBeGreaterThanOrEqual(2);
+    for (const id of ['n1', 'n2', 'n3']) {
+      const status = await cluster.request(id, 'GET', '/v1/raft');
+      expect(status.status).toBe(200);
+      expect(status.body).toMatchObject({ id, leader, term });
+      expect((status.body.members as { id: string }[]).map((m) => m.id).sort()).toEqual([
+        'n1',
+        'n2',
+        'n3',
+      ]);
+      const ready = await pollUntil(`${id} ready`, 5_000, async () => {
+        const answer = await cluster.request(id, 'GET', '/readyz');
+        return answer.status === 200 ? answer : undefined;
+      });
+      expect(ready.body).toMatchObject({ status: 'ok', checks: { raft: 'pass' } });
+    }
+  });
+
+  test('acquire, conflict, renew, stale tokens and release through any member', async () => {
+    const { leader } = await cluster.waitForLeader(10_000);
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader) as string;
+    const first = await cluster.request(follower, 'POST', '/v1/leases/orders/acquire', {
+      holder: 'app-a',
+      ttl: '5s',
+    });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ granted: true });
+    const token = first.body.token as number;
+    expect(first.body.validForMs).toBeGreaterThan(4_000);
+    expect(first.body.validForMs).toBeLessThanOrEqual(5_000);
+    expect(Date.parse(first.body.expiresAt as string)).toBeGreaterThan(Date.now());
+
+    const conflict = await cluster.request(leader, 'POST', '/v1/leases/orders/acquire', {
+      holder: 'app-b',
+      ttl: 5000,
+    });
+    expect(conflict.status).toBe(409);
+    expect(conflict.body).toMatchObject({ holder: 'app-a', code: 'PALISADE_LEASE_HELD' });
+    expect(typeof conflict.body.expiresAt).toBe('string');
+
+    const view = await cluster.request(follower, 'GET', '/v1/leases/orders');
+    expect(view.status).toBe(200);
+    expect(view.body).toMatchObject({ name: 'orders', holder: 'app-a', token });
+
+    const renewed = await cluster.request(leader, 'POST', '/v1/leases/orders/renew', {
+      holder: 'app-a',
+      token,
+    });
+    expect(renewed.status).toBe(200);
+    expect(renewed.body).toMatchObject({ granted: true, token });
+
+    for (const [holder, stale] of [
+      ['app-a', token + 1000],
+      ['app-b', token],
+    ] as const) {
+      const refused = await cluster.request(follower, 'POST', '/v1/leases/orders/renew', {
+        holder,
+        token: stale,
+      });
+      expect(refused.status).toBe(409);
+      expect(refused.body).toMatchObject({ code: 'PALISADE_LEASE_STALE_TOKEN' });
+      const notReleased = await cluster.request(follower, 'POST', '/v1/leases/orders/release', {
+        holder,
+        token: stale,
+      });
+      expect(notReleased.status).toBe(409);
+    }
+
+    const released = await cluster.request(follower, 'POST', '/v1/leases/orders/release', {
+      holder: 'app-a',
+      token,
+    });
+    expect(released).toEqual({ status: 200, body: { released: true } });
+    const again = await cluster.request(follower, 'POST', '/v1/leases/orders/release', {
+      holder: 'app-a',
+      token,
+    });
+    expect(again.status).toBe(409);
+    expect((await cluster.request(leader, 'GET', '/v1/leases/orders')).status).toBe(404);
+
+    const next = await cluster.request(leader, 'POST', '/v1/leases/orders/acquire', {
+      holder: 'app-b',
+      ttl: '1s',
+    });
+    expect(next.status).toBe(200);
+    expect(next.body.token).toBeGreaterThan(token);
+  });
+
+  test('refuses malformed requests with 400 naming the field', async () => {
+    const cases: [string, unknown, string][] = [
+      ['/v1/leases/orders/acquire', { holder: '', ttl: '5s' }, 'holder'],
+      ['/v1/leases/orders/acquire', { holder: 'a', ttl: '5 parsecs' }, 'ttl'],
+      ['/v1/leases/orders/acquire', { holder: 'a', ttl: 5 }, 'ttl'],
+      ['/v1/leases/orders/acquire', { holder: 'a', ttl: '2h' }, 'ttl'],
+      ['/v1/leases/orders/acquire', { holder: 'a', ttl: '5s', extra: 1 }, 'extra'],
+      ['/v1/leases/orders/renew', { holder: 'a', token: -3 }, 'token'],
+      ['/v1/leases/orders/release', { holder: 'a', token: '7' }, 'token'],
+      ['/v1/leases/has%20space/acquire', { holder: 'a', ttl: '5s' }, 'name'],
+      [`/v1/leases/${'x'.repeat(200)}/acquire`, { holder: 'a', ttl: '5s' }, 'name'],
+    ];
+    for (const [path, body, field] of cases) {
+      const answer = await cluster.request('n1', 'POST', path, body);
+      expect({ path, status: answer.status }).toEqual({ path, status: 400 });
+      const error = answer.body.error as { code: string; details: { field: string }[] };
+      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.details.map((d) => d.field)).toContain(field);
+    }
+  });
+
+  test('fencing tokens strictly increase across grants of one name', async () => {
+    const tokens: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const member = `n${(i % 3) + 1}`;
+      const holder = `h${i % 2}`;
+      const grant = await cluster.request(member, 'POST', '/v1/leases/fence/acquire', {
+        holder,
+        ttl: '10s',
+      });
+      expect(grant.status).toBe(200);
+      const token = grant.body.token as number;
+      tokens.push(token);
+      const released = await cluster.request(member, 'POST', '/v1/leases/fence/release', {
+        holder,
+        token,
+      });
+      expect(released.status).toBe(200);
+    }
+    for (let i = 1; i < tokens.length; i++)
+      expect(tokens[i]).toBeGreaterThan(tokens[i - 1] as number);
+  });
+
+  test('leader SIGKILL under load: a new leader within the bound, leases stay exclusive', async () => {
+    const { leader } = await cluster.waitForLeader(10_000);
+    const survivors = ['n1', 'n2', 'n3'].filter((id) => id !== leader);
+    const clients = survivors.flatMap((id, i) =>
+      [0, 1].map((k) =>
+        runLeaseClient({
+          client: `c${i}${k}`,
+          adminPort: cluster.member(id).adminPort,
+          names: ['alpha', 'beta'],
+          ttlMs: 800,
+          durationMs: 6_000,
+        }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // let the clients build a history first
+    const killedAt = monotonicMs();
+    await cluster.kill(leader);
+    const elected = await cluster.waitForLeader(10_000, survivors);
+    const failoverMs = monotonicMs() - killedAt;
+    const histories = (await Promise.all(clients)).flat();
+    const report = checkLeaseHistory(histories);
+    expect(report.violations).toEqual([]);
+    expect(elected.leader).not.toBe(leader);
+    expect(failoverMs).toBeLessThan(FAILOVER_BOUND_MS);
+    // The clients did get leases before and after the kill.
+    expect(report.grants).toBeGreaterThan(10);
+    expect(
+      histories.some((e) => e.outcome === 'granted' && e.invokedAt > killedAt + failoverMs),
+    ).toBe(true);
+    process.stderr.write(
+      `failover ${failoverMs.toFixed(0)} ms; ${histories.length} operations, ${report.grants} grants\n`,
+    );
+
+    // The killed member restarts from its WAL and catches up with the new leader's log.
+    await cluster.start(leader);
+    const leaderStatus = await cluster.status(elected.leader);
+    const target = leaderStatus?.commitIndex ?? 0;
+    const caughtUp = await pollUntil(`${leader} catching up to ${target}`, 15_000, async () => {
+      const s = await cluster.status(leader);
+      return s && s.commitIndex >= target && s.leader !== null ? s : undefined;
+    });
+    expect(caughtUp.role).toBe('follower');
+    const viaRestarted = await cluster.request(leader, 'POST', '/v1/leases/after-restart/acquire', {
+      holder: 'late',
+      ttl: '2s',
+    });
+    expect(viaRestarted.status).toBe(200);
+    expect(viaRestarted.body.token).toBeGreaterThan(target);
+  });
+});
