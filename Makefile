@@ -16,8 +16,10 @@ node_modules/.installed: package.json package-lock.json $(wildcard */package.jso
 deps: node_modules/.installed ## install npm packages and the Debian packages the tests need
 	@scripts/install-system-deps.sh
 
-build: deps ## type-check and compile every package (tsc -b)
+build: deps ## type-check and compile every package (tsc -b), and type-check the tests outside src/
 	npx tsc -b
+	npx tsc -p sidecar/test
+	npx tsc -p operator/test
 
 crds: build ## regenerate crds/generated/*.yaml from the TypeScript schemas
 	node crds/dist/generate.js

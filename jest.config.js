@@ -36,7 +36,8 @@ export default {
     {
       ...common,
       displayName: 'e2e',
-      testMatch: ['<rootDir>/e2e/src/**/*.test.ts'],
+      testMatch: ['<rootDir>/e2e/src/**/*.test.ts', '<rootDir>/operator/test/**/*.e2e.ts'],
+      testTimeout: 60_000,
       globalSetup: '<rootDir>/e2e/src/global-setup.ts',
       globalTeardown: '<rootDir>/e2e/src/global-teardown.ts',
     },

@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   redis-server   # global rate limits: integration tests start their own redis-server
   openssl        # local control plane: certificates and keys
+  curl           # local control plane: health probes of the components
+  util-linux     # setsid: cluster components detached from the caller's session
   iproute2       # Raft/chaos tests: network namespaces and tc netem
   iptables       # partitions between test hosts
   procps         # pgrep/pkill in cluster scripts

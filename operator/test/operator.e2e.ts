@@ -1,10 +1,7 @@
 // Integration test of the operator's thin adapters (informers over client-node's ListWatch,
 // KubeApiClient's server-side applies) and its wiring against a real kube-apiserver: the local
-// control plane of e2e/cluster (`make cluster-up`). It needs that cluster: without it the test
-// fails and says so. That is why the file is not named *.test.ts: `make test-integration` runs
-// before `make e2e` brings the cluster up (CI: `make test`). Run it with the cluster up:
-//   node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects integration \
-//     --testMatch '<rootDir>/operator/test/*-integration.ts'
+// control plane of e2e/cluster. It runs in the e2e project (jest.config.js), whose global setup
+// brings the cluster up: `make e2e`.
 // Pods are created but never run (no kubelet is needed): the operator only reads their labels
 // and status, which the test writes through the status subresource.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
