@@ -121,6 +121,10 @@ interface QueuedCommand extends Waiter {
   readonly command: LeaseCommand;
 }
 
+interface ForwardedRequest extends Waiter {
+  readonly leader: NodeId;
+}
+
 interface PendingEntry extends Waiter {
   readonly term: number;
 }
@@ -133,7 +137,7 @@ export class RaftNode {
   private peers: readonly PeerSpec[];
   private readonly queue: QueuedCommand[] = [];
   private readonly pending = new Map<number, PendingEntry>();
-  private readonly forwarded = new Map<number, Waiter>();
+  private readonly forwarded = new Map<number, ForwardedRequest>();
   private nextForwardId = 1;
   private turnScheduled = false;
   private turnRunning: Promise<void> | undefined;
@@ -516,6 +520,7 @@ export class RaftNode {
         );
       }, this.requestTimeoutMs);
       this.forwarded.set(id, {
+        leader,
         settle: (reply) => {
           clearTimeout(timer);
           resolve(reply);
@@ -640,6 +645,7 @@ export class RaftNode {
         );
         // Waiters of a leader that lost its role will not be answered by this node.
         if (ready.softState.role !== 'leader') this.failPending(node);
+        this.failForwarded(this.knownLeader);
       }
     }
     if (ready.hardState) {
@@ -656,6 +662,25 @@ export class RaftNode {
   private failPending(node: RawNode): void {
     const reply = notLeader(this.options.id, node.basicStatus().leader);
     for (const waiter of this.queue.splice(0)) waiter.settle(reply);
+  }
+
+  /**
+   * Requests forwarded to a former leader: it may be dead or cut off, so rather than wait for
+   * the deadline they are answered "not leader, retry" at once (the outcome is unknown either
+   * way; the client must treat it as not granted).
+   */
+  private failForwarded(leader: NodeId): void {
+    for (const [id, waiter] of this.forwarded) {
+      if (waiter.leader === leader) continue;
+      this.forwarded.delete(id);
+      waiter.settle(
+        errorReply(
+          'PALISADE_RAFT_NOT_LEADER',
+          `the leader changed from ${waiter.leader} while the request was in flight; retry`,
+          leader,
+        ),
+      );
+    }
   }
 
   private applyEntry(entry: Entry): void {
