@@ -246,4 +246,73 @@ describe('hot reload', () => {
     );
     expect(JSON.parse((await sc.admin('/healthz')).body).status).toBe('pass');
   });
+  it('carries an open breaker and a drained bucket over a reload that leaves them unchanged', async () => {
+    const app = await echo();
+    const config = (version: string, faults: unknown[]): TestConfig => ({
+      version,
+      app: { host: '127.0.0.1', port: app.port },
+      rateLimits: [
+        {
+          policy: 'shop/limits',
+          name: 'tight',
+          match: { pathPrefix: '/tight' },
+          limit: { requests: 1, period: '1m' },
+          key: { type: 'global' },
+        },
+      ],
+      circuitBreakers: [
+        {
+          policy: 'shop/app',
+          target: { direction: 'inbound' },
+          trip: { consecutiveFailures: 2 },
+          openDuration: '30s',
+        },
+      ],
+      faults,
+    });
+    const sc = await sidecar(config('keep-1', []));
+    expect((await send(sc.ports.inbound, { path: '/tight' })).status).toBe(200);
+    expect((await send(sc.ports.inbound, { path: '/tight' })).status).toBe(429);
+    for (let i = 0; i < 2; i++)
+      expect((await send(sc.ports.inbound, { headers: { 'x-echo-status': '500' } })).status).toBe(
+        500,
+      );
+    expect((await send(sc.ports.inbound)).status).toBe(503);
+
+    // Another section changes (a fault on an unrelated path): routes are recompiled.
+    await sc.writeConfig(
+      config('keep-2', [
+        {
+          experiment: 'shop/x',
+          type: 'abort',
+          httpStatus: 418,
+          direction: 'inbound',
+          match: { path: '/teapot' },
+        },
+      ]),
+    );
+    await waitFor(
+      '/config to show keep-2',
+      async () => JSON.parse((await sc.admin('/config')).body).version === 'keep-2',
+    );
+    expect((await send(sc.ports.inbound, { path: '/teapot' })).status).toBe(418); // new fault in force
+    expect((await send(sc.ports.inbound)).status).toBe(503); // breaker still open
+    expect(
+      await sc.metric('palisade_circuit_breaker_state', { breaker: 'shop/app', target: 'inbound' }),
+    ).toBe(1);
+
+    // Changing the breaker's settings starts a fresh (closed) one; the unchanged bucket stays drained.
+    const changed = config('keep-3', []);
+    (changed.circuitBreakers as { openDuration: string }[])[0]!.openDuration = '20s';
+    await sc.writeConfig(changed);
+    await waitFor(
+      '/config to show keep-3',
+      async () => JSON.parse((await sc.admin('/config')).body).version === 'keep-3',
+    );
+    expect(
+      await sc.metric('palisade_circuit_breaker_state', { breaker: 'shop/app', target: 'inbound' }),
+    ).toBe(0);
+    expect((await send(sc.ports.inbound)).status).toBe(200);
+    expect((await send(sc.ports.inbound, { path: '/tight' })).status).toBe(429);
+  });
 });
