@@ -141,6 +141,7 @@ export class RaftNode {
   private nextForwardId = 1;
   private turnScheduled = false;
   private turnRunning: Promise<void> | undefined;
+  private initializing: Promise<void> | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private membershipTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -211,6 +212,12 @@ export class RaftNode {
     }
     const node = new RaftNode(options, storage, transport);
     transport.onMessage((message, from) => node.receive(message, from));
+    if (!node.hasState()) {
+      // Discovery can take as long as the peers need to learn about this member: run it in the
+      // background, so that the admin API (liveness, "not joined yet") is up meanwhile.
+      node.initializing = node.initialize().catch((error: unknown) => node.fail(error));
+      return node;
+    }
     try {
       await node.initialize();
     } catch (error) {
@@ -317,6 +324,9 @@ export class RaftNode {
     this.stopped = true;
     clearInterval(this.ticker);
     clearInterval(this.membershipTimer);
+    await this.initializing;
+    clearInterval(this.ticker);
+    clearInterval(this.membershipTimer);
     await this.turnRunning?.catch(() => undefined);
     const stopped = errorReply('PALISADE_RAFT_STOPPED', 'the Raft node is stopping', '');
     for (const waiter of this.queue.splice(0)) waiter.settle(stopped);
@@ -331,11 +341,14 @@ export class RaftNode {
   // ---------------------------------------------------------------------------------------------
   // Start-up
 
-  private async initialize(): Promise<void> {
+  /** Whether the data directory holds any Raft state (else: discovery, then bootstrap or join). */
+  private hasState(): boolean {
     const state = this.store.state();
-    const empty =
-      state.entries.length === 0 && state.snapshot === undefined && state.hardState.term === 0;
-    if (empty && (await this.discover()) === 'bootstrap') {
+    return state.entries.length > 0 || state.snapshot !== undefined || state.hardState.term > 0;
+  }
+
+  private async initialize(): Promise<void> {
+    if (!this.hasState() && (await this.discover()) === 'bootstrap') {
       const conf = desiredConf(this.peers);
       const { entries, hardState } = bootstrapLog(conf);
       await this.store.save({ entries: entries.map(encodeStoredEntry), hardState });

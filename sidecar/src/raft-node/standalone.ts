@@ -1,14 +1,14 @@
 /**
  * Test-only entry: runs the admin API and a Raft node (nothing else of the sidecar) from a
- * SidecarConfig file, so the multi-process tests and the benchmark do not depend on the full
+ * SidecarConfig file (watched: a new peer list reaches `updatePeers`), so the multi-process tests and the benchmark do not depend on the full
  * sidecar. `node sidecar/dist/raft-node/standalone.js --config sidecar.yaml`. Logs go to stderr;
  * stdout gets one JSON line `{"event":"ready","admin":<port>,"raft":<port>}` once listening.
  */
 import { HealthChecks, createAdminServer } from '../admin/index.js';
-import { ConfigStore, loadConfigFile } from '../config/index.js';
+import { ConfigStore, loadConfigFile, watchConfigFile } from '../config/index.js';
 import { createLogging } from '../logging/index.js';
 import { Metrics } from '../metrics/index.js';
-import { startRaftNode } from './start.js';
+import { raftPeersApplier, startRaftNode } from './start.js';
 
 async function main(argv: readonly string[]): Promise<void> {
   const index = argv.indexOf('--config');
@@ -17,7 +17,7 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write('usage: standalone --config <SidecarConfig file>\n');
     process.exit(2);
   }
-  const { config } = await loadConfigFile(path);
+  const { config, contentHash } = await loadConfigFile(path);
   if (config.raft === undefined) throw new Error('the config has no raft section');
   const logging = createLogging({ level: config.logLevel, destination: process.stderr });
   const metrics = new Metrics({ processMetrics: false });
@@ -33,6 +33,8 @@ async function main(argv: readonly string[]): Promise<void> {
     onFatal: () => process.exit(1),
   });
   checks.register(raft.readinessCheck);
+  store.register(raftPeersApplier(raft));
+  const watcher = watchConfigFile({ path, store, initialHash: contentHash, pollIntervalMs: 500 });
   const admin = createAdminServer({ store, metrics, checks, logger: logging.child('admin') });
   admin.mount('/v1', raft.router);
   const address = await admin.listen();
@@ -41,6 +43,7 @@ async function main(argv: readonly string[]): Promise<void> {
   );
   const stop = (): void => {
     void (async () => {
+      watcher.close();
       await admin.close(500);
       await raft.stop();
       process.exit(0);

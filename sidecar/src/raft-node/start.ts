@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
 import type { HealthCheckDefinition } from '../admin/index.js';
-import type { ResolvedConfig } from '../config/index.js';
+import type { ConfigApplier, ResolvedConfig } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Random } from '../core/random.js';
 import type { Metrics } from '../metrics/index.js';
@@ -104,5 +104,21 @@ export async function startRaftNode(options: StartRaftNodeOptions): Promise<Star
     updatePeers: (peers) => node.updatePeers(peers),
     setPartition: (filter) => node.setPartition(filter),
     stop: () => node.stop(),
+  };
+}
+
+/**
+ * The config-store applier that makes membership follow the peer list: on a reload that touches
+ * `raft`, `updatePeers(next.raft.peers)`. (Group, id, secret and data dir take effect at the
+ * next restart.)
+ */
+export function raftPeersApplier(started: Pick<StartedRaftNode, 'updatePeers'>): ConfigApplier {
+  return {
+    name: 'raft-peers',
+    prepare(next, change) {
+      if (!change.sections.includes('raft') || next.raft === undefined) return;
+      const peers = next.raft.peers;
+      return () => started.updatePeers(peers);
+    },
   };
 }
