@@ -1,0 +1,162 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseOptions, type SidecarSettings } from '../options.js';
+import {
+  SIDECAR_CONTAINER_NAME,
+  injectSidecar,
+  type InjectablePod,
+  type JsonPatchOperation,
+} from './inject-sidecar.js';
+
+const parsed = parseOptions(['--sidecar-image', 'palisade/sidecar:test'], {}, 'test');
+if (parsed.kind !== 'run') throw new Error('options');
+const settings: SidecarSettings = parsed.options.sidecar;
+
+/** Minimal RFC 6902 `add`/`replace` applier, enough to check the patch really applies. */
+function applyPatch<T>(document: T, patch: readonly JsonPatchOperation[]): T {
+  const doc = structuredClone(document) as unknown as Record<string, unknown>;
+  for (const op of patch) {
+    const parts = op.path
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = parts.pop() as string;
+    let target: unknown = doc;
+    for (const p of parts) {
+      const next = (target as Record<string, unknown>)[p];
+      if (next === undefined) throw new Error(`path ${op.path} does not exist`);
+      target = next;
+    }
+    if (Array.isArray(target)) {
+      if (last === '-') target.push(op.value);
+      else target.splice(Number(last), op.op === 'add' ? 0 : 1, op.value);
+    } else {
+      if (
+        op.op === 'add' &&
+        Object.hasOwn(target as object, last) &&
+        typeof (target as Record<string, unknown>)[last] === 'object'
+      )
+        throw new Error(`add over an existing object at ${op.path}`);
+      (target as Record<string, unknown>)[last] = op.value;
+    }
+  }
+  return doc as unknown as T;
+}
+
+const pod = (overrides: Partial<InjectablePod['metadata']> = {}): InjectablePod => ({
+  metadata: {
+    labels: { app: 'shop', 'palisade.dev/inject': 'true' },
+    annotations: { 'palisade.dev/app-port': '8080' },
+    ...overrides,
+  },
+  spec: { containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 8080 }] }] },
+});
+
+type Container = {
+  name: string;
+  env?: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }[];
+  ports?: { name: string; containerPort: number }[];
+  [key: string]: unknown;
+};
+
+function inject(p: InjectablePod) {
+  const result = injectSidecar(p, settings);
+  if (result.kind !== 'patch') throw new Error(`expected a patch, got ${JSON.stringify(result)}`);
+  return applyPatch(p, result.patch) as InjectablePod & {
+    spec: { containers: Container[]; volumes: unknown[] };
+  };
+}
+
+describe('injectSidecar', () => {
+  it('adds the sidecar container with every field', () => {
+    const out = inject(pod());
+    const sidecar = out.spec.containers.find((c) => c.name === SIDECAR_CONTAINER_NAME) as Container;
+    expect(sidecar).toBeDefined();
+    expect(sidecar['image']).toBe('palisade/sidecar:test');
+    expect(sidecar['args']).toEqual(['--kubernetes']);
+    expect(sidecar.ports).toEqual([
+      { name: 'palisade-in', containerPort: 15006, protocol: 'TCP' },
+      { name: 'palisade-out', containerPort: 15001, protocol: 'TCP' },
+      { name: 'palisade-raft', containerPort: 15010, protocol: 'TCP' },
+    ]);
+    expect(sidecar.ports?.some((p) => p.containerPort === 15000)).toBe(false);
+    const env = Object.fromEntries(
+      (sidecar.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef.fieldPath]),
+    );
+    expect(env).toEqual({
+      POD_NAME: 'metadata.name',
+      POD_NAMESPACE: 'metadata.namespace',
+      POD_IP: 'status.podIP',
+      PALISADE_APP_PORT: '8080',
+      PALISADE_ADMIN_PORT: '15000',
+    });
+    expect(env['HTTP_PROXY']).toBeUndefined();
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe'])
+      expect(sidecar[probe]).toMatchObject({ tcpSocket: { port: 15006 } });
+    expect(sidecar['resources']).toEqual({
+      requests: { cpu: '50m', memory: '64Mi' },
+      limits: { cpu: '1', memory: '256Mi' },
+    });
+    expect(sidecar['securityContext']).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+    });
+    expect(out.spec.volumes).toEqual([{ name: 'palisade-data', emptyDir: {} }]);
+  });
+
+  it('points the application containers at the outbound proxy, keeping their own settings', () => {
+    const p = pod();
+    (p.spec?.containers ?? []).push({ name: 'worker', env: [{ name: 'NO_PROXY' }] });
+    const out = inject(p);
+    const envOf = (name: string) =>
+      Object.fromEntries(
+        ((out.spec.containers as Container[]).find((c) => c.name === name)?.env ?? []).map((e) => [
+          e.name,
+          e.value,
+        ]),
+      );
+    expect(envOf('app')).toEqual({
+      HTTP_PROXY: 'http://127.0.0.1:15001',
+      http_proxy: 'http://127.0.0.1:15001',
+      NO_PROXY: '127.0.0.1,localhost',
+      no_proxy: '127.0.0.1,localhost',
+    });
+    expect(envOf('worker')['NO_PROXY']).toBeUndefined();
+    expect(envOf('worker')['HTTP_PROXY']).toBe('http://127.0.0.1:15001');
+  });
+
+  it('labels the pod for the operator and records the numeric app port', () => {
+    const out = inject(pod());
+    expect(out.metadata?.labels?.['palisade.dev/sidecar']).toBe('injected');
+    expect(out.metadata?.labels?.['app']).toBe('shop');
+    expect(out.metadata?.annotations?.['palisade.dev/app-port']).toBe('8080');
+    const noMeta = inject({
+      metadata: { labels: { 'palisade.dev/app-port': 'http' } },
+      spec: { containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 9000 }] }] },
+    });
+    expect(noMeta.metadata?.annotations).toEqual({ 'palisade.dev/app-port': '9000' });
+  });
+
+  it('is idempotent: an injected pod gets no patch', () => {
+    const once = inject(pod());
+    expect(injectSidecar(once, settings)).toEqual({ kind: 'unchanged' });
+    expect(once.spec.containers.filter((c) => c.name === SIDECAR_CONTAINER_NAME)).toHaveLength(1);
+  });
+
+  it('refuses without a usable app port, naming the annotation', () => {
+    const cases: Record<string, string>[] = [
+      {},
+      { 'palisade.dev/app-port': 'nope' },
+      { 'palisade.dev/app-port': '70000' },
+    ];
+    for (const annotations of cases) {
+      const result = injectSidecar(pod({ annotations }), settings);
+      expect(result.kind).toBe('refused');
+      if (result.kind === 'refused') expect(result.message).toContain('palisade.dev/app-port');
+    }
+    const clash = injectSidecar(
+      pod({ annotations: { 'palisade.dev/app-port': '15001' } }),
+      settings,
+    );
+    expect(clash.kind).toBe('refused');
+  });
+});

@@ -1,0 +1,197 @@
+import { APP_PORT_ANNOTATION, SIDECAR_LABEL, SIDECAR_LABEL_VALUE } from '../informer/pod-info.js';
+import type { SidecarSettings } from '../options.js';
+
+/** Name of the injected container; its presence is what makes injection idempotent. */
+export const SIDECAR_CONTAINER_NAME = 'palisade-sidecar';
+/** Label (on a pod or its namespace) that asks for injection. */
+export const INJECT_LABEL = 'palisade.dev/inject';
+/** Volume for the sidecar's Raft data (the root filesystem is read-only). */
+export const SIDECAR_DATA_VOLUME = 'palisade-data';
+/** Where that volume is mounted in the sidecar. */
+export const SIDECAR_DATA_PATH = '/var/lib/palisade';
+
+/** One RFC 6902 operation (only `add` and `replace` are produced). */
+export interface JsonPatchOperation {
+  op: 'add' | 'replace';
+  path: string;
+  value: unknown;
+}
+
+/** The pod fields injection reads (structural: raw AdmissionReview JSON fits). */
+export interface InjectablePod {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: {
+    containers?: {
+      name?: string;
+      env?: { name?: string }[];
+      ports?: { name?: string; containerPort?: number }[];
+    }[];
+    volumes?: { name?: string }[];
+  };
+}
+
+/** Outcome of `injectSidecar`. */
+export type InjectionResult =
+  | { kind: 'patch'; patch: JsonPatchOperation[] }
+  /** Already injected: nothing to do. */
+  | { kind: 'unchanged' }
+  /** Cannot inject; `message` tells the user what to add. */
+  | { kind: 'refused'; message: string };
+
+/**
+ * Pure: the JSON patch that adds the Palisade sidecar to `pod`. Idempotent — a pod that
+ * already has a container named `palisade-sidecar` gets no patch. Adds:
+ * - the `palisade-sidecar` container (inbound, outbound and Raft ports; the admin port stays
+ *   on loopback and is not declared; TCP probes on the inbound port; resources; a locked-down
+ *   security context; POD_NAME / POD_NAMESPACE / POD_IP from the downward API; the app port);
+ * - `HTTP_PROXY`/`NO_PROXY` (and lower-case twins) on every application container that does
+ *   not set them itself, so its outbound HTTP goes through the sidecar;
+ * - label `palisade.dev/sidecar=injected` (what the operator watches) and the annotation
+ *   `palisade.dev/app-port` with the resolved numeric port (what the compiler reads);
+ * - an emptyDir volume for the sidecar's Raft data.
+ * Refuses a pod whose app port is missing or unresolvable: without it the sidecar cannot know
+ * where to send inbound traffic.
+ */
+export function injectSidecar(pod: InjectablePod, settings: SidecarSettings): InjectionResult {
+  const containers = pod.spec?.containers ?? [];
+  if (containers.some((c) => c.name === SIDECAR_CONTAINER_NAME)) return { kind: 'unchanged' };
+  if (containers.length === 0) return { kind: 'refused', message: 'pod has no containers' };
+  const port = resolveAppPort(pod);
+  if (typeof port === 'string') return { kind: 'refused', message: port };
+  for (const used of [
+    settings.ports.inbound,
+    settings.ports.outbound,
+    settings.ports.raft,
+    settings.ports.admin,
+  ])
+    if (used === port)
+      return {
+        kind: 'refused',
+        message: `${APP_PORT_ANNOTATION} ${port} collides with a port the Palisade sidecar uses`,
+      };
+
+  const patch: JsonPatchOperation[] = [];
+  const labels = pod.metadata?.labels;
+  if (labels === undefined)
+    patch.push({
+      op: 'add',
+      path: '/metadata/labels',
+      value: { [SIDECAR_LABEL]: SIDECAR_LABEL_VALUE },
+    });
+  else
+    patch.push({
+      op: 'add',
+      path: `/metadata/labels/${escape(SIDECAR_LABEL)}`,
+      value: SIDECAR_LABEL_VALUE,
+    });
+  const annotations = pod.metadata?.annotations;
+  if (annotations === undefined)
+    patch.push({
+      op: 'add',
+      path: '/metadata/annotations',
+      value: { [APP_PORT_ANNOTATION]: String(port) },
+    });
+  else if (annotations[APP_PORT_ANNOTATION] !== String(port))
+    patch.push({
+      op: 'add',
+      path: `/metadata/annotations/${escape(APP_PORT_ANNOTATION)}`,
+      value: String(port),
+    });
+
+  const proxyEnv = [
+    { name: 'HTTP_PROXY', value: `http://127.0.0.1:${settings.ports.outbound}` },
+    { name: 'http_proxy', value: `http://127.0.0.1:${settings.ports.outbound}` },
+    { name: 'NO_PROXY', value: '127.0.0.1,localhost' },
+    { name: 'no_proxy', value: '127.0.0.1,localhost' },
+  ];
+  containers.forEach((container, index) => {
+    const existing = new Set((container.env ?? []).map((e) => e.name));
+    const missing = proxyEnv.filter((e) => !existing.has(e.name));
+    if (missing.length === 0) return;
+    if (container.env === undefined)
+      patch.push({ op: 'add', path: `/spec/containers/${index}/env`, value: missing });
+    else
+      for (const e of missing)
+        patch.push({ op: 'add', path: `/spec/containers/${index}/env/-`, value: e });
+  });
+
+  patch.push({ op: 'add', path: '/spec/containers/-', value: sidecarContainer(settings, port) });
+  const volume = { name: SIDECAR_DATA_VOLUME, emptyDir: {} };
+  if (pod.spec?.volumes === undefined)
+    patch.push({ op: 'add', path: '/spec/volumes', value: [volume] });
+  else if (!pod.spec.volumes.some((v) => v.name === SIDECAR_DATA_VOLUME))
+    patch.push({ op: 'add', path: '/spec/volumes/-', value: volume });
+  return { kind: 'patch', patch };
+}
+
+/** The container the webhook adds (exported for docs and tests). */
+export function sidecarContainer(
+  settings: SidecarSettings,
+  appPort: number,
+): Record<string, unknown> {
+  const { ports } = settings;
+  const field = (fieldPath: string) => ({ valueFrom: { fieldRef: { fieldPath } } });
+  const probe = (periodSeconds: number, failureThreshold: number) => ({
+    tcpSocket: { port: ports.inbound },
+    periodSeconds,
+    failureThreshold,
+    timeoutSeconds: 1,
+  });
+  return {
+    name: SIDECAR_CONTAINER_NAME,
+    image: settings.image,
+    imagePullPolicy: settings.imagePullPolicy,
+    args: [...settings.args],
+    ports: [
+      { name: 'palisade-in', containerPort: ports.inbound, protocol: 'TCP' },
+      { name: 'palisade-out', containerPort: ports.outbound, protocol: 'TCP' },
+      { name: 'palisade-raft', containerPort: ports.raft, protocol: 'TCP' },
+    ],
+    env: [
+      { name: 'POD_NAME', ...field('metadata.name') },
+      { name: 'POD_NAMESPACE', ...field('metadata.namespace') },
+      { name: 'POD_IP', ...field('status.podIP') },
+      { name: 'PALISADE_APP_PORT', value: String(appPort) },
+      { name: 'PALISADE_ADMIN_PORT', value: String(ports.admin) },
+    ],
+    startupProbe: probe(1, 30),
+    readinessProbe: probe(5, 3),
+    livenessProbe: probe(10, 3),
+    resources: {
+      requests: { ...settings.resources.requests },
+      limits: { ...settings.resources.limits },
+    },
+    securityContext: {
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [{ name: SIDECAR_DATA_VOLUME, mountPath: SIDECAR_DATA_PATH }],
+  };
+}
+
+/**
+ * The app port from annotation (preferred) or label `palisade.dev/app-port`: a number, or the
+ * name of a port declared by an application container. Returns an error message otherwise.
+ */
+export function resolveAppPort(pod: InjectablePod): number | string {
+  const text =
+    pod.metadata?.annotations?.[APP_PORT_ANNOTATION] ?? pod.metadata?.labels?.[APP_PORT_ANNOTATION];
+  if (text === undefined || text === '')
+    return `pod asks for the Palisade sidecar but has no ${APP_PORT_ANNOTATION} annotation or label naming the application's port`;
+  if (/^[0-9]{1,5}$/.test(text)) {
+    const n = Number(text);
+    if (n >= 1 && n <= 65535) return n;
+    return `${APP_PORT_ANNOTATION} '${text}' is not a port (1-65535)`;
+  }
+  for (const c of pod.spec?.containers ?? [])
+    for (const p of c.ports ?? [])
+      if (p.name === text && p.containerPort !== undefined) return p.containerPort;
+  return `${APP_PORT_ANNOTATION} '${text.slice(0, 63)}' is neither a port number nor the name of a container port`;
+}
+
+/** RFC 6901: `~` → `~0`, `/` → `~1`. */
+function escape(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
