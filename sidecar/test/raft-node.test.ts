@@ -6,7 +6,7 @@
  * Needs `npx tsc -b` first (spawns sidecar/dist/raft-node/standalone.js).
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -27,7 +27,13 @@ let cluster: ProcessCluster;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'palisade-raft-node-'));
-  cluster = new ProcessCluster({ dir, members: loopbackMembers(3) });
+  // Small snapshot thresholds, so that the load phase snapshots and compacts, and the member
+  // killed during it catches up from a snapshot rather than from entries.
+  cluster = new ProcessCluster({
+    dir,
+    members: loopbackMembers(3),
+    snapshots: { every: 40, keep: 5 },
+  });
   await cluster.prepare();
   await cluster.startAll();
 });
@@ -213,6 +219,14 @@ describe('a 3-member group on loopback', () => {
       return s && s.commitIndex >= target && s.leader !== null ? s : undefined;
     });
     expect(caughtUp.role).toBe('follower');
+    // The load phase went past the snapshot threshold: snapshots exist on every member.
+    for (const id of ['n1', 'n2', 'n3']) {
+      const files = await readdir(join(dir, `data-${id}`, 'snap'));
+      expect({ id, snapshots: files.some((f) => f.endsWith('.snap')) }).toEqual({
+        id,
+        snapshots: true,
+      });
+    }
     const viaRestarted = await cluster.request(leader, 'POST', '/v1/leases/after-restart/acquire', {
       holder: 'late',
       ttl: '2s',

@@ -2,7 +2,8 @@
  * Test-only entry: runs the admin API and a Raft node (nothing else of the sidecar) from a
  * SidecarConfig file (watched: a new peer list reaches `updatePeers`), so the multi-process tests and the benchmark do not depend on the full
  * sidecar. `node sidecar/dist/raft-node/standalone.js --config sidecar.yaml`. Logs go to stderr;
- * stdout gets one JSON line `{"event":"ready","admin":<port>,"raft":<port>}` once listening.
+ * test knobs from the environment: PALISADE_RAFT_TICK_MS,
+ * PALISADE_RAFT_SNAPSHOT_EVERY, PALISADE_RAFT_SNAPSHOT_KEEP. stdout gets one JSON line `{"event":"ready","admin":<port>,"raft":<port>}` once listening.
  */
 import { HealthChecks, createAdminServer } from '../admin/index.js';
 import { ConfigStore, loadConfigFile, watchConfigFile } from '../config/index.js';
@@ -23,13 +24,19 @@ async function main(argv: readonly string[]): Promise<void> {
   const metrics = new Metrics({ processMetrics: false });
   const store = new ConfigStore({ initial: config });
   const checks = new HealthChecks();
-  const tickMs = Number(process.env.PALISADE_RAFT_TICK_MS ?? '') || undefined;
+  const numberFromEnv = (name: string): number | undefined =>
+    Number(process.env[name] ?? '') || undefined;
+  const tickMs = numberFromEnv('PALISADE_RAFT_TICK_MS');
   const raft = await startRaftNode({
     config: config.raft,
     listenPort: config.listeners.raft,
     metrics,
     logger: logging.child('raft'),
     timing: { tickMs },
+    snapshots: {
+      every: numberFromEnv('PALISADE_RAFT_SNAPSHOT_EVERY'),
+      keep: numberFromEnv('PALISADE_RAFT_SNAPSHOT_KEEP'),
+    },
     onFatal: () => process.exit(1),
   });
   checks.register(raft.readinessCheck);

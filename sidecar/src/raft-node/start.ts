@@ -33,6 +33,8 @@ export interface StartRaftNodeOptions {
   readonly random?: Random;
   /** Overrides of the timing defaults (tests only). */
   readonly timing?: { readonly tickMs?: number; readonly electionTick?: number };
+  /** Overrides of the snapshot policy (tests only: snapshot every N entries, keep M behind). */
+  readonly snapshots?: { readonly every?: number; readonly keep?: number };
   /** Called once if the node stops on a storage failure: the process should exit and replay. */
   readonly onFatal?: (error: RaftNodeError) => void;
 }
@@ -88,6 +90,8 @@ export async function startRaftNode(options: StartRaftNodeOptions): Promise<Star
     random: options.random,
     tickMs: options.timing?.tickMs,
     electionTick: options.timing?.electionTick,
+    snapshotEvery: options.snapshots?.every,
+    snapshotKeep: options.snapshots?.keep,
     onFatal: options.onFatal,
   });
   return {

@@ -30,6 +30,8 @@ export interface ProcessClusterOptions {
   readonly members: readonly ClusterMember[];
   readonly group?: string;
   readonly tickMs?: number;
+  /** Snapshot every N applied entries, keeping M behind (defaults: the node's). */
+  readonly snapshots?: { readonly every: number; readonly keep: number };
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -159,6 +161,12 @@ export class ProcessCluster {
     const env = {
       ...process.env,
       ...(this.options.tickMs ? { PALISADE_RAFT_TICK_MS: String(this.options.tickMs) } : {}),
+      ...(this.options.snapshots
+        ? {
+            PALISADE_RAFT_SNAPSHOT_EVERY: String(this.options.snapshots.every),
+            PALISADE_RAFT_SNAPSHOT_KEEP: String(this.options.snapshots.keep),
+          }
+        : {}),
     };
     const child =
       member.netns === undefined
