@@ -19,3 +19,20 @@ cluster-status: ## show the local control plane's processes, health, kubeconfig 
 
 cluster-purge: ## stop the local control plane and delete its state (certs, etcd data, logs)
 	$(CLUSTER_SCRIPTS)/down.sh --purge
+
+# The local node (issue 7, docs/decisions/0012): containerd + kubelet + kube-proxy + CoreDNS on
+# this machine, next to the control plane. Opt-in while it settles; needs root, Debian's
+# containerd, runc, containernetworking-plugins, iptables, conntrack.
+.PHONY: node-build node-up node-down node-images
+
+node-build: cluster-build ## build kubelet, kube-proxy and CoreDNS (cached)
+	$(CLUSTER_SCRIPTS)/build.sh kubelet kube-proxy coredns
+
+node-up: node-build cluster-up ## start the local node (containerd, kubelet, kube-proxy, CoreDNS); waits for Ready
+	$(CLUSTER_SCRIPTS)/node-up.sh
+
+node-down: ## stop the local node; removes its containers, netns, bridge, iptables chains, mounts
+	$(CLUSTER_SCRIPTS)/node-down.sh
+
+node-images: ## build the node's images (OCI archives, no Docker) into the cache
+	e2e/images/build.sh

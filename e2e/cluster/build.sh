@@ -3,7 +3,9 @@
 #   kube-apiserver kube-controller-manager kube-scheduler kubectl   (k8s-build/: k8s.io/kubernetes)
 #   etcd                                                             (etcd-build/: go.etcd.io/etcd/server/v3)
 #   helm                                                             (helm-build/: helm.sh/helm/v3/cmd/helm)
-# and, when named on the command line, kubelet and kube-proxy (same module, same version).
+# and, when named on the command line, kubelet and kube-proxy (same module, same version) and
+#   coredns                                                          (coredns-build/: github.com/coredns/coredns)
+# for the local node (node-up.sh, issue 7).
 #
 # Output: ${PALISADE_CACHE_DIR:-~/.cache/palisade}/k8s/<K8S_VERSION>/bin/. Each binary has a stamp
 # (bin/.<name>.stamp) holding the version and build recipe it was built with; a binary whose stamp
@@ -36,7 +38,8 @@ component_source() {
       echo "k8s-build k8s.io/kubernetes/cmd/$1 ${K8S_VERSION}" ;;
     etcd) echo "etcd-build go.etcd.io/etcd/server/v3 ${ETCD_VERSION}" ;;
     helm) echo "helm-build helm.sh/helm/v3/cmd/helm ${HELM_VERSION}" ;;
-    *) die "unknown component '$1' (known: ${DEFAULT_COMPONENTS[*]} kubelet kube-proxy)" ;;
+    coredns) echo "coredns-build github.com/coredns/coredns ${COREDNS_VERSION}" ;;
+    *) die "unknown component '$1' (known: ${DEFAULT_COMPONENTS[*]} kubelet kube-proxy coredns)" ;;
   esac
 }
 

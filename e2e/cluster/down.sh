@@ -40,6 +40,8 @@ take_pids() {
 
 main() {
   local pids stray
+  # The node (node-up.sh) first: its containers, namespaces, bridge, iptables chains and mounts.
+  if [[ -d "${PALISADE_CLUSTER_DIR}/node" ]]; then "${CLUSTER_SRC_DIR}/node-down.sh" "$@"; fi
   # The API server and its clients stop together, etcd after them (no storage errors on the way).
   mapfile -t pids < <(take_pids kube-scheduler kube-controller-manager kube-apiserver)
   if [[ ${#pids[@]} -gt 0 ]]; then stop_pids "control plane (pids ${pids[*]})" "${pids[@]}"; fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the wrapper Go modules (k8s-build/, etcd-build/, helm-build/) from versions.env.
+# Regenerates the wrapper Go modules (k8s-build/, etcd-build/, helm-build/, coredns-build/) from versions.env.
 # build.sh runs it when a module's pinned version differs from versions.env; the result
 # (go.mod + go.sum) is committed so that builds are verified against the same checksums.
 #
@@ -84,6 +84,15 @@ require helm.sh/helm/v3 ${HELM_VERSION}" helm.sh/helm/v3/cmd/helm
   tidy helm-build
 }
 
+gen_coredns() {
+  write_module coredns-build "module palisade.local/e2e/cluster/coredns-build
+
+go 1.24.0
+
+require github.com/coredns/coredns ${COREDNS_VERSION}" github.com/coredns/coredns
+  tidy coredns-build
+}
+
 # pinned <dir> <module path> prints the version the committed wrapper module requires.
 pinned() {
   sed -nE "s#^(require)?[[:space:]]*$2 (v[^[:space:]]+).*#\\2#p" "${CLUSTER_SRC_DIR}/$1/go.mod" 2>/dev/null | head -n1
@@ -94,6 +103,7 @@ main() {
   if [[ "${force}" == --force || "$(pinned k8s-build k8s.io/kubernetes)" != "${K8S_VERSION}" ]]; then gen_k8s; fi
   if [[ "${force}" == --force || "$(pinned etcd-build go.etcd.io/etcd/server/v3)" != "${ETCD_VERSION}" ]]; then gen_etcd; fi
   if [[ "${force}" == --force || "$(pinned helm-build helm.sh/helm/v3)" != "${HELM_VERSION}" ]]; then gen_helm; fi
+  if [[ "${force}" == --force || "$(pinned coredns-build github.com/coredns/coredns)" != "${COREDNS_VERSION}" ]]; then gen_coredns; fi
 }
 
 main "$@"

@@ -117,4 +117,5 @@ main() {
   kubeconfig scheduler.kubeconfig system:kube-scheduler scheduler
 }
 
-main "$@"
+# Sourced by node-up.sh for new_cert and kubeconfig; run, it generates the control plane's set.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

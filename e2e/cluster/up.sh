@@ -56,6 +56,8 @@ component_args() {
         --client-ca-file="${PKI}/ca.crt"
         --kubelet-client-certificate="${PKI}/apiserver-kubelet-client.crt"
         --kubelet-client-key="${PKI}/apiserver-kubelet-client.key"
+        # The node (node-up.sh) serves on its InternalIP; its host name may resolve to loopback.
+        --kubelet-preferred-address-types=InternalIP,Hostname
         --proxy-client-cert-file="${PKI}/front-proxy-client.crt"
         --proxy-client-key-file="${PKI}/front-proxy-client.key"
         --requestheader-client-ca-file="${PKI}/front-proxy-ca.crt"
