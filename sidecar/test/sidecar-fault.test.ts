@@ -121,7 +121,7 @@ describe('fault injection', () => {
 
   it('delays the configured share of requests by the configured latency', async () => {
     const app = await echo();
-    const delayMs = 150;
+    const delayMs = 300;
     const sc = await sidecar({
       version: 'faults-latency',
       app: { host: '127.0.0.1', port: app.port },
@@ -135,7 +135,7 @@ describe('fault injection', () => {
         },
       ],
     });
-    const results = await load(sc.ports.inbound, 400, 20, '/slow-maybe');
+    const results = await load(sc.ports.inbound, 400, 16, '/slow-maybe');
     expect(results.every((r) => r.answer.status === 200)).toBe(true);
     const injected =
       (await sc.metric('palisade_faults_injected_total', {
@@ -145,17 +145,19 @@ describe('fault injection', () => {
     const [low, high] = bounds(400, 0.25);
     expect(injected).toBeGreaterThan(low);
     expect(injected).toBeLessThan(high);
-    // Every delayed request took at least the delay; few others did (machine noise allowance 10%).
+    // Every delayed request took at least the delay (load only adds time, so this is exact)…
     const slow = results.filter((r) => r.ms >= delayMs - 2).length;
     expect(slow).toBeGreaterThanOrEqual(injected);
-    expect(slow).toBeLessThanOrEqual(injected + 40);
+    // …and most of the others did not: the delay is not applied across the board. (The
+    // allowance is for a heavily shared machine, where queueing alone can take that long.)
+    expect(slow - injected).toBeLessThan((400 - injected) / 4);
     const fast = results
       .filter((r) => r.ms < delayMs - 2)
       .map((r) => r.ms)
       .sort((a, b) => a - b);
     console.log(
       `latency 25% × ${delayMs} ms: ${injected}/400 injected (bounds ${low.toFixed(0)}–${high.toFixed(0)}), ` +
-        `${slow} took ≥ ${delayMs - 2} ms, undelayed p50 ${fast[Math.floor(fast.length / 2)]?.toFixed(1)} ms`,
+        `${slow} took ≥ ${delayMs - 2} ms, others p50 ${fast[Math.floor(fast.length / 2)]?.toFixed(1)} ms`,
     );
   });
 
