@@ -15,8 +15,9 @@ import type {
   V1PolicyRule,
   V1Role,
 } from '@kubernetes/client-node';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments, parseDocument, isMap, isScalar, type Node } from 'yaml';
@@ -408,6 +409,46 @@ describe('policies', () => {
   });
 });
 
+describe('helm test and NOTES', () => {
+  it('the `helm test` checker script is valid JavaScript for node', async () => {
+    const manifests = await render('palisade-system');
+    const script = findOne<V1ConfigMap>(manifests, 'ConfigMap', 'palisade-test').data?.[
+      'check.mjs'
+    ];
+    expect(script).toContain("'palisade.dev/sidecar'");
+    const dir = mkdtempSync(join(tmpdir(), 'palisade-chart-'));
+    try {
+      const file = join(dir, 'check.mjs');
+      writeFileSync(file, script ?? '');
+      const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8' });
+      expect(check.stderr).toBe('');
+      expect(check.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the test pod and its hook objects are `helm test` hooks, deleted when they pass', async () => {
+    const hooks = (await render('palisade-system')).filter(
+      (m) => m.metadata.annotations?.['helm.sh/hook'] !== undefined,
+    );
+    expect(hooks.map((m) => m.kind).sort()).toEqual([
+      'ConfigMap',
+      'Namespace',
+      'Pod',
+      'Role',
+      'RoleBinding',
+      'ServiceAccount',
+    ]);
+    for (const hook of hooks) {
+      expect(hook.metadata.annotations?.['helm.sh/hook']).toBe('test');
+      expect(hook.metadata.annotations?.['helm.sh/hook-delete-policy']).toContain('hook-succeeded');
+    }
+    const namespace = findOne<Manifest>(hooks, 'Namespace');
+    expect(namespace.metadata.labels?.['palisade.dev/inject']).toBe('true');
+  });
+});
+
 describe('kubectl apply --dry-run=server', () => {
   const namespace = withNamespace('chart');
   const createdStubs: string[] = [];
@@ -463,6 +504,23 @@ describe('kubectl apply --dry-run=server', () => {
     expect(result.code).toBe(0);
     const accepted = result.stdout.split('\n').filter((line) => line.endsWith('(server dry run)'));
     expect(accepted).toHaveLength(manifests.length);
+  });
+
+  it('the RateLimitPolicy example in NOTES.txt is accepted', async () => {
+    const notes = readFileSync(join(chartDir, 'templates', 'NOTES.txt'), 'utf8');
+    const example = /^( +)apiVersion: palisade\.dev\/v1alpha1\n(?:\1.*\n)+/m.exec(notes);
+    expect(example).not.toBeNull();
+    const indent = example?.[1] ?? '';
+    const policy = (example?.[0] ?? '')
+      .split('\n')
+      .map((line) => line.slice(indent.length))
+      .join('\n')
+      .replaceAll('<your-app>', 'web');
+    const out = await mustSucceed(
+      ['apply', '--dry-run=server', '-n', namespace.name, '-f', '-'],
+      policy,
+    );
+    expect(out).toContain('ratelimitpolicy.palisade.dev/api-guard created (server dry run)');
   });
 });
 
