@@ -28,7 +28,9 @@ cluster-purge: ## stop the local control plane and delete its state (certs, etcd
 node-build: cluster-build ## build kubelet, kube-proxy and CoreDNS (cached)
 	$(CLUSTER_SCRIPTS)/build.sh kubelet kube-proxy coredns
 
-node-up: node-build cluster-up ## start the local node (containerd, kubelet, kube-proxy, CoreDNS); waits for Ready
+# PALISADE_NODE=1: the API server also listens where pods reach it (restarted if it did not).
+node-up: node-build cluster-build ## start the control plane and the local node (containerd, kubelet, kube-proxy, CoreDNS)
+	PALISADE_NODE=1 $(CLUSTER_SCRIPTS)/up.sh
 	$(CLUSTER_SCRIPTS)/node-up.sh
 
 node-down: ## stop the local node; removes its containers, netns, bridge, iptables chains, mounts

@@ -92,6 +92,11 @@ main() {
   ip link show "${BRIDGE}" >/dev/null 2>&1 && ip link del "${BRIDGE}" && log "bridge ${BRIDGE}: removed"
   rm -f "${CNI_CONF}" "${CNI_CONF}.tmp"
   rm -rf "${NODE_DIR}/cni-ipam"
+  # containerd 1.6 puts shim sockets, fifos and runc state under /run/containerd whatever its
+  # config says; they are empty once the shims are gone. Left alone if a system containerd runs.
+  if [[ -d /run/containerd && ! -S /run/containerd/containerd.sock ]]; then
+    find /run/containerd -depth -type d -empty -delete 2>/dev/null || true
+  fi
   remove_chains
   if [[ "${1:-}" == --purge ]]; then rm -rf "${NODE_DIR}"; fi
   log "node down"

@@ -280,6 +280,9 @@ main() {
   wait_until "node ${NODE_NAME}: Ready" kubelet node_ready
   wait_until "coredns: healthy" coredns curl -fsS "http://127.0.0.1:${COREDNS_HEALTH_PORT}/health"
   wait_until "kube-proxy: healthy" kube-proxy curl -fsS "http://127.0.0.1:${KUBE_PROXY_HEALTHZ_PORT}/healthz"
+  if [[ -z "$("${KUBECTL[@]}" get endpoints kubernetes -o 'jsonpath={.subsets[*].addresses[*].ip}' 2>/dev/null)" ]]; then
+    log "warning: the API server advertises no endpoint, pods cannot reach it: start the control plane with PALISADE_NODE=1 e2e/cluster/up.sh (make node-up does)"
+  fi
   log "node ${NODE_NAME} up in $((SECONDS - started))s (pods ${NODE_POD_CIDR} on ${BRIDGE}, DNS ${NODE_IP})"
 }
 

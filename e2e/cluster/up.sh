@@ -28,6 +28,25 @@ Priority,TaintNodesByCondition,PodSecurity,NodeRestriction,CertificateApproval,\
 CertificateSigning,CertificateSubjectRestriction,DefaultIngressClass,MutatingAdmissionWebhook,\
 ValidatingAdmissionPolicy,ValidatingAdmissionWebhook,ResourceQuota"
 
+# Where the API server listens and what it advertises as the `kubernetes` Service's endpoint.
+# Without a node: loopback only, and no endpoint (validation refuses a loopback one). With
+# PALISADE_NODE=1 (make node-up): pods must reach it, so it listens on every address and
+# advertises the node's bridge address (node-lib.sh NODE_IP), which kube-proxy maps 10.96.0.1 to.
+if [[ "${PALISADE_NODE:-0}" == 1 ]]; then
+  APISERVER_ADDRESS_ARGS=(--bind-address=0.0.0.0 --advertise-address="${NODE_IP:-10.244.0.1}"
+    --endpoint-reconciler-type=lease)
+else
+  APISERVER_ADDRESS_ARGS=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1
+    --endpoint-reconciler-type=none)
+fi
+
+# True when the running API server was started with the address flags wanted now.
+apiserver_mode_matches() {
+  local pid
+  pid="$(live_pid kube-apiserver)" || return 1
+  tr '\0' '\n' <"/proc/${pid}/cmdline" | grep -qxF -- "${APISERVER_ADDRESS_ARGS[1]}"
+}
+
 # Sets ARGS to the command-line arguments of a component (an array: no word splitting, no globs).
 # shellcheck disable=SC2054 # commas inside flag values (Node,RBAC), not array separators
 component_args() {
@@ -44,10 +63,7 @@ component_args() {
         --snapshot-count=10000 --log-level=warn)
       ;;
     kube-apiserver)
-      ARGS=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1
-        # The `kubernetes` Service cannot have a loopback endpoint (validation refuses it): no
-        # endpoint reconciler until pods exist that need one (issue 7 advertises a routable IP).
-        --endpoint-reconciler-type=none
+      ARGS=("${APISERVER_ADDRESS_ARGS[@]}"
         --secure-port="${APISERVER_PORT}"
         --etcd-servers="https://127.0.0.1:${ETCD_CLIENT_PORT}" --etcd-cafile="${PKI}/ca.crt"
         --etcd-certfile="${PKI}/apiserver-etcd-client.crt"
@@ -144,7 +160,7 @@ main() {
   for name in "${CLUSTER_COMPONENTS[@]}"; do
     [[ -x "${K8S_BIN_DIR}/${name}" ]] || die "${K8S_BIN_DIR}/${name} missing: run 'make cluster-build' (e2e/cluster/build.sh)"
   done
-  if all_healthy; then
+  if all_healthy && apiserver_mode_matches; then
     log "cluster already up and healthy; kubeconfig: ${PALISADE_CLUSTER_DIR}/admin.kubeconfig"
     return 0
   fi
