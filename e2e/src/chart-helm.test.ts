@@ -59,8 +59,13 @@ interface Manifest {
   };
 }
 
-/** helm beside the e2e kubectl (the control plane's build), else `helm` from PATH (kind). */
+/**
+ * PALISADE_HELM, else helm beside the e2e kubectl (the control plane's build: PALISADE_KUBECTL),
+ * else `helm` from PATH (kind).
+ */
 function helmPath(): string {
+  const explicit = process.env['PALISADE_HELM'];
+  if (explicit !== undefined && explicit !== '') return explicit;
   const beside = join(dirname(kubectlPath()), 'helm');
   return existsSync(beside) ? beside : 'helm';
 }
@@ -122,8 +127,16 @@ function toYamlStream(manifests: readonly Manifest[]): string {
 }
 
 describe('helm lint and values', () => {
-  it('`helm lint --strict` passes with no warning', async () => {
-    const result = await helm(['lint', '--strict', chartDir]);
+  it.each([
+    ['the defaults', [] as readonly string[]],
+    ['every option on', ALL_FEATURES],
+  ])('`helm lint --strict` passes with no warning, with %s', async (_label, sets) => {
+    const result = await helm([
+      'lint',
+      '--strict',
+      chartDir,
+      ...sets.flatMap((set) => ['--set', set]),
+    ]);
     expect(result.stderr + result.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
     expect(result.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
     expect(result.code).toBe(0);
