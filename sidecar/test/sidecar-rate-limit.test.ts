@@ -198,14 +198,19 @@ describe('global rate limit through Redis', () => {
       expect(open.status).toBe(200);
       expect(closed.status).toBe(429);
       expect(closed.answer.headers['retry-after']).toBe('1');
-      for (const r of [open, closed]) {
-        expect(r.ms).toBeGreaterThanOrEqual(timeoutMs - 5);
-        expect(r.ms).toBeLessThan(timeoutMs + 600);
-      }
+      // The first decisions wait out the timeout; once the client gives up on the silent socket
+      // (socketTimeout, 1 s) it reconnects and later decisions take failureMode at once.
+      if (i === 0) expect(open.ms).toBeGreaterThanOrEqual(timeoutMs - 5);
+      for (const r of [open, closed]) expect(r.ms).toBeLessThan(timeoutMs + 600);
       figures.push(`hung: open ${open.ms.toFixed(0)} ms, closed ${closed.ms.toFixed(0)} ms`);
     }
     redis.resume();
-    await waitFor('Redis to decide again', async () => (await timed('/closed')).status === 200);
+    await waitFor(
+      'Redis to decide again',
+      async () => (await timed('/closed')).status === 200,
+      10_000,
+      100,
+    );
 
     // Killed Redis: the connection drops, decisions take failureMode at once.
     await redis.kill();
