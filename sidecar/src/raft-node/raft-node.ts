@@ -7,8 +7,9 @@
  *        │
  *   turn: propose every queued command in ONE batch (stamped with the leader's monotonic clock
  *         right before `propose`), then while hasReady():
- *           1. save snapshot + entries + hard state, fsync      (before anything leaves the node)
- *           2. send the Ready's messages                       (votes and acks are now durable)
+ *           0. send the leader's Append/Heartbeat/Snapshot messages (they acknowledge nothing)
+ *           1. save snapshot + entries + hard state, fsync
+ *           2. send the other messages                         (votes and acks are now durable)
  *           3. apply the snapshot and committed entries to the lease table, answer waiters
  *           4. advance(); take a snapshot past the threshold
  *
@@ -31,6 +32,8 @@ import {
   RawNode,
   bootstrapLog,
   type Entry,
+  type Message,
+  type MessageType,
   type NodeId,
   type Ready,
   type Role,
@@ -61,6 +64,9 @@ import {
  * needs six heartbeats in a row to go missing (300 ms of silence).
  */
 export const DEFAULT_TIMING = Object.freeze({ tickMs: 50, electionTick: 6, heartbeatTick: 1 });
+
+/** Messages only a leader sends, which need not wait for the leader's own fsync. */
+const LEADER_MESSAGES: ReadonlySet<MessageType> = new Set(['Append', 'Heartbeat', 'Snapshot']);
 
 /** Options of {@link RaftNode.start}. */
 export interface RaftNodeOptions {
@@ -568,11 +574,18 @@ export class RaftNode {
       this.proposeQueued(node);
       if (!node.hasReady()) return;
       const ready = node.ready();
+      // A leader's replication messages go out before its own fsync (Raft thesis §10.2.1, as
+      // etcd does): they acknowledge nothing, and the leader counts itself towards a commit only
+      // after advance(). Everything else (votes, append and heartbeat answers) waits for the fsync.
+      const late: Message[] = [];
+      for (const message of ready.messages) {
+        if (LEADER_MESSAGES.has(message.type)) {
+          this.transport.send(message.to, { kind: 'raft', message });
+        } else late.push(message);
+      }
       await this.persist(ready);
       this.observeState(ready, node);
-      for (const message of ready.messages) {
-        this.transport.send(message.to, { kind: 'raft', message });
-      }
+      for (const message of late) this.transport.send(message.to, { kind: 'raft', message });
       if (ready.snapshot) {
         this.table = LeaseTable.restore(ready.snapshot.data);
         this.applied = ready.snapshot.metadata.index;
