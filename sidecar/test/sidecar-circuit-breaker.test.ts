@@ -167,6 +167,43 @@ describe('inbound circuit breaker', () => {
   });
 });
 
+describe('failure-ratio breaker', () => {
+  it('trips when failures reach the ratio over the window once minimumRequests results are in', async () => {
+    const app = await echo();
+    const sc = await sidecar({
+      version: 'cb-ratio',
+      app: { host: '127.0.0.1', port: app.port },
+      circuitBreakers: [
+        {
+          policy: 'shop/ratio',
+          target: { direction: 'inbound' },
+          trip: { failureRatio: 0.5, minimumRequests: 10, window: '30s' },
+          openDuration: '30s',
+        },
+      ],
+    });
+    // Alternating success and failure: never two failures in a row, 50% failures.
+    for (let i = 0; i < 9; i++) {
+      const status = i % 2 === 0 ? '500' : '200';
+      const answer = await send(sc.ports.inbound, { headers: { 'x-echo-status': status } });
+      expect(answer.status).toBe(Number(status));
+    }
+    // 9 results, 5 failures: below minimumRequests, still closed.
+    expect(await state(sc, 'shop/ratio', 'inbound')).toBe(0);
+    expect((await send(sc.ports.inbound)).status).toBe(200);
+    // 10 results, 5 failures, but the ratio is judged when a failure is reported…
+    expect(await state(sc, 'shop/ratio', 'inbound')).toBe(0);
+    // …so the next failure (6 of 11 ≥ 0.5) opens it.
+    expect((await send(sc.ports.inbound, { headers: { 'x-echo-status': '500' } })).status).toBe(
+      500,
+    );
+    expect(await state(sc, 'shop/ratio', 'inbound')).toBe(1);
+    const fast = await send(sc.ports.inbound);
+    expect(fast.status).toBe(503);
+    expect(fast.headers['x-palisade-circuit']).toBe('open');
+  });
+});
+
 describe('outbound forward proxy', () => {
   it('trips the breaker of the destination host only', async () => {
     const app = await echo();
