@@ -107,6 +107,16 @@ export class Operator {
 
   /** Registers handlers, starts the informers, waits for their first lists, then starts workers. */
   async start(): Promise<void> {
+    await this.startInformers();
+    this.startWorkers();
+  }
+
+  /**
+   * Registers handlers, starts the informers and waits for their first full lists. A standby
+   * replica stops here: its caches stay warm, its queues fill (de-duplicated), nothing is
+   * reconciled until `startWorkers`.
+   */
+  async startInformers(): Promise<void> {
     const { sources } = this.options;
     const namespaceChanged = (event: InformerEvent<ObjectLike>) =>
       this.namespaceChanged(namespaceOf(event.object));
@@ -118,9 +128,34 @@ export class Operator {
     const all = [sources.pods, sources.configMaps, ...sources.kinds.values()];
     await Promise.all(all.map((s) => s.start()));
     await Promise.all(all.map((s) => s.whenSynced()));
+  }
+
+  /** Starts every controller's workers (the leader only). Call after `startInformers`. */
+  startWorkers(): void {
+    if (this.started) return;
     this.configs.start();
     for (const c of this.kinds.values()) c.start();
     this.started = true;
+  }
+
+  /** Whether workers run (this replica leads, or runs without election). */
+  get workersStarted(): boolean {
+    return this.started;
+  }
+
+  /** Every informer has its first full list. */
+  informersSynced(): boolean {
+    const { sources } = this.options;
+    return (
+      sources.pods.hasSynced() &&
+      sources.configMaps.hasSynced() &&
+      [...sources.kinds.values()].every((s) => s.hasSynced())
+    );
+  }
+
+  /** Queue depth per controller (metrics). */
+  queueDepths(): Map<string, number> {
+    return new Map([this.configs, ...this.kinds.values()].map((c) => [c.name, c.queue.length]));
   }
 
   /** /readyz: informers synced and workers running. */

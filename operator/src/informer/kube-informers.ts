@@ -16,6 +16,8 @@ import { MANAGED_BY_SELECTOR } from '../reconcilers/config-map.js';
 export interface KubeInformerOptions {
   kubeConfig: KubeConfig;
   scheduler: Scheduler;
+  /** Watch this namespace only (default: all namespaces). */
+  namespace?: string;
   /** Resync period, ms (default 10 min). */
   resyncMs?: number;
   onError?: (informer: string, error: unknown, restartInMs: number) => void;
@@ -30,7 +32,8 @@ export interface KubeInformers {
 }
 
 /**
- * Thin adapter: builds one client-node ListWatch per resource (cluster-wide; Pods slimmed by
+ * Thin adapter: builds one client-node ListWatch per resource (cluster-wide, or one namespace
+ * with `namespace`; Pods slimmed by
  * `slimPod` before caching), each wrapped in a `ResourceInformer`. Exercised against the local
  * control plane (operator/test/operator-integration.ts), not by unit tests.
  */
@@ -64,7 +67,7 @@ export function createKubeInformers(options: KubeInformerOptions): KubeInformers
               const list = await objects.list<KubernetesObject>(
                 apiVersion,
                 kind,
-                undefined,
+                options.namespace,
                 undefined,
                 undefined,
                 undefined,
@@ -77,15 +80,17 @@ export function createKubeInformers(options: KubeInformerOptions): KubeInformers
           labelSelector,
         ),
     });
+  const scope =
+    options.namespace === undefined ? '' : `/namespaces/${encodeURIComponent(options.namespace)}`;
   const kinds = new Map(
     allKinds.map((k) => [
       k.kind,
-      make(k.plural, `/apis/${GROUP}/${VERSION}/${k.plural}`, API_VERSION, k.kind),
+      make(k.plural, `/apis/${GROUP}/${VERSION}${scope}/${k.plural}`, API_VERSION, k.kind),
     ]),
   );
   const pods = make(
     'pods',
-    '/api/v1/pods',
+    `/api/v1${scope}/pods`,
     'v1',
     'Pod',
     `${SIDECAR_LABEL}=${SIDECAR_LABEL_VALUE}`,
@@ -93,7 +98,7 @@ export function createKubeInformers(options: KubeInformerOptions): KubeInformers
   );
   const configMaps = make(
     'configmaps',
-    '/api/v1/configmaps',
+    `/api/v1${scope}/configmaps`,
     'v1',
     'ConfigMap',
     MANAGED_BY_SELECTOR,
