@@ -32,7 +32,7 @@ build_pause() {
     [[ -n "${go}" ]] || die "no Go >= ${GO_MIN_VERSION} (e2e/cluster/install-go.sh)"
     rootfs="$(mktemp -d)"
     (cd "${IMAGES_DIR}/pause" && CGO_ENABLED=0 GOTOOLCHAIN=local "${go}" build -trimpath -ldflags '-s -w' -o "${rootfs}/pause" .)
-    "${IMAGES_DIR}/lib/oci-pack.sh" "${rootfs}" palisade.local/pause:1 "${out}" '["/pause"]' >/dev/null
+    "${IMAGES_DIR}/lib/oci-pack.sh" "${rootfs}" palisade.local/pause:1 "${out}" '["/pause"]' >"${out}.digest"
     rm -rf "${rootfs}"
     log "pause: built ${out}"
   fi
@@ -58,11 +58,22 @@ build_echo() {
     echo 'root:x:0:0:root:/root:/bin/sh' >"${rootfs}/etc/passwd"
     echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>"${rootfs}/etc/passwd"
     "${IMAGES_DIR}/lib/oci-pack.sh" "${rootfs}" palisade.local/echo:1 "${out}" \
-      '["/usr/bin/node","/app/server.js"]' '["PATH=/usr/bin:/bin","PORT=8080"]' /app >/dev/null
+      '["/usr/bin/node","/app/server.js"]' '["PATH=/usr/bin:/bin","PORT=8080"]' /app >"${out}.digest"
     rm -rf "${rootfs}"
     log "echo: built ${out}"
   fi
   echo "${out}"
+}
+
+# Imports an archive into the node's containerd unless the image is there with the same digest.
+import_image() {
+  local name="$1" archive="$2" ctr=(ctr --address "${CONTAINERD_SOCK}" -n k8s.io) digest
+  digest="$(cat "${archive}.digest" 2>/dev/null || true)"
+  if [[ -n "${digest}" ]] && "${ctr[@]}" images ls "name==palisade.local/${name}:1" 2>/dev/null | grep -qF " ${digest} "; then
+    return 0
+  fi
+  "${ctr[@]}" images import "${archive}" >/dev/null
+  log "${name}: imported into the node's containerd"
 }
 
 main() {
@@ -77,10 +88,7 @@ main() {
       echo) archive="$(build_echo)" ;;
       *) die "unknown image '${name}' (known: pause echo)" ;;
     esac
-    if ((import)); then
-      ctr --address "${CONTAINERD_SOCK}" -n k8s.io images import "${archive}" >/dev/null
-      log "${name}: imported into the node's containerd"
-    fi
+    if ((import)); then import_image "${name}" "${archive}"; fi
     echo "${archive}"
   done
 }
