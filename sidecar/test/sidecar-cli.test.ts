@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEchoServer, type EchoReply, type EchoServer } from './support/echo-server.js';
+import { rawExchange } from './support/http-raw.js';
 import {
   buildSidecar,
   runSidecarCli,
@@ -163,5 +164,34 @@ describe('a running sidecar', () => {
     expect(exit.code).toBe(0);
     await expect(send(sc.ports.inbound, { timeoutMs: 2000 })).rejects.toThrow();
     expect(sc.logs().some((l) => l.msg === 'palisade-sidecar stopped')).toBe(true);
+  });
+  it('answers bad input with the right status and stays up', async () => {
+    const app = await echo();
+    const sc = await sidecar(app);
+    const smuggle = await rawExchange(
+      sc.ports.inbound,
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n',
+    );
+    expect(smuggle.status).toBe(400);
+    const huge = await rawExchange(
+      sc.ports.inbound,
+      `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'x'.repeat(20_000)}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(huge.status).toBe(431);
+    const notAProxyRequest = await send(sc.ports.outbound, { path: '/relative' });
+    expect(notAProxyRequest.status).toBe(400);
+    // The app goes down: 502 naming the cause, and readiness says so.
+    await app.stop();
+    const down = await send(sc.ports.inbound);
+    expect(down.status).toBe(502);
+    expect(down.headers['x-palisade-error']).toBe('UPSTREAM_UNAVAILABLE');
+    await waitFor('readiness to report the app down', async () => {
+      const ready = await sc.admin('/readyz');
+      return (
+        ready.status === 503 &&
+        (JSON.parse(ready.body) as { checks: { app: string } }).checks.app === 'fail'
+      );
+    });
+    expect((await sc.admin('/livez')).status).toBe(200);
   });
 });
