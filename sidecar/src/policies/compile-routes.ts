@@ -125,6 +125,7 @@ export class RouteCompiler {
     >();
     for (const spec of config.circuitBreakers) {
       const key = canonicalJson(spec);
+      if (breakers.has(key)) continue; // an exact duplicate would count every call twice
       const target = spec.target.direction === 'outbound' ? (spec.target.host ?? '') : 'inbound';
       const entry = this.breakers.get(key) ?? this.newBreaker(spec, target);
       breakers.set(key, entry);
