@@ -16,6 +16,13 @@ main() {
       healthy=1
     fi
   done
+  # The node (node-up.sh), when one was started: informative, not part of the exit status.
+  if [[ -d "${PALISADE_CLUSTER_DIR}/node" ]]; then
+    for name in containerd kubelet kube-proxy coredns; do
+      if pid="$(live_pid "${name}")"; then state="running"; else pid="-" state="stopped"; fi
+      printf '  %-24s pid %-8s %s (node)\n' "${name}" "${pid}" "${state}"
+    done
+  fi
   printf 'kubeconfig: %s\nlogs:       %s\n' "${PALISADE_CLUSTER_DIR}/admin.kubeconfig" "${PALISADE_CLUSTER_DIR}/logs/"
   return "${healthy}"
 }
