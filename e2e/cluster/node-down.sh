@@ -30,6 +30,8 @@ stop_component() {
 # the pod sandboxes (to unmount once containerd is gone).
 remove_containers() {
   local id netns
+  # ctr waits ~10 s for a socket nobody serves: ask only a running containerd.
+  live_pid containerd >/dev/null && [[ -S "${CONTAINERD_SOCK}" ]] || return 0
   "${CTR[@]}" version >/dev/null 2>&1 || return 0
   while read -r id; do
     [[ -n "${id}" ]] || continue
