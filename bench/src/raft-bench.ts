@@ -7,7 +7,7 @@
  *    Baseline: client-go's defaults on the local control plane (kubeconfig
  *    $HOME/.cache/palisade/cluster/admin.kubeconfig or KUBECONFIG) when reachable, else the
  *    analytical window only (said so in the output).
- * 2. Acquire latency at a fixed 1,000 ops/s (open loop: latency counted from the scheduled send
+ * 2. Acquire latency at a fixed 100 and 1,000 ops/s (open loop: latency counted from the scheduled send
  *    time, so a stall is not hidden) against the leader's admin API.
  * 3. Peak lease ops/s: closed loop, 256 requests in flight against the leader (batching: every
  *    proposal that arrives during an fsync goes into the next Ready).
@@ -180,6 +180,7 @@ async function main(): Promise<void> {
     const port = cluster.member(leader).adminPort;
     process.stderr.write('acquire latency at 1,000 ops/s…\n');
     await latencyAtRate(port, 200, 1); // warm-up
+    out.acquireLatencyAt100 = await latencyAtRate(port, 100, 10);
     out.acquireLatencyAt1000 = await latencyAtRate(
       port,
       1000,
@@ -188,6 +189,13 @@ async function main(): Promise<void> {
     process.stderr.write('peak lease ops/s…\n');
     out.peak = await peakThroughput(port, 256, 5);
     out.loadDuringRaft = os.loadavg();
+    // The leader's own view of its fsyncs (save → resolved, event-loop delay included).
+    const metrics = String((await cluster.request(leader, 'GET', '/metrics')).body.raw ?? '');
+    const metric = (name: string): number =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    out.leaderAppendMeanMs =
+      (1000 * metric('palisade_raft_append_duration_seconds_sum')) /
+      metric('palisade_raft_append_duration_seconds_count');
   } finally {
     await cluster.stopAll();
     rmSync(dir, { recursive: true, force: true });
@@ -231,6 +239,7 @@ async function main(): Promise<void> {
   };
 
   const lat = out.acquireLatencyAt1000 as { p50: number; p99: number; ok: number; total: number };
+  const lat100 = out.acquireLatencyAt100 as typeof lat;
   const peak = out.peak as { opsPerSecond: number; errors: number };
   const fmt = (n: number): string => n.toFixed(n < 10 ? 2 : 0);
   const md = [
@@ -247,8 +256,10 @@ async function main(): Promise<void> {
     '',
     `| lease API on loopback (3 members, leader's admin API) | value |`,
     '|---|---|',
+    `| acquire latency at 100 ops/s, p50 / p99 | ${fmt(lat100.p50)} ms / ${fmt(lat100.p99)} ms (${lat100.ok}/${lat100.total} answered 200/409) |`,
     `| acquire latency at 1,000 ops/s, p50 / p99 | ${fmt(lat.p50)} ms / ${fmt(lat.p99)} ms (${lat.ok}/${lat.total} answered 200/409) |`,
     `| peak lease ops/s, 256 in flight | ${fmt(peak.opsPerSecond)} (errors ${peak.errors}) |`,
+    `| leader's mean persist time (save → resolved) over the run | ${fmt(out.leaderAppendMeanMs as number)} ms |`,
     '',
   ].join('\n');
   const resultsDir = path.join(root, 'bench', 'results');

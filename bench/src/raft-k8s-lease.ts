@@ -20,6 +20,16 @@ export const CLIENT_GO_DEFAULTS = Object.freeze({
   jitterFactor: 1.2,
 });
 
+/**
+ * Lease times are `MicroTime` (six fractional digits); the client serializes a `Date` with
+ * milliseconds, which the API server refuses. This Date prints microseconds.
+ */
+class MicroDate extends Date {
+  override toISOString(): string {
+    return super.toISOString().replace(/Z$/, '000Z');
+  }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 class Elector {
@@ -36,7 +46,7 @@ class Elector {
 
   /** One `tryAcquireOrRenew`; true when this elector holds the lease afterwards. */
   async tryAcquireOrRenew(): Promise<boolean> {
-    const now = new Date();
+    const now = new MicroDate();
     let lease: V1Lease | undefined;
     try {
       lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
@@ -79,7 +89,10 @@ class Elector {
         namespace: this.namespace,
         body: {
           metadata: { name: this.name, resourceVersion: lease.metadata?.resourceVersion },
-          spec: holder === this.identity ? { ...spec, acquireTime: lease.spec?.acquireTime } : spec,
+          spec:
+            holder === this.identity && lease.spec?.acquireTime
+              ? { ...spec, acquireTime: new MicroDate(lease.spec.acquireTime.getTime()) }
+              : spec,
         },
       });
       return true;

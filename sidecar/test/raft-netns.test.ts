@@ -112,7 +112,6 @@ test('leases stay exclusive under netem, partitions and a leader kill', async ()
   );
   expect(third.leader).not.toBe(victim);
   await c.start(victim);
-  phase('restarted');
 
   const histories = (await Promise.all(clients)).flat();
   const report = checkLeaseHistory(histories);
@@ -130,6 +129,15 @@ test('leases stay exclusive under netem, partitions and a leader kill', async ()
     return s?.leader ? s : undefined;
   });
   expect(restarted.term).toBeGreaterThanOrEqual(third.term);
+  // The restarted member (recovered from its WAL) serves requests again.
+  const served = await pollUntil(`an acquire through ${victim}`, 15_000, async () => {
+    const answer = await c.request(victim, 'POST', '/v1/leases/after-restart/acquire', {
+      holder: `app-${victim}`,
+      ttl: '1s',
+    });
+    return answer.status === 200 ? answer : undefined;
+  });
+  expect(served.body.token).toBeGreaterThan(0);
   expect(first.term).toBeGreaterThanOrEqual(2);
   if (l.netemUnavailable)
     process.stderr.write(`netem unavailable, fallback used: ${l.netemUnavailable}\n`);

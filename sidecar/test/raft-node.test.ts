@@ -155,6 +155,23 @@ describe('a 3-member group on loopback', () => {
     }
   });
 
+  test('exports Raft and lease metrics', async () => {
+    const { leader, term } = await cluster.waitForLeader(10_000);
+    const text = String((await cluster.request(leader, 'GET', '/metrics')).body.raw);
+    const value = (series: string): number =>
+      Number(
+        new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1],
+      );
+    expect(value('palisade_raft_term')).toBe(term);
+    expect(value('palisade_raft_role{role="leader"}')).toBe(1);
+    expect(value('palisade_raft_role{role="follower"}')).toBe(0);
+    expect(value('palisade_raft_commit_index')).toBeGreaterThan(3);
+    expect(value('palisade_raft_applied_index')).toBeGreaterThan(3);
+    expect(value('palisade_lease_grants_total')).toBeGreaterThan(0);
+    expect(value('palisade_lease_conflicts_total')).toBeGreaterThan(0);
+    expect(value('palisade_raft_append_duration_seconds_count')).toBeGreaterThan(0);
+  });
+
   test('fencing tokens strictly increase across grants of one name', async () => {
     const tokens: number[] = [];
     for (let i = 0; i < 8; i++) {

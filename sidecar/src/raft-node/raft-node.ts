@@ -718,13 +718,15 @@ export class RaftNode {
       return;
     }
     const result = this.table.apply({ index: entry.index, term: entry.term }, stamped);
-    if (result.outcome === 'granted' && stamped.command.op === 'acquire') {
-      this.options.metrics?.leaseGrants.bind().inc();
-    }
+    // Counted where the request is answered (the leader), so that a group's grants are not
+    // multiplied by its number of replicas.
     if (waiter === undefined) return;
     if (waiter.term !== entry.term) {
       waiter.settle(notLeader(this.options.id, this.knownLeader));
       return;
+    }
+    if (result.outcome === 'granted' && stamped.command.op === 'acquire') {
+      this.options.metrics?.leaseGrants.bind().inc();
     }
     if (result.outcome === 'held' || result.outcome === 'refused') {
       this.options.metrics?.leaseConflicts.bind().inc();
