@@ -1,0 +1,207 @@
+// The chart's life cycle on the real API server, without pods (the local cluster has no kubelet
+// yet, so the operator never runs and nothing waits for readiness): `helm install` creates every
+// object; values the operator writes at runtime (the webhook's caBundle, the certificate
+// Secret's data) survive `helm upgrade`, which rolls the operator's pod template when a value
+// changes; `helm uninstall` leaves nothing of the release but the CRDs.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type {
+  V1Deployment,
+  V1MutatingWebhookConfiguration,
+  V1Secret,
+} from '@kubernetes/client-node';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  e2eKubeconfigPath,
+  kubectl,
+  kubectlPath,
+  withNamespace,
+  type KubectlResult,
+} from './support/index.js';
+
+const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
+const chartDir = join(repoRoot, 'charts', 'palisade');
+const releaseName = 'palisade';
+const namespace = withNamespace('chart-life');
+
+// helm and kubectl runs take seconds each on the shared 2-core machine.
+jest.setTimeout(90_000);
+
+/** PALISADE_HELM, else helm beside the e2e kubectl, else `helm` from PATH (kind). */
+function helmPath(): string {
+  const explicit = process.env['PALISADE_HELM'];
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const beside = join(dirname(kubectlPath()), 'helm');
+  return existsSync(beside) ? beside : 'helm';
+}
+
+/** Runs helm against the e2e cluster; a non-zero exit is a result. */
+function helm(args: readonly string[]): Promise<KubectlResult> {
+  const kubeconfig = e2eKubeconfigPath();
+  const fullArgs = kubeconfig === undefined ? [...args] : ['--kubeconfig', kubeconfig, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(helmPath(), fullArgs, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 80_000,
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      resolve({
+        code: code ?? -1,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      }),
+    );
+  });
+}
+
+async function mustHelm(args: readonly string[]): Promise<string> {
+  const result = await helm(args);
+  if (result.code !== 0) throw new Error(`helm ${args.join(' ')} failed:\n${result.stderr}`);
+  return result.stdout;
+}
+
+async function mustKubectl(args: string[], input?: string): Promise<string> {
+  const result = await kubectl(args, input === undefined ? {} : { input });
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${result.stderr}`);
+  return result.stdout;
+}
+
+async function getJson<T>(args: string[]): Promise<T> {
+  return JSON.parse(await mustKubectl(['get', ...args, '-o', 'json'])) as T;
+}
+
+/** Names of the release's cluster-scoped objects (they carry the release namespace). */
+function clusterScoped(): string[] {
+  const prefix = `${releaseName}-${namespace.name}`;
+  return [
+    `clusterrole/${prefix}-operator`,
+    `clusterrole/${prefix}-sidecar`,
+    `clusterrolebinding/${prefix}-operator`,
+    `mutatingwebhookconfiguration/${prefix}`,
+  ];
+}
+
+const NAMESPACED = [
+  'deployment/palisade-operator',
+  'poddisruptionbudget/palisade-operator',
+  'serviceaccount/palisade-operator',
+  'role/palisade-operator',
+  'rolebinding/palisade-operator',
+  'service/palisade-webhook',
+  'service/palisade-metrics',
+  'configmap/palisade-config',
+  'secret/palisade-webhook-cert',
+];
+
+let installed = false;
+
+beforeAll(async () => {
+  // Helm installs crds/ when they are missing; other e2e files may have applied them already.
+  await mustKubectl(['apply', '--server-side', '--force-conflicts', '-f', join(chartDir, 'crds')]);
+});
+
+afterAll(async () => {
+  // A failed test must not leave the cluster-scoped objects (the webhook above all) behind.
+  if (installed) await helm(['uninstall', releaseName, '--namespace', namespace.name, '--wait']);
+  for (const object of clusterScoped()) await kubectl(['delete', object, '--ignore-not-found']);
+}, 90_000);
+
+describe('helm install → upgrade → uninstall (no pods)', () => {
+  it('`helm install` creates every object and prints the next steps', async () => {
+    const out = await mustHelm(['install', releaseName, chartDir, '--namespace', namespace.name]);
+    installed = true;
+    expect(out).toContain('STATUS: deployed');
+    expect(out).toContain('kubectl label namespace <your-namespace> palisade.dev/inject=true');
+    await mustKubectl(['get', '-n', namespace.name, ...NAMESPACED]);
+    await mustKubectl(['get', ...clusterScoped()]);
+    const webhook = await getJson<V1MutatingWebhookConfiguration>([clusterScoped()[3] ?? '']);
+    expect(webhook.webhooks?.map((w) => w.failurePolicy)).toEqual(['Ignore', 'Ignore']);
+  });
+
+  it('`helm upgrade` with a changed value rolls the operator and keeps what the operator wrote', async () => {
+    // Stand in for the operator: a CA in the webhook configuration and a key pair in the Secret.
+    const webhookName = clusterScoped()[3] ?? '';
+    const caBundle = Buffer.from('test CA bundle').toString('base64');
+    const patch = JSON.stringify({
+      webhooks: [
+        { name: 'pod.inject.palisade.dev', clientConfig: { caBundle } },
+        { name: 'namespace.inject.palisade.dev', clientConfig: { caBundle } },
+      ],
+    });
+    await mustKubectl(['patch', webhookName, '--type', 'strategic', '-p', patch]);
+    const tls = Buffer.from('test key pair').toString('base64');
+    await mustKubectl([
+      'patch',
+      '-n',
+      namespace.name,
+      'secret/palisade-webhook-cert',
+      '-p',
+      JSON.stringify({ data: { 'tls.crt': tls, 'tls.key': tls, 'ca.crt': tls } }),
+    ]);
+    const before = await getJson<V1Deployment>(['-n', namespace.name, NAMESPACED[0] ?? '']);
+
+    await mustHelm([
+      'upgrade',
+      releaseName,
+      chartDir,
+      '--namespace',
+      namespace.name,
+      '--reuse-values',
+      '--set',
+      'sidecar.logLevel=debug',
+    ]);
+
+    const after = await getJson<V1Deployment>(['-n', namespace.name, NAMESPACED[0] ?? '']);
+    const checksum = (d: V1Deployment) =>
+      d.spec?.template.metadata?.annotations?.['checksum/config'];
+    expect(checksum(after)).not.toBe(checksum(before));
+    expect(after.metadata?.generation).toBeGreaterThan(before.metadata?.generation ?? 0);
+    const config = await mustKubectl([
+      'get',
+      '-n',
+      namespace.name,
+      'configmap/palisade-config',
+      '-o',
+      'jsonpath={.data.installation\\.yaml}',
+    ]);
+    expect(config).toContain('logLevel: debug');
+    const webhook = await getJson<V1MutatingWebhookConfiguration>([webhookName]);
+    expect(webhook.webhooks?.map((w) => w.clientConfig.caBundle)).toEqual([caBundle, caBundle]);
+    const secret = await getJson<V1Secret>(['-n', namespace.name, 'secret/palisade-webhook-cert']);
+    expect(secret.data?.['tls.crt']).toBe(tls);
+  });
+
+  it('`helm uninstall` leaves nothing of the release but the CRDs', async () => {
+    await mustHelm(['uninstall', releaseName, '--namespace', namespace.name, '--wait']);
+    installed = false;
+    const left = await mustKubectl([
+      'get',
+      '-n',
+      namespace.name,
+      'all,configmaps,secrets,serviceaccounts,roles,rolebindings,poddisruptionbudgets',
+      '-l',
+      `app.kubernetes.io/instance=${releaseName}`,
+      '-o',
+      'name',
+    ]);
+    expect(left.trim()).toBe('');
+    for (const object of clusterScoped()) {
+      const result = await kubectl(['get', object, '-o', 'name']);
+      expect(result.stderr).toContain('NotFound');
+    }
+    await mustKubectl([
+      'get',
+      'crd/ratelimitpolicies.palisade.dev',
+      'crd/circuitbreakers.palisade.dev',
+      'crd/chaosexperiments.palisade.dev',
+      'crd/sagas.palisade.dev',
+    ]);
+  });
+});
