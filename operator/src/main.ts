@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { KubeApiClient } from './adapters/kube-api-client.js';
+import { KubeEventRecorder } from './adapters/kube-event-recorder.js';
 import type { PolicyKind } from './compiler/types.js';
 import { systemScheduler, type Scheduler } from './core/clock.js';
 import { systemRandom } from './core/random.js';
@@ -78,6 +79,9 @@ export async function startOperator(
     installation: options.installation,
     scheduler,
     random: systemRandom,
+    events: new KubeEventRecorder(kubeConfig, options.identity, (error) =>
+      logger.warn({ err: errorText(error) }, 'event not recorded'),
+    ),
     onReconciled: (controller, key, outcome, durationMs) => {
       metrics.reconciled(controller, outcome, durationMs);
       if (outcome.result === 'success') logger.debug({ controller, key, durationMs }, 'reconciled');

@@ -8,6 +8,7 @@ import type { InformerEvent } from './informer/resource-informer.js';
 import { Controller, type ReconcileOutcome } from './queue/controller.js';
 import { createChaosReconciler } from './reconcilers/chaos-reconciler.js';
 import { createConfigsReconciler } from './reconcilers/configs-reconciler.js';
+import type { EventRecorder } from './reconcilers/condition-events.js';
 import type { KubeApi } from './reconcilers/kube-api.js';
 import { NamespaceCompiler } from './reconcilers/namespace-compiler.js';
 import { createPolicyReconciler } from './reconcilers/policy-reconciler.js';
@@ -44,6 +45,8 @@ export interface OperatorOptions {
   /** Workers of the configs controller and of each status controller. Default 2 and 2. */
   workers?: { configs?: number; status?: number };
   reconcileTimeoutMs?: number;
+  /** Kubernetes Events on condition transitions (none if absent). */
+  events?: EventRecorder;
   /** Metrics hook: every reconcile of every controller. */
   onReconciled?: (
     controller: string,
@@ -92,13 +95,20 @@ export class Operator {
     for (const kind of POLICY_KINDS) {
       const reconcile =
         kind === 'ChaosExperiment'
-          ? createChaosReconciler({ api, compiler: this.compiler, clock: scheduler, random })
+          ? createChaosReconciler({
+              api,
+              compiler: this.compiler,
+              clock: scheduler,
+              random,
+              ...(options.events === undefined ? {} : { events: options.events }),
+            })
           : createPolicyReconciler({
               kind,
               api,
               compiler: this.compiler,
               installation,
               clock: scheduler,
+              ...(options.events === undefined ? {} : { events: options.events }),
             });
       kinds.set(kind, new Controller({ ...common(kind.toLowerCase(), statusWorkers), reconcile }));
     }

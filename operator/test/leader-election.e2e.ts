@@ -7,6 +7,7 @@ import {
   CoreV1Api,
   CoordinationV1Api,
   CustomObjectsApi,
+  EventsV1Api,
   KubeConfig,
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '@palisade/crds';
@@ -26,6 +27,7 @@ let kc: KubeConfig;
 let core: CoreV1Api;
 let custom: CustomObjectsApi;
 let coordination: CoordinationV1Api;
+let events: EventsV1Api;
 const processes: OperatorProcess[] = [];
 
 function startReplica(identity: string): OperatorProcess {
@@ -104,6 +106,7 @@ beforeAll(async () => {
   core = kc.makeApiClient(CoreV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
   coordination = kc.makeApiClient(CoordinationV1Api);
+  events = kc.makeApiClient(EventsV1Api);
   await core.createNamespace({ body: { metadata: { name: namespace } } });
 });
 
@@ -179,6 +182,21 @@ describe('leader election between two operator processes', () => {
       20_000,
     );
     expect(await reconciles(b)).toBeGreaterThan(0);
+    // One Event for the one transition (none → Ready False/NoMatchingPods), none for the
+    // generation change that kept the reason, and none duplicated by the failover.
+    const policyEvents = async () =>
+      (await events.listNamespacedEvent({ namespace })).items.filter(
+        (e) => e.regarding?.name === 'le-policy',
+      );
+    await poll(
+      'the transition event',
+      async () => ((await policyEvents()).length > 0 ? true : undefined),
+      10_000,
+    );
+    const recorded = await policyEvents();
+    expect(recorded.map((e) => `${e.type} ${e.reason} ${e.reportingController}`)).toEqual([
+      'Warning NoMatchingPods palisade.dev/operator',
+    ]);
 
     // SIGTERM: B drains, releases the Lease, exits 0; C takes over at its next attempt.
     const c = startReplica('replica-c');

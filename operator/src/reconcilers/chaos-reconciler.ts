@@ -4,6 +4,7 @@ import { splitKey } from '../informer/object-key.js';
 import { podInfoFromPod } from '../informer/pod-info.js';
 import type { Reconcile } from '../queue/controller.js';
 import { planChaos } from './chaos-planner.js';
+import { conditionTransitionEvents, type EventRecorder } from './condition-events.js';
 import type { KubeApi } from './kube-api.js';
 import type { NamespaceCompiler } from './namespace-compiler.js';
 import { ownedStatusUpToDate } from './owned-status.js';
@@ -14,6 +15,8 @@ export interface ChaosReconcilerOptions {
   compiler: NamespaceCompiler;
   clock: Clock;
   random: Random;
+  /** Told about condition transitions, after the status carrying them was written. */
+  events?: EventRecorder;
 }
 
 /**
@@ -23,7 +26,7 @@ export interface ChaosReconcilerOptions {
  * targets) through the configs reconciler.
  */
 export function createChaosReconciler(options: ChaosReconcilerOptions): Reconcile {
-  const { api, compiler, clock, random } = options;
+  const { api, compiler, clock, random, events } = options;
   return async (key, signal) => {
     const { namespace, name } = splitKey(key);
     const experiment = await api.getResource('ChaosExperiment', namespace, name);
@@ -42,6 +45,18 @@ export function createChaosReconciler(options: ChaosReconcilerOptions): Reconcil
     if (!ownedStatusUpToDate(experiment.status, plan.status)) {
       signal.throwIfAborted();
       await api.applyStatus('ChaosExperiment', namespace, name, plan.status, signal);
+      if (events !== undefined)
+        for (const event of conditionTransitionEvents(
+          {
+            kind: 'ChaosExperiment',
+            namespace,
+            name,
+            ...(experiment.metadata.uid === undefined ? {} : { uid: experiment.metadata.uid }),
+          },
+          experiment.status?.conditions,
+          plan.status.conditions,
+        ))
+          events.record(event);
     }
     for (const pod of plan.kill.names) {
       signal.throwIfAborted();

@@ -34,6 +34,8 @@ export interface SagaStatus extends CommonStatus {
 export interface ResourceMeta {
   name: string;
   namespace: string;
+  /** Set on objects read from the API (events refer to it). */
+  uid?: string;
   generation?: number;
   /** RFC 3339 (or a Date from a typed client). */
   creationTimestamp?: string | Date;

@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { policyKey, type InstallationSettings } from '../compiler/types.js';
 import { splitKey } from '../informer/object-key.js';
 import type { Reconcile } from '../queue/controller.js';
+import { conditionTransitionEvents, type EventRecorder } from './condition-events.js';
 import type { KubeApi } from './kube-api.js';
 import type { NamespaceCompiler } from './namespace-compiler.js';
 import { ownedStatusUpToDate } from './owned-status.js';
@@ -14,6 +15,8 @@ export interface PolicyReconcilerOptions {
   compiler: NamespaceCompiler;
   installation: InstallationSettings;
   clock: Clock;
+  /** Told about condition transitions, after the status carrying them was written. */
+  events?: EventRecorder;
 }
 
 /**
@@ -23,7 +26,7 @@ export interface PolicyReconcilerOptions {
  * nothing here.
  */
 export function createPolicyReconciler(options: PolicyReconcilerOptions): Reconcile {
-  const { kind, api, compiler, installation, clock } = options;
+  const { kind, api, compiler, installation, clock, events } = options;
   return async (key, signal) => {
     const { namespace, name } = splitKey(key);
     const resource = await api.getResource(kind, namespace, name);
@@ -34,5 +37,17 @@ export function createPolicyReconciler(options: PolicyReconcilerOptions): Reconc
     if (ownedStatusUpToDate(resource.status, desired)) return;
     signal.throwIfAborted();
     await api.applyStatus(kind, namespace, name, desired, signal);
+    if (events !== undefined)
+      for (const event of conditionTransitionEvents(
+        {
+          kind,
+          namespace,
+          name,
+          ...(resource.metadata.uid === undefined ? {} : { uid: resource.metadata.uid }),
+        },
+        resource.status?.conditions,
+        desired.conditions,
+      ))
+        events.record(event);
   };
 }
