@@ -12,6 +12,7 @@ import type {
   V1Deployment,
   V1MutatingWebhookConfiguration,
   V1PodDisruptionBudget,
+  V1Pod,
   V1PolicyRule,
   V1Role,
 } from '@kubernetes/client-node';
@@ -21,7 +22,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments, parseDocument, isMap, isScalar, type Node } from 'yaml';
-import { kubectl, kubectlPath, withNamespace, type KubectlResult } from './support/index.js';
+import {
+  kubectl,
+  kubectlPath,
+  loadKubeConfig,
+  withNamespace,
+  type KubectlResult,
+} from './support/index.js';
 
 const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
 const chartDir = join(repoRoot, 'charts', 'palisade');
@@ -517,6 +524,50 @@ describe('kubectl apply --dry-run=server', () => {
     expect(result.code).toBe(0);
     const accepted = result.stdout.split('\n').filter((line) => line.endsWith('(server dry run)'));
     expect(accepted).toHaveLength(manifests.length);
+  });
+
+  it('the `helm test` checker runs with its RBAC and names what is missing (no operator here)', async () => {
+    const manifests = await render(namespace.name);
+    const hooks = manifests.filter((m) => m.metadata.annotations?.['helm.sh/hook'] === 'test');
+    const setup = hooks.filter((m) => m.kind !== 'Pod' && m.kind !== 'ConfigMap');
+    await mustSucceed(['apply', '-f', '-'], toYamlStream(setup));
+    testNamespace = findOne<Manifest>(setup, 'Namespace').metadata.name;
+    const script = findOne<V1ConfigMap>(hooks, 'ConfigMap').data?.['check.mjs'] ?? '';
+    const checkerPod = findOne<V1Pod>(hooks, 'Pod');
+    const env = Object.fromEntries(
+      (checkerPod.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? '']),
+    );
+    const token = await mustSucceed(['create', 'token', '-n', namespace.name, 'palisade-test']);
+    const cluster = loadKubeConfig().getCurrentCluster();
+    const server = new URL(cluster?.server ?? '');
+    const ca =
+      cluster?.caData !== undefined
+        ? Buffer.from(cluster.caData, 'base64')
+        : readFileSync(cluster?.caFile ?? '');
+    const dir = mkdtempSync(join(tmpdir(), 'palisade-chart-'));
+    try {
+      writeFileSync(join(dir, 'check.mjs'), script);
+      writeFileSync(join(dir, 'token'), token.trim());
+      writeFileSync(join(dir, 'ca.crt'), ca);
+      const run = spawnSync(process.execPath, [join(dir, 'check.mjs')], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: {
+          ...env,
+          TIMEOUT_SECONDS: '20',
+          SERVICE_ACCOUNT_DIR: dir,
+          KUBERNETES_SERVICE_HOST: server.hostname,
+          KUBERNETES_SERVICE_PORT: server.port === '' ? '443' : server.port,
+        },
+      });
+      // It got as far as creating the pod in the test namespace (its Role allows it), and fails
+      // where an operator is needed, saying so.
+      expect(run.stderr).toContain('FAIL: the webhook did not inject the test pod');
+      expect(run.status).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await mustSucceed(['get', '-n', testNamespace, 'pod/palisade-helm-test']);
   });
 
   it('the RateLimitPolicy example in NOTES.txt is accepted', async () => {
