@@ -136,15 +136,25 @@ describe('helm install → upgrade → uninstall (no pods)', () => {
       ],
     });
     await mustKubectl(['patch', webhookName, '--type', 'strategic', '-p', patch]);
+    // The operator replaces the whole Secret (PUT): its own type, labels and keys.
     const tls = Buffer.from('test key pair').toString('base64');
-    await mustKubectl([
-      'patch',
-      '-n',
-      namespace.name,
-      'secret/palisade-webhook-cert',
-      '-p',
-      JSON.stringify({ data: { 'tls.crt': tls, 'tls.key': tls, 'ca.crt': tls } }),
-    ]);
+    const current = await getJson<V1Secret>(['-n', namespace.name, 'secret/palisade-webhook-cert']);
+    expect(current.type).toBe('kubernetes.io/tls');
+    await mustKubectl(
+      ['replace', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: {
+          name: 'palisade-webhook-cert',
+          namespace: namespace.name,
+          resourceVersion: current.metadata?.resourceVersion,
+          labels: { 'app.kubernetes.io/managed-by': 'palisade-operator' },
+        },
+        data: { 'tls.crt': tls, 'tls.key': tls, 'ca.crt': tls, 'ca.key': tls },
+      }),
+    );
     const before = await getJson<V1Deployment>(['-n', namespace.name, NAMESPACED[0] ?? '']);
 
     await mustHelm([
@@ -175,7 +185,7 @@ describe('helm install → upgrade → uninstall (no pods)', () => {
     const webhook = await getJson<V1MutatingWebhookConfiguration>([webhookName]);
     expect(webhook.webhooks?.map((w) => w.clientConfig.caBundle)).toEqual([caBundle, caBundle]);
     const secret = await getJson<V1Secret>(['-n', namespace.name, 'secret/palisade-webhook-cert']);
-    expect(secret.data?.['tls.crt']).toBe(tls);
+    expect(secret.data).toEqual({ 'tls.crt': tls, 'tls.key': tls, 'ca.crt': tls, 'ca.key': tls });
   });
 
   it('`helm uninstall` leaves nothing of the release but the CRDs', async () => {
