@@ -23,6 +23,7 @@ import { SeededRandom, systemRandom, type Random } from './core/random.js';
 import { createLogging, logLevelApplier, type Logging } from './logging/index.js';
 import { Metrics } from './metrics/index.js';
 import { RedisClients, RouteCompiler, type CompiledRouteTables } from './policies/index.js';
+import { raftPeersApplier, startRaftNode, type StartedRaftNode } from './raft-node/index.js';
 import { InboundServer, OutboundServer, Pipeline } from './proxy/index.js';
 import { createTracing, tracingOptionsFromConfig, type Tracing } from './tracing/index.js';
 
@@ -253,6 +254,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   });
   const admin = createAdminServer({ store, metrics, checks, logger: logging.child('admin') });
   let watcher: ConfigWatcher | null = null;
+  let raft: StartedRaftNode | null = null;
 
   const closeAll = async (graceMs: number): Promise<void> => {
     watcher?.close();
@@ -261,6 +263,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       outbound.server.listening ? outbound.shutdown(graceMs) : Promise.resolve(),
     ]);
     await admin.close();
+    await raft?.stop();
     await redis.close();
     await tracing.shutdown().catch(() => undefined);
   };
@@ -268,6 +271,21 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   let ports: RunningSidecar['ports'];
   try {
     await redis.waitReady(1000);
+    // The Raft group (leases, later sagas) runs only where the config has a raft section; its
+    // API lives on the admin server and its readiness is part of /readyz.
+    if (config.raft !== undefined) {
+      raft = await startRaftNode({
+        config: config.raft,
+        listenPort: config.listeners.raft,
+        metrics,
+        logger: logging.child('raft'),
+        clock,
+        onFatal: () => void closeAll(0).finally(() => process.exit(1)),
+      });
+      checks.register(raft.readinessCheck);
+      store.register(raftPeersApplier(raft));
+      admin.mount('/v1', raft.router);
+    }
     const [inboundPort, outboundPort, adminAddress] = await Promise.all([
       inbound.listen(),
       outbound.listen(),

@@ -251,6 +251,8 @@ export interface SidecarProcessOptions {
   readonly args?: readonly string[];
   /** Time to wait for the admin API to answer. Default 20 s. */
   readonly startTimeoutMs?: number;
+  /** The Raft port, when peers must know it before the process starts. Default: a free port. */
+  readonly raftPort?: number;
 }
 
 /** Builds if needed, writes the config, spawns the sidecar and waits until `/livez` answers. */
@@ -260,7 +262,7 @@ export async function startSidecarProcess(options: SidecarProcessOptions): Promi
     inbound: await freePort(),
     outbound: await freePort(),
     admin: await freePort(),
-    raft: await freePort(),
+    raft: options.raftPort ?? (await freePort()),
   };
   const dir = mkdtempSync(join(tmpdir(), 'palisade-sidecar-'));
   const configPath = join(dir, 'sidecar.yaml');
