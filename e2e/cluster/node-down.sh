@@ -84,6 +84,16 @@ remove_chains() {
   done
 }
 
+# Removes the cgroups kubelet created (kubepods, per QoS class and pod) and containerd's k8s.io
+# namespace cgroups (ctr runs), once empty: rmdir refuses a cgroup that still has processes.
+remove_cgroups() {
+  local dir
+  for dir in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/k8s.io /sys/fs/cgroup/kubepods /sys/fs/cgroup/k8s.io; do
+    [[ -d "${dir}" ]] || continue
+    find "${dir}" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+}
+
 main() {
   local netns=() name
   for name in coredns kube-proxy kubelet; do stop_component "${name}"; done
@@ -100,6 +110,7 @@ main() {
     find /run/containerd -depth -type d -empty -delete 2>/dev/null || true
   fi
   remove_chains
+  remove_cgroups
   if [[ "${1:-}" == --purge ]]; then rm -rf "${NODE_DIR}"; fi
   log "node down"
 }
