@@ -9,7 +9,9 @@ const port = Number(process.env.PORT || 8080);
 
 http
   .createServer((req, res) => {
-    console.log(`${new Date().toISOString()} ${req.method} ${req.url} from ${req.socket.remoteAddress}`);
+    console.log(
+      `${new Date().toISOString()} ${req.method} ${req.url} from ${req.socket.remoteAddress}`,
+    );
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end(`${name}\n`);
   })
