@@ -3,6 +3,7 @@
  * informers and the API client, leader election, the controllers, the health/metrics server,
  * the injection webhook and its certificates, and shutdown. See docs/operator.md.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
@@ -111,6 +112,7 @@ export async function startOperator(
       webhookConfigurationName: webhook.configurationName,
       names: { dnsNames: webhook.dnsNames, ipAddresses: webhook.ipAddresses },
       renewBeforeMs: webhook.renewBeforeMs,
+      mode: webhook.certificateMode,
       scheduler,
       onCertificate: (bundle) => {
         pending = { cert: bundle.cert, key: bundle.key };
@@ -128,6 +130,7 @@ export async function startOperator(
     webhookServer = new WebhookServer({
       host: webhook.bind.host,
       port: webhook.bind.port,
+      path: webhook.path,
       tls: pending,
       settings: options.sidecar,
       onReview: (answer) => {
@@ -137,7 +140,15 @@ export async function startOperator(
       },
     });
     webhookPort = await webhookServer.listen();
-    logger.info({ port: webhookPort, host: webhook.bind.host }, 'webhook serving');
+    logger.info(
+      {
+        port: webhookPort,
+        host: webhook.bind.host,
+        path: webhook.path,
+        certificates: webhook.certificateMode,
+      },
+      'webhook serving',
+    );
   }
 
   const health = new HealthServer({
@@ -247,7 +258,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   let options: OperatorRuntimeOptions;
   let kubeConfig: KubeConfig;
   try {
-    const parsed = parseOptions(argv, io.env, `${hostname()}-${process.pid}`);
+    const parsed = parseOptions(argv, io.env, `${hostname()}-${process.pid}`, (path) =>
+      readFileSync(path, 'utf8'),
+    );
     if (parsed.kind === 'help') {
       io.stdout(`${USAGE}\n`);
       return EXIT.ok;

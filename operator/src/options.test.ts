@@ -87,3 +87,81 @@ describe('parseOptions', () => {
     expect(parseDuration('5')).toBeUndefined();
   });
 });
+
+describe('chart compatibility', () => {
+  const file = [
+    'ports: { admin: 15000, inbound: 15006, outbound: 15001, raft: 15010 }',
+    'app: { host: 127.0.0.1, defaultPort: 9000 }',
+    'logLevel: warn',
+    'tracing: { sampleRatio: 0.5, otlpEndpoint: "http://otel:4318" }',
+    'redis: { url: "redis://r:6379", timeout: 100ms }',
+    'sidecar:',
+    '  image: img:2',
+    '  imagePullPolicy: Always',
+    '  imagePullSecrets: []',
+    '  clusterRole: palisade-sidecar',
+    '  resources: { requests: { cpu: 10m, memory: 32Mi }, limits: { cpu: 500m, memory: 128Mi } }',
+  ].join('\n');
+
+  it('reads the installation file and the chart’s flag spellings; flags win over the file', () => {
+    const parsed = parseOptions(
+      [
+        '--config=/etc/palisade/installation.yaml',
+        '--health-port=8081',
+        '--webhook-port=9443',
+        '--webhook-path=/mutate-v1-pod',
+        '--webhook-cert-secret=tls',
+        '--webhook-cert-mode=cert-manager',
+        '--leader-election-namespace=ops',
+        '--leader-election-lease-name=palisade',
+        '--leader-election-lease-duration=20s',
+        '--trace-ratio=0.25',
+      ],
+      {},
+      'h',
+      (path) => {
+        expect(path).toBe('/etc/palisade/installation.yaml');
+        return file;
+      },
+    );
+    if (parsed.kind !== 'run') throw new Error('run');
+    const o = parsed.options;
+    expect(o.health).toEqual({ host: '0.0.0.0', port: 8081 });
+    expect(o.operatorNamespace).toBe('ops');
+    expect(o.leaderElection.leaseName).toBe('palisade');
+    expect(o.leaderElection.timings.leaseDurationMs).toBe(20_000);
+    expect(o.installation).toEqual({
+      redis: { url: 'redis://r:6379', timeout: '100ms' },
+      tracing: { otlpEndpoint: 'http://otel:4318', sampleRatio: 0.25 },
+      ports: { admin: 15000, inbound: 15006, outbound: 15001, raft: 15010 },
+      app: { host: '127.0.0.1', defaultPort: 9000 },
+      logLevel: 'warn',
+    });
+    expect(o.sidecar).toMatchObject({
+      image: 'img:2',
+      imagePullPolicy: 'Always',
+      resources: {
+        requests: { cpu: '10m', memory: '32Mi' },
+        limits: { cpu: '500m', memory: '128Mi' },
+      },
+    });
+    if (!o.webhook.enabled) throw new Error('webhook');
+    expect(o.webhook).toMatchObject({
+      bind: { host: '0.0.0.0', port: 9443 },
+      path: '/mutate-v1-pod',
+      secretName: 'tls',
+      certificateMode: 'cert-manager',
+    });
+  });
+
+  it('refuses unknown fields of the file by name', () => {
+    expect(() => parseOptions(['--config=x'], {}, 'h', () => 'sidecar: { imag: x }')).toThrow(
+      'unknown field sidecar.imag',
+    );
+    expect(() =>
+      parseOptions(['--config=x'], {}, 'h', () => {
+        throw new Error('ENOENT');
+      }),
+    ).toThrow(/cannot read x/);
+  });
+});

@@ -1,3 +1,4 @@
+import { parse as parseYaml } from 'yaml';
 import type { InstallationSettings } from './compiler/types.js';
 import { validateLeaseTimings, type LeaseTimings } from './leader/lease-decision.js';
 
@@ -46,6 +47,10 @@ export interface OperatorRuntimeOptions {
         enabled: true;
         bind: BindAddress;
         configurationName: string;
+        /** Path served, e.g. /mutate. */
+        path: string;
+        /** Who makes the certificate: the operator, or cert-manager (then only read). */
+        certificateMode: 'operator' | 'cert-manager';
         secretName: string;
         /** DNS names of the serving certificate. */
         dnsNames: readonly string[];
@@ -72,8 +77,27 @@ interface FlagSpec {
   env?: readonly string[];
 }
 
+/**
+ * Other spellings accepted for compatibility with the Helm chart (charts/palisade), mapped to
+ * the canonical option; `toValue` converts the value (a port → a bind address).
+ */
+const ALIASES: ReadonlyMap<string, { name: string; toValue?: (v: string) => string }> = new Map([
+  ['health-port', { name: 'health-bind', toValue: (v: string) => `0.0.0.0:${v}` }],
+  ['webhook-port', { name: 'webhook-bind', toValue: (v: string) => `0.0.0.0:${v}` }],
+  ['leader-election-namespace', { name: 'operator-namespace' }],
+  ['leader-election-lease-name', { name: 'lease-name' }],
+  ['leader-election-lease-duration', { name: 'lease-duration' }],
+  ['leader-election-renew-deadline', { name: 'renew-deadline' }],
+  ['leader-election-retry-period', { name: 'retry-period' }],
+  ['webhook-cert-secret', { name: 'webhook-secret' }],
+]);
+
 const FLAGS: readonly FlagSpec[] = [
   { name: 'kubeconfig', help: 'kubeconfig file (default: in-cluster)', env: ['KUBECONFIG'] },
+  {
+    name: 'config',
+    help: 'installation settings file (YAML: ports, app, logLevel, tracing, redis, sidecar); flags win',
+  },
   { name: 'watch-namespace', help: 'watch one namespace only (default: all)' },
   {
     name: 'operator-namespace',
@@ -104,6 +128,12 @@ const FLAGS: readonly FlagSpec[] = [
     boolean: true,
   },
   { name: 'webhook-bind', help: 'webhook HTTPS address', default: '0.0.0.0:9443' },
+  { name: 'webhook-path', help: 'path of the mutating webhook', default: '/mutate' },
+  {
+    name: 'webhook-cert-mode',
+    help: 'operator (generate, rotate, patch caBundle) | cert-manager (read the Secret only)',
+    default: 'operator',
+  },
   {
     name: 'webhook-configuration',
     help: 'MutatingWebhookConfiguration whose caBundle is kept',
@@ -126,6 +156,9 @@ const FLAGS: readonly FlagSpec[] = [
     default: '720h',
   },
   { name: 'redis-url', help: 'Redis for global rate limits (redis:// or rediss://)' },
+  { name: 'redis-timeout', help: "sidecars' Redis command timeout, e.g. 100ms" },
+  { name: 'app-default-port', help: 'app port when a pod names none', default: '8080' },
+  { name: 'sidecar-log-level', help: 'debug|info|warn|error for sidecars', default: 'info' },
   { name: 'otlp-endpoint', help: 'OTLP/HTTP traces endpoint of the sidecars' },
   { name: 'trace-ratio', help: 'trace sampling ratio 0..1', default: '0.01' },
   { name: 'sidecar-image', help: 'sidecar image (required with --webhook)' },
@@ -165,6 +198,9 @@ export function parseOptions(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   fallbackIdentity: string,
+  readFile: (path: string) => string = () => {
+    throw new OptionsError('--config cannot be read here');
+  },
 ): ParsedCommand {
   const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
@@ -172,10 +208,13 @@ export function parseOptions(
     if (arg === '--help' || arg === '-h') return { kind: 'help' };
     if (!arg.startsWith('--')) throw new OptionsError(`unexpected argument '${arg}'`);
     const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    const written = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    const alias = ALIASES.get(written);
+    const name = alias?.name ?? written;
+    const convert = alias?.toValue ?? ((v: string) => v);
     const spec = FLAGS.find((f) => f.name === name);
-    if (spec === undefined) throw new OptionsError(`unknown option --${name} (see --help)`);
-    if (eq > 0) given.set(name, arg.slice(eq + 1));
+    if (spec === undefined) throw new OptionsError(`unknown option --${written} (see --help)`);
+    if (eq > 0) given.set(name, convert(arg.slice(eq + 1)));
     else if (spec.boolean === true) {
       const next = argv[i + 1];
       if (next === 'true' || next === 'false') {
@@ -185,12 +224,13 @@ export function parseOptions(
     } else {
       const next = argv[i + 1];
       if (next === undefined || next.startsWith('--'))
-        throw new OptionsError(`--${name} needs a value`);
-      given.set(name, next);
+        throw new OptionsError(`--${written} needs a value`);
+      given.set(name, convert(next));
       i++;
     }
   }
-  const get = (name: string): string | undefined => {
+  let fromFile = new Map<string, string>();
+  const lookup = (name: string): string | undefined => {
     const spec = FLAGS.find((f) => f.name === name) as FlagSpec;
     const fromFlag = given.get(name);
     if (fromFlag !== undefined) return fromFlag;
@@ -198,8 +238,19 @@ export function parseOptions(
       const v = env[key];
       if (v !== undefined && v !== '') return v;
     }
-    return spec.default;
+    return fromFile.get(name) ?? spec.default;
   };
+  const configPath = lookup('config');
+  if (configPath !== undefined) {
+    let text: string;
+    try {
+      text = readFile(configPath);
+    } catch (error) {
+      throw new OptionsError(`--config: cannot read ${configPath}: ${(error as Error).message}`);
+    }
+    fromFile = installationFileOptions(text);
+  }
+  const get = lookup;
   const webhookEnabled = parseBoolean('webhook', get('webhook'));
   const operatorNamespace = dnsLabel('operator-namespace', get('operator-namespace'));
   const watchNamespace = get('watch-namespace');
@@ -222,6 +273,17 @@ export function parseOptions(
   const logLevel = get('log-level');
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error')
     throw new OptionsError('--log-level must be debug, info, warn or error');
+  const sidecarLogLevel = get('sidecar-log-level');
+  if (
+    sidecarLogLevel !== 'debug' &&
+    sidecarLogLevel !== 'info' &&
+    sidecarLogLevel !== 'warn' &&
+    sidecarLogLevel !== 'error'
+  )
+    throw new OptionsError('--sidecar-log-level must be debug, info, warn or error');
+  const redisTimeout = get('redis-timeout');
+  if (redisTimeout !== undefined && parseDuration(redisTimeout) === undefined)
+    throw new OptionsError('--redis-timeout must be a duration like 100ms');
   const pullPolicy = get('sidecar-pull-policy');
   if (pullPolicy !== 'Always' && pullPolicy !== 'IfNotPresent' && pullPolicy !== 'Never')
     throw new OptionsError('--sidecar-pull-policy must be Always, IfNotPresent or Never');
@@ -259,6 +321,8 @@ export function parseOptions(
             enabled: true,
             bind: bindAddress('webhook-bind', get('webhook-bind')),
             configurationName: dnsName('webhook-configuration', get('webhook-configuration')),
+            path: webhookPath(get('webhook-path')),
+            certificateMode: certificateMode(get('webhook-cert-mode')),
             secretName: dnsName('webhook-secret', get('webhook-secret')),
             dnsNames: [
               service,
@@ -271,7 +335,14 @@ export function parseOptions(
           }
         : { enabled: false },
       installation: {
-        ...(redisUrl === undefined ? {} : { redis: { url: redisUrl } }),
+        ...(redisUrl === undefined
+          ? {}
+          : {
+              redis: {
+                url: redisUrl,
+                ...(redisTimeout === undefined ? {} : { timeout: redisTimeout }),
+              },
+            }),
         ...(otlp === undefined && ratio === 0
           ? {}
           : {
@@ -281,8 +352,8 @@ export function parseOptions(
               },
             }),
         ports,
-        app: { host: '127.0.0.1', defaultPort: 8080 },
-        logLevel,
+        app: { host: '127.0.0.1', defaultPort: port('app-default-port', get('app-default-port')) },
+        logLevel: sidecarLogLevel,
       },
       sidecar: {
         image: image ?? '',
@@ -371,4 +442,105 @@ function parsePorts(text: string): InstallationSettings['ports'] {
   if (new Set([admin, inbound, outbound, raft]).size !== 4)
     throw new OptionsError('--sidecar-ports must all differ');
   return { admin, inbound, outbound, raft };
+}
+
+function port(name: string, text: string | undefined): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new OptionsError(`--${name} must be a port (1-65535)`);
+  return n;
+}
+
+function webhookPath(text: string | undefined): string {
+  if (text === undefined || !/^\/[A-Za-z0-9._~/-]{0,200}$/.test(text))
+    throw new OptionsError('--webhook-path must be an absolute URL path like /mutate');
+  return text;
+}
+
+function certificateMode(text: string | undefined): 'operator' | 'cert-manager' {
+  if (text === 'operator' || text === 'cert-manager') return text;
+  throw new OptionsError('--webhook-cert-mode must be operator or cert-manager');
+}
+
+/**
+ * The installation file (the chart's `installation.yaml`: InstallationSettings plus a
+ * `sidecar` block) as option values, so that one set of validators checks flags, env and file.
+ * Unknown keys are refused by name.
+ */
+export function installationFileOptions(text: string): Map<string, string> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (error) {
+    throw new OptionsError(`--config: not YAML: ${(error as Error).message}`);
+  }
+  const out = new Map<string, string>();
+  if (doc === null || doc === undefined) return out;
+  const obj = (value: unknown, where: string, keys: readonly string[]): Record<string, unknown> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new OptionsError(`--config: ${where} must be a mapping`);
+    for (const key of Object.keys(value))
+      if (!keys.includes(key)) throw new OptionsError(`--config: unknown field ${where}.${key}`);
+    return value as Record<string, unknown>;
+  };
+  const str = (value: unknown): string | undefined =>
+    value === undefined || value === null ? undefined : String(value);
+  const set = (name: string, value: unknown) => {
+    const v = str(value);
+    if (v !== undefined && v !== '') out.set(name, v);
+  };
+  const root = obj(doc, 'settings', [
+    'ports',
+    'app',
+    'logLevel',
+    'tracing',
+    'redis',
+    'raft',
+    'sidecar',
+  ]);
+  if (root['ports'] !== undefined) {
+    const p = obj(root['ports'], 'ports', ['admin', 'inbound', 'outbound', 'raft']);
+    set(
+      'sidecar-ports',
+      Object.entries(p)
+        .map(([k, v]) => `${k}=${str(v)}`)
+        .join(','),
+    );
+  }
+  if (root['app'] !== undefined)
+    set('app-default-port', obj(root['app'], 'app', ['host', 'defaultPort'])['defaultPort']);
+  set('sidecar-log-level', root['logLevel']);
+  if (root['tracing'] !== undefined) {
+    const t = obj(root['tracing'], 'tracing', ['sampleRatio', 'otlpEndpoint']);
+    set('trace-ratio', t['sampleRatio']);
+    set('otlp-endpoint', t['otlpEndpoint']);
+  }
+  if (root['redis'] !== undefined) {
+    const r = obj(root['redis'], 'redis', ['url', 'timeout']);
+    set('redis-url', r['url']);
+    set('redis-timeout', r['timeout']);
+  }
+  if (root['sidecar'] !== undefined) {
+    const s = obj(root['sidecar'], 'sidecar', [
+      'image',
+      'imagePullPolicy',
+      'imagePullSecrets',
+      'resources',
+      'clusterRole',
+      'args',
+    ]);
+    set('sidecar-image', s['image']);
+    set('sidecar-pull-policy', s['imagePullPolicy']);
+    if (Array.isArray(s['args'])) set('sidecar-args', s['args'].map(String).join(','));
+    if (s['resources'] !== undefined) {
+      const r = obj(s['resources'], 'sidecar.resources', ['requests', 'limits']);
+      const req = obj(r['requests'] ?? {}, 'sidecar.resources.requests', ['cpu', 'memory']);
+      const lim = obj(r['limits'] ?? {}, 'sidecar.resources.limits', ['cpu', 'memory']);
+      if (req['cpu'] !== undefined && lim['cpu'] !== undefined)
+        set('sidecar-cpu', `${str(req['cpu'])},${str(lim['cpu'])}`);
+      if (req['memory'] !== undefined && lim['memory'] !== undefined)
+        set('sidecar-memory', `${str(req['memory'])},${str(lim['memory'])}`);
+    }
+  }
+  return out;
 }

@@ -26,6 +26,15 @@ interface WebhookConfigurationObject {
   webhooks?: { name: string; clientConfig?: { caBundle?: string } }[];
 }
 
+/** The Secret has no usable certificate and this replica may not make one. */
+export class CertificateMissingError extends Error {
+  readonly code = 'WEBHOOK_CERT_MISSING';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CertificateMissingError';
+  }
+}
+
 /** Options of a `CertificateManager`. */
 export interface CertificateManagerOptions {
   kubeConfig: KubeConfig;
@@ -34,6 +43,11 @@ export interface CertificateManagerOptions {
   webhookConfigurationName: string;
   names: ServingNames;
   renewBeforeMs: number;
+  /**
+   * `operator`: generate, rotate and patch the caBundle. `cert-manager`: only read the Secret
+   * (cert-manager writes it and injects the caBundle), re-read every minute for renewals.
+   */
+  mode?: 'operator' | 'cert-manager';
   scheduler: Scheduler;
   /** New serving certificate to use (first load and every rotation). */
   onCertificate: (bundle: CertificateBundle) => void;
@@ -73,6 +87,25 @@ export class CertificateManager {
   /** One pass: read, (re)generate if needed, store, patch caBundle. */
   async ensure(): Promise<CertificateBundle> {
     const { names, renewBeforeMs, scheduler } = this.options;
+    if (this.options.mode === 'cert-manager') {
+      const secret = await this.readSecret();
+      const d = secret?.data ?? {};
+      const text = (k: string) =>
+        d[k] === undefined ? undefined : Buffer.from(d[k], 'base64').toString('utf8');
+      const cert = text('tls.crt');
+      const key = text('tls.key');
+      if (cert === undefined || key === undefined)
+        throw new CertificateMissingError(
+          `Secret ${this.options.namespace}/${this.options.secretName} has no tls.crt/tls.key yet (cert-manager mode)`,
+        );
+      const caCert = text('ca.crt') ?? '';
+      const bundle = { cert, key, caCert, caKey: '', caBundle: caCert };
+      if (this.current?.cert !== cert) {
+        this.current = bundle;
+        this.options.onCertificate(bundle);
+      }
+      return bundle;
+    }
     for (let attempt = 0; ; attempt++) {
       const secret = await this.readSecret();
       const stored = secret === undefined ? undefined : fromSecret(secret);

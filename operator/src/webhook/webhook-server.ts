@@ -10,6 +10,8 @@ export const MAX_REVIEW_BYTES = 3 * 1024 * 1024;
 export interface WebhookServerOptions {
   host: string;
   port: number;
+  /** Path of the mutating webhook (default /mutate). */
+  path?: string;
   tls: { cert: string; key: string };
   settings: SidecarSettings;
   /** Told about every review (metrics, logs). */
@@ -19,7 +21,7 @@ export interface WebhookServerOptions {
 }
 
 /**
- * The HTTPS shell around `reviewAdmission`: POST /mutate with a JSON body of bounded size.
+ * The HTTPS shell around `reviewAdmission`: POST <path> (default /mutate) with a JSON body of bounded size.
  * `setCertificate` swaps the serving certificate without a restart (rotation).
  */
 export class WebhookServer {
@@ -38,8 +40,8 @@ export class WebhookServer {
         res.end(text);
       };
       const url = (req.url ?? '').split('?')[0];
-      if (req.method !== 'POST' || url !== '/mutate')
-        return send(404, { message: 'POST /mutate only' });
+      const path = this.options.path ?? '/mutate';
+      if (req.method !== 'POST' || url !== path) return send(404, { message: `POST ${path} only` });
       const type = req.headers['content-type'] ?? '';
       if (!type.startsWith('application/json'))
         return send(415, { message: 'application/json only' });
