@@ -32,6 +32,7 @@ import {
   RawNode,
   bootstrapLog,
   type Entry,
+  type HardState,
   type Message,
   type MessageType,
   type NodeId,
@@ -67,6 +68,9 @@ export const DEFAULT_TIMING = Object.freeze({ tickMs: 50, electionTick: 6, heart
 
 /** Messages only a leader sends, which need not wait for the leader's own fsync. */
 const LEADER_MESSAGES: ReadonlySet<MessageType> = new Set(['Append', 'Heartbeat', 'Snapshot']);
+
+/** Commands waiting to be proposed or committed at most: beyond, requests are refused (503). */
+export const MAX_WAITING_COMMANDS = 20_000;
 
 /** Options of {@link RaftNode.start}. */
 export interface RaftNodeOptions {
@@ -153,6 +157,8 @@ export class RaftNode {
   private stopped = false;
   private fatal: RaftNodeError | undefined;
   private lastSnapshotIndex = 0;
+  /** A commit-only hard state not yet written (see `persist`). */
+  private deferredHardState: HardState | undefined;
   private applied = 0;
   private knownLeader: NodeId = '';
   private readonly probeReplies = new Map<NodeId, boolean>();
@@ -340,6 +346,9 @@ export class RaftNode {
     for (const waiter of this.forwarded.values()) waiter.settle(stopped);
     this.pending.clear();
     this.forwarded.clear();
+    if (this.deferredHardState && !this.fatal) {
+      await this.store.save({ hardState: this.deferredHardState }).catch(() => undefined);
+    }
     await this.transport.close();
     await this.store.close();
   }
@@ -503,6 +512,15 @@ export class RaftNode {
             },
       );
     }
+    if (this.queue.length + this.pending.size >= MAX_WAITING_COMMANDS) {
+      return Promise.resolve(
+        errorReply(
+          'PALISADE_RAFT_OVERLOADED',
+          `${MAX_WAITING_COMMANDS} commands already wait for the log`,
+          this.knownLeader,
+        ),
+      );
+    }
     return new Promise<LeaseReply>((resolve) => {
       let done = false;
       const timer = setTimeout(() => {
@@ -633,14 +651,34 @@ export class RaftNode {
     });
   }
 
+  /**
+   * Persists a Ready. A hard state that only moves the commit index is not fsynced on its own
+   * (as etcd's `MustSync`): the commit index is not a promise to anyone and is relearned from
+   * the leader after a restart; it is written with the next save that must be durable (entries,
+   * term or vote). This keeps an fsync off the path from commit to apply.
+   */
   private async persist(ready: Ready): Promise<void> {
-    if (!ready.snapshot && ready.entries.length === 0 && !ready.hardState) return;
+    const hard = ready.hardState;
+    const saved = this.store.hardState();
+    if (
+      hard !== undefined &&
+      !ready.snapshot &&
+      ready.entries.length === 0 &&
+      hard.term === saved.term &&
+      hard.vote === saved.vote
+    ) {
+      this.deferredHardState = hard;
+      return;
+    }
+    const hardState = hard ?? this.deferredHardState;
+    if (!ready.snapshot && ready.entries.length === 0 && hardState === undefined) return;
+    this.deferredHardState = undefined;
     const started = performance.now();
     try {
       await this.store.save({
         snapshot: ready.snapshot && encodeStoredSnapshot(ready.snapshot),
         entries: ready.entries.map(encodeStoredEntry),
-        hardState: ready.hardState,
+        hardState,
       });
     } catch (error) {
       throw new RaftNodeError(
@@ -736,7 +774,13 @@ export class RaftNode {
 
   private async takeSnapshot(node: RawNode): Promise<void> {
     const metadata = node.snapshotMetadata(this.applied);
-    await this.store.saveSnapshot(encodeStoredSnapshot({ metadata, data: this.table.snapshot() }));
+    // The deferred commit index goes with it: a restart must not find a snapshot beyond its
+    // durable commit index.
+    await this.store.save({
+      snapshot: encodeStoredSnapshot({ metadata, data: this.table.snapshot() }),
+      hardState: this.deferredHardState,
+    });
+    this.deferredHardState = undefined;
     this.lastSnapshotIndex = metadata.index;
     const compactTo = metadata.index - this.snapshotKeep;
     if (compactTo >= this.store.firstIndex()) await this.store.compact(compactTo);

@@ -51,7 +51,9 @@ export type RaftNodeUnavailableCode =
   /** No answer within the request deadline: the command may or may not have been applied. */
   | 'PALISADE_RAFT_TIMEOUT'
   /** The node is shutting down. */
-  | 'PALISADE_RAFT_STOPPED';
+  | 'PALISADE_RAFT_STOPPED'
+  /** Too many requests wait for the log already; retry later. */
+  | 'PALISADE_RAFT_OVERLOADED';
 
 /** One message between nodes. */
 export type NodeMessage =
@@ -208,6 +210,7 @@ const UNAVAILABLE_CODES = new Set<string>([
   'PALISADE_RAFT_NOT_LEADER',
   'PALISADE_RAFT_TIMEOUT',
   'PALISADE_RAFT_STOPPED',
+  'PALISADE_RAFT_OVERLOADED',
 ]);
 
 function optional<T>(value: unknown, check: (v: unknown, what: string) => T, what: string) {
