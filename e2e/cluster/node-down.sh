@@ -95,12 +95,18 @@ remove_cgroups() {
 }
 
 main() {
-  local netns=() name
+  local netns=() name other
   for name in coredns kube-proxy kubelet; do stop_component "${name}"; done
   mapfile -t netns < <(remove_containers)
   stop_component containerd
   stop_shims
   unmount_all "${netns[@]}"
+  other="$(other_node_owner)"
+  if [[ -n "${other}" ]]; then
+    log "the machine-wide pieces (bridge, CNI file, iptables chains) belong to the node of ${other}: left alone"
+    log "node down"
+    return 0
+  fi
   ip link show "${BRIDGE}" >/dev/null 2>&1 && ip link del "${BRIDGE}" && log "bridge ${BRIDGE}: removed"
   rm -f "${CNI_CONF}" "${CNI_CONF}.tmp"
   rm -rf "${NODE_DIR}/cni-ipam"
@@ -111,6 +117,7 @@ main() {
   fi
   remove_chains
   remove_cgroups
+  rm -f "${NODE_OWNER_FILE}"
   if [[ "${1:-}" == --purge ]]; then rm -rf "${NODE_DIR}"; fi
   log "node down"
 }

@@ -28,5 +28,18 @@ KUBE_PROXY_HEALTHZ_PORT="${KUBE_PROXY_HEALTHZ_PORT:-20256}"
 COREDNS_HEALTH_PORT="${COREDNS_HEALTH_PORT:-20253}"
 CLUSTER_DOMAIN=cluster.local
 
+# The node owns machine-wide names (bridge, CNI file, KUBE-*/CNI-* chains): one node per machine.
+# This file names the cluster folder of the node that holds them.
+NODE_OWNER_FILE="${NODE_OWNER_FILE:-/run/palisade-node.owner}"
+
+# Prints the cluster folder of another cluster's node that is running on this machine, if any.
+other_node_owner() {
+  local owner
+  owner="$(cat "${NODE_OWNER_FILE}" 2>/dev/null)" || return 0
+  [[ -n "${owner}" && "${owner}" != "${PALISADE_CLUSTER_DIR}" ]] || return 0
+  PALISADE_CLUSTER_DIR="${owner}" live_pid containerd >/dev/null && echo "${owner}"
+  return 0
+}
+
 # Node processes, in start order (stopped in the reverse order).
 NODE_COMPONENTS=(containerd kubelet kube-proxy coredns)

@@ -252,7 +252,7 @@ YAML
 }
 
 main() {
-  local started="${SECONDS}" name
+  local started="${SECONDS}" name other
   require_commands containerd runc ctr iptables ip conntrack openssl setsid
   [[ -x "${CNI_BIN_DIR}/bridge" ]] || die "CNI plugins missing in ${CNI_BIN_DIR}: apt-get install -y containernetworking-plugins"
   for name in kubelet kube-proxy coredns; do
@@ -260,11 +260,15 @@ main() {
   done
   "${K8S_BIN_DIR}/kubectl" --kubeconfig "${PALISADE_CLUSTER_DIR}/admin.kubeconfig" get --raw /readyz >/dev/null 2>&1 ||
     die "the control plane is not up: run e2e/cluster/up.sh first"
-  if node_healthy; then
+  if node_healthy && [[ -z "$(other_node_owner)" ]]; then
+    echo "${PALISADE_CLUSTER_DIR}" >"${NODE_OWNER_FILE}"
     log "node ${NODE_NAME} already up and Ready"
     return 0
   fi
+  other="$(other_node_owner)"
+  [[ -z "${other}" ]] || die "another cluster's node runs on this machine (${other}): stop it first (PALISADE_CLUSTER_DIR=${other} e2e/cluster/node-down.sh)"
   "${CLUSTER_SRC_DIR}/node-down.sh" >/dev/null 2>&1 || true
+  echo "${PALISADE_CLUSTER_DIR}" >"${NODE_OWNER_FILE}"
   trap 'if [[ $? -ne 0 ]]; then log "node start-up failed: stopping it (logs kept)"; "${CLUSTER_SRC_DIR}/node-down.sh" >/dev/null 2>&1 || true; fi' EXIT
   mkdir -p "${LOGS}" "${RUN}" "${NODE_DIR}"
   node_certs
