@@ -209,15 +209,19 @@ wait_until() {
   log "${what} ($((SECONDS - started))s)"
 }
 
+# True when the Node is Ready, reported (heartbeat) at or after $1 (RFC 3339, UTC) when given:
+# the Node object of a previous run can still say Ready for a while after its kubelet stopped.
 node_ready() {
-  [[ "$("${KUBECTL[@]}" get node "${NODE_NAME}" \
-    -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+  local status heartbeat
+  read -r status heartbeat < <("${KUBECTL[@]}" get node "${NODE_NAME}" -o \
+    'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}{"\n"}' 2>/dev/null) || return 1
+  [[ "${status}" == True && ! "${heartbeat}" < "${1:-}" ]]
 }
 
 node_healthy() {
   local name
   for name in "${NODE_COMPONENTS[@]}"; do live_pid "${name}" >/dev/null || return 1; done
-  node_ready
+  node_ready ""
 }
 
 setup_network() {
@@ -252,7 +256,7 @@ YAML
 }
 
 main() {
-  local started="${SECONDS}" name other
+  local started="${SECONDS}" name other kubelet_started
   require_commands containerd runc ctr iptables ip conntrack openssl setsid
   [[ -x "${CNI_BIN_DIR}/bridge" ]] || die "CNI plugins missing in ${CNI_BIN_DIR}: apt-get install -y containernetworking-plugins"
   for name in kubelet kube-proxy coredns; do
@@ -278,10 +282,11 @@ main() {
   wait_until "containerd: serving" containerd ctr --address "${CONTAINERD_SOCK}" version
   "${CLUSTER_SRC_DIR}/../images/build.sh" --import pause echo >/dev/null
   rbac
+  kubelet_started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   launch kubelet
   launch kube-proxy
   launch coredns
-  wait_until "node ${NODE_NAME}: Ready" kubelet node_ready
+  wait_until "node ${NODE_NAME}: Ready" kubelet node_ready "${kubelet_started}"
   wait_until "coredns: healthy" coredns curl -fsS "http://127.0.0.1:${COREDNS_HEALTH_PORT}/health"
   wait_until "kube-proxy: healthy" kube-proxy curl -fsS "http://127.0.0.1:${KUBE_PROXY_HEALTHZ_PORT}/healthz"
   if [[ -z "$("${KUBECTL[@]}" get endpoints kubernetes -o 'jsonpath={.subsets[*].addresses[*].ip}' 2>/dev/null)" ]]; then
