@@ -24,3 +24,25 @@ export * from './reconcilers/namespace-compiler.js';
 export * from './reconcilers/owned-status.js';
 export * from './reconcilers/policy-reconciler.js';
 export * from './reconcilers/policy-status.js';
+export * from './reconcilers/condition-events.js';
+export * from './adapters/kube-request.js';
+export * from './adapters/kube-event-recorder.js';
+export * from './leader/lease-decision.js';
+export * from './leader/leader-elector.js';
+export * from './leader/lease-lock.js';
+export * from './options.js';
+export * from './server/health-server.js';
+export * from './server/metrics.js';
+export * from './webhook/inject-sidecar.js';
+export * from './webhook/admission-review.js';
+export * from './webhook/certificates.js';
+export * from './webhook/certificate-manager.js';
+export * from './webhook/webhook-server.js';
+export {
+  startOperator,
+  runCli,
+  loadKubeConfig,
+  EXIT,
+  type RunningOperator,
+  type CliIo,
+} from './main.js';

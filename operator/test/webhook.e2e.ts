@@ -13,6 +13,7 @@ import {
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { generateCertificates } from '@palisade/operator';
 import { OperatorProcess } from './support/operator-process.js';
 
 const kubeconfigPath =
@@ -246,5 +247,56 @@ describe('sidecar injection webhook', () => {
     });
     expect(sidecars(reinjected)).toHaveLength(1);
     expect(again.logs.some((l) => l.msg === 'webhook certificate generated')).toBe(false);
-  }, 60_000);
+    again.kill('SIGTERM');
+    await again.exited;
+
+    // Rotation: a stored certificate about to expire is replaced at start; the new CA leads the
+    // caBundle, the old one follows while valid, and the API server trusts the new certificate.
+    const expiring = generateCertificates({
+      names: { dnsNames: ['palisade-operator'], ipAddresses: ['127.0.0.1'] },
+      nowMs: Date.now(),
+      servingValidityMs: 24 * 3_600_000,
+    });
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    await core.replaceNamespacedSecret({
+      namespace,
+      name: 'palisade-webhook-tls',
+      body: {
+        metadata: { name: 'palisade-webhook-tls', namespace },
+        type: 'kubernetes.io/tls',
+        data: {
+          'tls.crt': b64(expiring.cert),
+          'tls.key': b64(expiring.key),
+          'ca.crt': b64(expiring.caCert),
+          'ca.key': b64(expiring.caKey),
+          'ca-bundle.crt': b64(expiring.caBundle),
+        },
+      },
+    });
+    const rotated = startOperator();
+    const generated = await rotated.waitForLog(
+      'a new certificate',
+      (l) => l.msg === 'webhook certificate generated',
+    );
+    expect(generated['reason']).toBe('certificate expires soon');
+    const stored = await core.readNamespacedSecret({ namespace, name: 'palisade-webhook-tls' });
+    const bundle = Buffer.from(stored.data?.['ca-bundle.crt'] ?? '', 'base64').toString();
+    expect(bundle.endsWith(expiring.caCert)).toBe(true);
+    expect(bundle.length).toBeGreaterThan(expiring.caCert.length);
+    await poll('caBundle rotated', async () => {
+      const c = await admission.readMutatingWebhookConfiguration({ name: configurationName });
+      return c.webhooks?.[0]?.clientConfig.caBundle === stored.data?.['ca-bundle.crt']
+        ? true
+        : undefined;
+    });
+    const afterRotation = await core.createNamespacedPod({
+      namespace,
+      body: pod(
+        'after-rotation',
+        { 'palisade.dev/inject': 'true' },
+        { 'palisade.dev/app-port': '8080' },
+      ),
+    });
+    expect(sidecars(afterRotation)).toHaveLength(1);
+  }, 90_000);
 });
