@@ -36,10 +36,13 @@ export interface RunningOperator {
 }
 
 /** Loads a kubeconfig file, else the in-cluster service account. */
-export function loadKubeConfig(path: string | undefined): KubeConfig {
+export function loadKubeConfig(
+  path: string | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): KubeConfig {
   const kubeConfig = new KubeConfig();
   if (path !== undefined) kubeConfig.loadFromFile(path);
-  else if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined) kubeConfig.loadFromCluster();
+  else if (env['KUBERNETES_SERVICE_HOST'] !== undefined) kubeConfig.loadFromCluster();
   else
     throw new OptionsError(
       'no --kubeconfig given and not running in a cluster (KUBERNETES_SERVICE_HOST unset)',
@@ -266,7 +269,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       return EXIT.ok;
     }
     options = parsed.options;
-    kubeConfig = loadKubeConfig(options.kubeconfig);
+    kubeConfig = loadKubeConfig(options.kubeconfig, io.env);
   } catch (error) {
     if (error instanceof OptionsError) {
       io.stderr(`palisade-operator: ${error.message}\n`);
