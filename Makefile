@@ -21,8 +21,9 @@ build: deps ## type-check and compile every package (tsc -b), and type-check the
 	npx tsc -p sidecar/test
 	npx tsc -p operator/test
 
-crds: build ## regenerate crds/generated/*.yaml from the TypeScript schemas
+crds: build ## regenerate crds/generated/*.yaml, docs/reference/ and the chart's CRDs from the TypeScript schemas
 	node crds/dist/generate.js
+	$(MAKE) --no-print-directory chart-sync
 
 lint: deps ## eslint + prettier check
 	npx eslint . --max-warnings 0
