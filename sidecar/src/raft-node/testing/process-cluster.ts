@@ -33,6 +33,8 @@ export interface ProcessClusterOptions {
   /** Snapshot every N applied entries, keeping M behind (defaults: the node's). */
   readonly snapshots?: { readonly every: number; readonly keep: number };
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Extra `node` flags for the member processes (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** `GET /v1/raft` as the harness reads it. */
@@ -157,7 +159,7 @@ export class ProcessCluster {
   /** Starts a member and waits for its ready line (its admin API listens). */
   async start(id: string, timeoutMs = 20_000): Promise<void> {
     const member = this.member(id);
-    const args = [STANDALONE_JS, '--config', this.configPath(id)];
+    const args = [...(this.options.nodeArgs ?? []), STANDALONE_JS, '--config', this.configPath(id)];
     const env = {
       ...process.env,
       ...(this.options.tickMs ? { PALISADE_RAFT_TICK_MS: String(this.options.tickMs) } : {}),
