@@ -40,9 +40,12 @@ else
     --endpoint-reconciler-type=none)
 fi
 
-# True when the running API server was started with the address flags wanted now.
+# True when the running API server fits: any mode without PALISADE_NODE=1 (a node's cluster
+# serves loopback clients too, and restarting it would take the node down), the node's address
+# flags with it.
 apiserver_mode_matches() {
   local pid
+  [[ "${PALISADE_NODE:-0}" == 1 ]] || return 0
   pid="$(live_pid kube-apiserver)" || return 1
   tr '\0' '\n' <"/proc/${pid}/cmdline" | grep -qxF -- "${APISERVER_ADDRESS_ARGS[1]}"
 }
