@@ -156,7 +156,9 @@ describe('leader election between two operator processes', () => {
     expect(await reconciles(a)).toBeGreaterThan(0);
     expect(await reconciles(b)).toBe(0);
 
-    // SIGKILL: no release; B waits for the lease to expire on its own clock.
+    // SIGKILL: no release; B waits for the lease to expire on its own clock. Bound: B saw A's
+    // last renewal at most one retry period late, and tries again right at expiry, so the
+    // takeover comes within leaseDuration + retryPeriod of the kill (+ API latency).
     a.kill('SIGKILL');
     const killedAt = (await a.exited).atMs;
     await b.waitForLog(

@@ -140,10 +140,20 @@ describe('LeaderElector', () => {
     expect(b.elector.holder).toBe('a');
     // 'a' dies without releasing: stop its loop the hard way (no release).
     (a.elector as unknown as { running: boolean }).running = false;
-    await advance(scheduler, 14_000);
+    // B takes over when its observation of A's last renewal expires — at that instant, not at
+    // its next retry — so within leaseDuration + one retry period of the last renewal.
+    const lastRenewal = lock.stored?.record.renewTimeMs ?? 0;
+    await advance(scheduler, lastRenewal + 15_000 - scheduler.now() - 1, 100);
     expect(b.elector.leaderState).toBe('candidate');
-    await advance(scheduler, 4_000);
+    const observedAt = (b.elector as unknown as { observation: { observedAtMs: number } })
+      .observation.observedAtMs;
+    await advance(scheduler, 2_100, 100);
     expect(b.elector.leaderState).toBe('leader');
+    // (The manual clock moves in 100 ms steps before the attempt reads it.)
+    const acquiredAt = lock.stored?.record.acquireTimeMs ?? 0;
+    expect(acquiredAt).toBeGreaterThanOrEqual(observedAt + 15_000);
+    expect(acquiredAt).toBeLessThan(observedAt + 15_100);
+    expect(observedAt + 15_000).toBeLessThanOrEqual(lastRenewal + 15_000 + 2_000);
     expect(b.events).toEqual(['started']);
     expect(lock.stored?.record.leaseTransitions).toBe(1);
   });

@@ -66,6 +66,8 @@ export class LeaderElector {
   private cancelTimer: Cancel | undefined;
   private attempt: Promise<void> | undefined;
   private running = false;
+  /** Set by a 'wait' decision: try again right when the observed lease expires. */
+  private retryInMs: number | undefined;
 
   constructor(options: LeaderElectorOptions) {
     this.options = options;
@@ -110,6 +112,7 @@ export class LeaderElector {
 
   private tick(): void {
     if (!this.running) return;
+    this.retryInMs = undefined;
     this.attempt = this.tryOnce()
       .catch((error: unknown) => this.options.onError?.(error))
       .then(() => {
@@ -117,7 +120,7 @@ export class LeaderElector {
         this.attempt = undefined;
         if (this.running)
           this.cancelTimer = this.options.scheduler.schedule(
-            this.options.timings.retryPeriodMs,
+            Math.min(this.options.timings.retryPeriodMs, this.retryInMs ?? Infinity),
             () => this.tick(),
           );
       });
@@ -133,6 +136,9 @@ export class LeaderElector {
     if (!this.running) return;
     const decision = decideLease({ identity, nowMs: now, observation: this.observation, timings });
     if (decision.action === 'wait') {
+      // Try again at expiry if that comes before the next retry: the takeover then happens
+      // within leaseDuration of the last observed change, not leaseDuration + retryPeriod.
+      this.retryInMs = Math.max(1, decision.expiresInMs);
       if (this.state === 'leader') this.lose();
       return;
     }
