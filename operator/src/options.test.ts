@@ -154,6 +154,21 @@ describe('chart compatibility', () => {
     });
   });
 
+  it('leaves out what the file’s resources leave out (no CPU limit)', () => {
+    const parsed = parseOptions(
+      ['--config=f'],
+      {},
+      'h',
+      () =>
+        'sidecar: { image: i, resources: { requests: { cpu: 50m, memory: 64Mi }, limits: { memory: 256Mi } } }',
+    );
+    if (parsed.kind !== 'run') throw new Error('run');
+    expect(parsed.options.sidecar.resources).toEqual({
+      requests: { cpu: '50m', memory: '64Mi' },
+      limits: { memory: '256Mi' },
+    });
+  });
+
   it('refuses unknown fields of the file by name', () => {
     expect(() => parseOptions(['--config=x'], {}, 'h', () => 'sidecar: { imag: x }')).toThrow(
       'unknown field sidecar.imag',

@@ -25,8 +25,9 @@ export interface SidecarSettings {
   ports: InstallationSettings['ports'];
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   resources: {
-    requests: { cpu: string; memory: string };
-    limits: { cpu: string; memory: string };
+    /** Absent entries are left unset (e.g. no CPU limit). */
+    requests: { cpu?: string; memory?: string };
+    limits: { cpu?: string; memory?: string };
   };
 }
 
@@ -292,8 +293,8 @@ export function parseOptions(
     throw new OptionsError(
       '--sidecar-image is required when the webhook is on (--webhook=false to turn it off)',
     );
-  const [cpuRequest, cpuLimit] = pair('sidecar-cpu', get('sidecar-cpu'));
-  const [memRequest, memLimit] = pair('sidecar-memory', get('sidecar-memory'));
+  const cpu = pair('sidecar-cpu', get('sidecar-cpu'));
+  const memory = pair('sidecar-memory', get('sidecar-memory'));
   const service = dnsLabel('webhook-service', get('webhook-service'));
   const ips = (get('webhook-ip') ?? '').split(',').filter((s) => s !== '');
   for (const ip of ips)
@@ -361,8 +362,14 @@ export function parseOptions(
         ports,
         imagePullPolicy: pullPolicy,
         resources: {
-          requests: { cpu: cpuRequest, memory: memRequest },
-          limits: { cpu: cpuLimit, memory: memLimit },
+          requests: {
+            ...(cpu.request === undefined ? {} : { cpu: cpu.request }),
+            ...(memory.request === undefined ? {} : { memory: memory.request }),
+          },
+          limits: {
+            ...(cpu.limit === undefined ? {} : { cpu: cpu.limit }),
+            ...(memory.limit === undefined ? {} : { memory: memory.limit }),
+          },
         },
       },
       logLevel,
@@ -411,12 +418,16 @@ function dnsName(name: string, text: string | undefined): string {
   return text;
 }
 
-function pair(name: string, text: string | undefined): [string, string] {
+/** `request,limit`; either side may be empty (not set). */
+function pair(name: string, text: string | undefined): { request?: string; limit?: string } {
   const parts = (text ?? '').split(',');
-  const quantity = /^\d+(\.\d+)?(m|Ki|Mi|Gi|k|M|G)?$/;
+  const quantity = /^(\d+(\.\d+)?(m|Ki|Mi|Gi|k|M|G)?)?$/;
   if (parts.length !== 2 || !parts.every((p) => quantity.test(p)))
-    throw new OptionsError(`--${name} must be request,limit quantities (e.g. 50m,1 or 64Mi,256Mi)`);
-  return [parts[0] as string, parts[1] as string];
+    throw new OptionsError(
+      `--${name} must be request,limit quantities (e.g. 50m,1 or 64Mi,256Mi; empty for unset)`,
+    );
+  const [request, limit] = parts as [string, string];
+  return { ...(request === '' ? {} : { request }), ...(limit === '' ? {} : { limit }) };
 }
 
 function parsePorts(text: string): InstallationSettings['ports'] {
@@ -536,10 +547,9 @@ export function installationFileOptions(text: string): Map<string, string> {
       const r = obj(s['resources'], 'sidecar.resources', ['requests', 'limits']);
       const req = obj(r['requests'] ?? {}, 'sidecar.resources.requests', ['cpu', 'memory']);
       const lim = obj(r['limits'] ?? {}, 'sidecar.resources.limits', ['cpu', 'memory']);
-      if (req['cpu'] !== undefined && lim['cpu'] !== undefined)
-        set('sidecar-cpu', `${str(req['cpu'])},${str(lim['cpu'])}`);
-      if (req['memory'] !== undefined && lim['memory'] !== undefined)
-        set('sidecar-memory', `${str(req['memory'])},${str(lim['memory'])}`);
+      // The file's resources are the whole spec: what it leaves out stays unset.
+      set('sidecar-cpu', `${str(req['cpu']) ?? ''},${str(lim['cpu']) ?? ''}`);
+      set('sidecar-memory', `${str(req['memory']) ?? ''},${str(lim['memory']) ?? ''}`);
     }
   }
   return out;
