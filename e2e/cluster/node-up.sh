@@ -187,7 +187,12 @@ launch() {
   local name="$1"
   node_args "${name}"
   printf '\n==== %s starting %s\n' "$(date -u +%FT%TZ)" "${name}" >>"${LOGS}/${name}.log"
-  setsid "$(node_binary "${name}")" "${ARGS[@]}" >>"${LOGS}/${name}.log" 2>&1 </dev/null &
+  local proxy=()
+  # No image is ever pulled: images come from e2e/images/build.sh. A pod naming an image the node
+  # lacks (imagePullPolicy other than Never) must fail on the spot, not reach out to a registry:
+  # containerd's pulls go through a proxy on a loopback port nothing listens on.
+  [[ "${name}" != containerd ]] || proxy=(HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=)
+  env "${proxy[@]}" setsid "$(node_binary "${name}")" "${ARGS[@]}" >>"${LOGS}/${name}.log" 2>&1 </dev/null &
   echo "$!" >"${RUN}/${name}.pid"
 }
 
