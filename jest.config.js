@@ -41,5 +41,14 @@ export default {
       globalSetup: '<rootDir>/e2e/src/global-setup.ts',
       globalTeardown: '<rootDir>/e2e/src/global-teardown.ts',
     },
+    {
+      // Real pods: needs the local node (`make e2e-node` brings it up and down).
+      ...common,
+      displayName: 'e2e-node',
+      testMatch: ['<rootDir>/e2e/src/**/*.node.ts'],
+      testTimeout: 120_000,
+      globalSetup: '<rootDir>/e2e/src/global-setup.ts',
+      globalTeardown: '<rootDir>/e2e/src/global-teardown.ts',
+    },
   ],
 };

@@ -39,3 +39,9 @@ e2e-kind: build cluster-build ## e2e tests on a kind cluster (needs Docker + kin
 	    --create-namespace --set image.tag='$(E2E_IMAGE_TAG)' --wait --timeout 5m; \
 	else echo "e2e-kind: no chart at $(E2E_CHART) yet, helm install skipped"; fi
 	E2E_TARGET=kind $(E2E_JEST)
+
+.PHONY: e2e-node
+# Real pods (issue 7): opt-in until the node is part of every cluster-up.
+e2e-node: build node-up ## e2e tests with real pods on the local node (brings the node up, then down)
+	@rc=0; E2E_TARGET=local $(JEST) --selectProjects e2e-node --runInBand || rc=$$?; \
+	$(CLUSTER_SCRIPTS)/node-down.sh >/dev/null 2>&1 || true; exit $$rc

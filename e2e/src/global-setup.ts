@@ -79,6 +79,39 @@ function setupKind(scriptsDir: string): void {
   console.log('\ne2e: using the current kubeconfig context (E2E_TARGET=kind)');
 }
 
+/**
+ * Installs the generated CRDs and waits until they are served: every e2e file may assume them,
+ * whatever order jest runs the files in.
+ */
+function installCrds(rootDir: string): void {
+  const kubectl = process.env['PALISADE_KUBECTL'] ?? 'kubectl';
+  const kubeconfig = process.env['PALISADE_KUBECONFIG'];
+  const base = kubeconfig === undefined ? [] : ['--kubeconfig', kubeconfig];
+  const run = (args: string[]): void => {
+    const result = spawnSync(kubectl, [...base, ...args], { encoding: 'utf8' });
+    if (result.status !== 0) {
+      throw new Error(
+        `e2e: kubectl ${args.join(' ')} failed: ${result.stderr || String(result.error)}`,
+      );
+    }
+  };
+  run([
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '-f',
+    join(rootDir, 'crds', 'generated', 'all.yaml'),
+  ]);
+  run([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd',
+    '-l',
+    'app.kubernetes.io/part-of=palisade',
+  ]);
+}
+
 /** Jest global setup: makes the cluster under test available (see the file comment). */
 export default function globalSetup(_globalConfig: unknown, project: ProjectConfigLike): void {
   const scriptsDir = join(project.rootDir, 'e2e', 'cluster');
@@ -86,4 +119,5 @@ export default function globalSetup(_globalConfig: unknown, project: ProjectConf
   if (target === 'kind') setupKind(scriptsDir);
   else if (target === 'local') setupLocal(scriptsDir);
   else throw new Error(`E2E_TARGET must be "local" or "kind", got "${target}"`);
+  installCrds(project.rootDir);
 }

@@ -1,10 +1,10 @@
 // Real pods on the local node (issue 7; e2e/cluster/node-up.sh): a 3-replica Deployment of the
 // locally built test app (e2e/images/echo) behind a Service. Its pods become Ready and answer, from
 // another pod, by pod IP, by ClusterIP (kube-proxy) and by DNS name (CoreDNS); a deleted pod is
-// replaced; `kubectl logs` and `kubectl exec` work. Runs only when the cluster has a Ready node
-// and the target is local (the image exists only in the local node's containerd): start the node
-// with `make node-up` first, otherwise the file is skipped.
-import { describe, expect, test } from '@jest/globals';
+// replaced; `kubectl logs` and `kubectl exec` work. It needs a Ready node and the local target
+// (the image exists only in the local node's containerd), so it runs in its own jest project:
+// `make e2e-node` brings the node up, runs it, and takes the node down.
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { e2eTarget, kubectl, waitFor, withNamespace } from './support/index.js';
 
 const IMAGE = 'palisade.local/echo:1';
@@ -21,8 +21,11 @@ async function hasReadyNode(): Promise<boolean> {
   return result.code === 0 && result.stdout.split(' ').includes('True');
 }
 
-const nodeReady = await hasReadyNode();
-const describeWithNode = nodeReady ? describe : describe.skip;
+beforeAll(async () => {
+  if (!(await hasReadyNode())) {
+    throw new Error('no Ready node: run `make e2e-node` (or `make node-up` first)');
+  }
+}, 30_000);
 
 function manifests(namespace: string): string {
   const env = [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }];
@@ -109,7 +112,7 @@ async function fetchFromClient(namespace: string, url: string): Promise<string> 
   return result.stdout.trim();
 }
 
-describeWithNode('pods on the local node', () => {
+describe('pods on the local node', () => {
   const namespace = withNamespace('pods');
 
   test('a 3-replica Deployment becomes Ready and its pods answer by pod IP', async () => {
