@@ -42,6 +42,9 @@ e2e-kind: build cluster-build ## e2e tests on a kind cluster (needs Docker + kin
 
 .PHONY: e2e-node
 # Real pods (issue 7): opt-in until the node is part of every cluster-up.
-e2e-node: build node-up ## e2e tests with real pods on the local node (brings the node up, then down)
-	@rc=0; E2E_TARGET=local $(JEST) --selectProjects e2e-node --runInBand || rc=$$?; \
-	$(CLUSTER_SCRIPTS)/node-down.sh >/dev/null 2>&1 || true; exit $$rc
+e2e-node: build node-build ## e2e tests with real pods on the local node (leaves the machine as it found it)
+	@was_up=0; $(CLUSTER_SCRIPTS)/status.sh >/dev/null 2>&1 && was_up=1; \
+	rc=0; PALISADE_NODE=1 $(CLUSTER_SCRIPTS)/up.sh && $(CLUSTER_SCRIPTS)/node-up.sh && { E2E_TARGET=local $(JEST) --selectProjects e2e-node --runInBand || rc=$$?; } || rc=$$?; \
+	$(CLUSTER_SCRIPTS)/node-down.sh >/dev/null 2>&1 || true; \
+	if [ "$$was_up" = 0 ]; then $(CLUSTER_SCRIPTS)/down.sh >/dev/null 2>&1 || true; fi; \
+	exit $$rc
