@@ -6,8 +6,9 @@
  * "crash with unsynced writes" fault.
  */
 import { StorageError } from './errors.js';
-import { LogIndex, type HardState, type StoredEntry, type StoredSnapshot } from './log-index.js';
+import { LogIndex, type StoredSnapshot } from './log-index.js';
 import {
+  LogIndexReads,
   applyUpdate,
   checkUpdate,
   type RaftStorage,
@@ -28,13 +29,14 @@ interface QueuedSave {
 }
 
 /** See the module comment. */
-export class MemoryRaftStorage implements RaftStorage {
-  private index = new LogIndex();
-  private latest: StoredSnapshot | undefined;
+export class MemoryRaftStorage extends LogIndexReads implements RaftStorage {
+  protected index = new LogIndex();
+  protected latest: StoredSnapshot | undefined;
   private readonly manualSync: boolean;
   private queued: QueuedSave[] = [];
 
   constructor(options: MemoryRaftStorageOptions = {}) {
+    super();
     this.manualSync = options.manualSync ?? false;
   }
 
@@ -96,39 +98,6 @@ export class MemoryRaftStorage implements RaftStorage {
       );
     }
     this.index.compact(index);
-  }
-
-  state(): RecoveredState {
-    return {
-      hardState: this.index.hardState(),
-      snapshot: this.latest,
-      point: this.index.point(),
-      entries: this.index.allEntries(),
-    };
-  }
-
-  hardState(): HardState {
-    return this.index.hardState();
-  }
-
-  snapshot(): StoredSnapshot | undefined {
-    return this.latest;
-  }
-
-  firstIndex(): number {
-    return this.index.firstIndex();
-  }
-
-  lastIndex(): number {
-    return this.index.lastIndex();
-  }
-
-  term(index: number): number {
-    return this.index.term(index);
-  }
-
-  entries(lo: number, hi: number, maxBytes?: number): StoredEntry[] {
-    return this.index.entries(lo, hi, maxBytes);
   }
 
   async close(): Promise<void> {

@@ -231,12 +231,54 @@ export function checkUpdate(
 }
 
 /** A {@link RaftStorage} on disk. Open with {@link FileRaftStorage.open}. */
-export class FileRaftStorage implements RaftStorage {
-  private readonly index: LogIndex;
+/**
+ * The reads both stores (file and memory) answer from their in-memory log index and latest
+ * snapshot; subclasses own how those two are written.
+ */
+export abstract class LogIndexReads {
+  protected abstract index: LogIndex;
+  protected abstract latest: StoredSnapshot | undefined;
+
+  state(): RecoveredState {
+    return {
+      hardState: this.index.hardState(),
+      snapshot: this.latest,
+      point: this.index.point(),
+      entries: this.index.allEntries(),
+    };
+  }
+
+  hardState(): HardState {
+    return this.index.hardState();
+  }
+
+  snapshot(): StoredSnapshot | undefined {
+    return this.latest;
+  }
+
+  firstIndex(): number {
+    return this.index.firstIndex();
+  }
+
+  lastIndex(): number {
+    return this.index.lastIndex();
+  }
+
+  term(index: number): number {
+    return this.index.term(index);
+  }
+
+  entries(lo: number, hi: number, maxBytes?: number): StoredEntry[] {
+    return this.index.entries(lo, hi, maxBytes);
+  }
+}
+
+export class FileRaftStorage extends LogIndexReads implements RaftStorage {
+  protected readonly index: LogIndex;
   private readonly wal: Wal;
   private readonly snapDir: string;
   private readonly hooks: WalHooks;
-  private latest: StoredSnapshot | undefined;
+  protected latest: StoredSnapshot | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private failure: unknown;
 
@@ -247,6 +289,7 @@ export class FileRaftStorage implements RaftStorage {
     latest: StoredSnapshot | undefined,
     hooks: WalHooks,
   ) {
+    super();
     this.wal = wal;
     this.index = index;
     this.snapDir = snapDir;
@@ -356,39 +399,6 @@ export class FileRaftStorage implements RaftStorage {
       for (const file of stale) await unlink(join(this.snapDir, file.name));
       if (stale.length > 0) await syncDirectory(this.snapDir);
     });
-  }
-
-  state(): RecoveredState {
-    return {
-      hardState: this.index.hardState(),
-      snapshot: this.latest,
-      point: this.index.point(),
-      entries: this.index.allEntries(),
-    };
-  }
-
-  hardState(): HardState {
-    return this.index.hardState();
-  }
-
-  snapshot(): StoredSnapshot | undefined {
-    return this.latest;
-  }
-
-  firstIndex(): number {
-    return this.index.firstIndex();
-  }
-
-  lastIndex(): number {
-    return this.index.lastIndex();
-  }
-
-  term(index: number): number {
-    return this.index.term(index);
-  }
-
-  entries(lo: number, hi: number, maxBytes?: number): StoredEntry[] {
-    return this.index.entries(lo, hi, maxBytes);
   }
 
   /** The WAL segments on disk (for tests and the admin view). */
