@@ -2,40 +2,13 @@
  * Circuit breakers, request timeouts, outbound proxying to a breaker keyed by destination host,
  * and retries of idempotent outbound calls, through the real sidecar process.
  */
-import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startEchoServer, type EchoServer } from './support/echo-server.js';
-import {
-  buildSidecar,
-  send,
-  startSidecarProcess,
-  waitFor,
-  type SidecarProcess,
-  type TestConfig,
-} from './support/sidecar-process.js';
+import { send, waitFor, type SidecarProcess } from './support/sidecar-process.js';
+import { useSidecarHarness } from './support/sidecar-harness.js';
 
-// Each test starts real processes on a shared 2-core machine.
-jest.setTimeout(60_000);
-
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-beforeAll(() => buildSidecar(), 180_000);
-
-async function echo(): Promise<EchoServer> {
-  const server = await startEchoServer();
-  cleanups.push(() => server.stop());
-  return server;
-}
-
-async function sidecar(config: TestConfig): Promise<SidecarProcess> {
-  const process = await startSidecarProcess({ config });
-  cleanups.push(() => process.stop());
-  return process;
-}
+const { defer, echo, sidecar } = useSidecarHarness();
 
 /**
  * A destination on 127.0.0.2 (another host than the echo server's 127.0.0.1): `/fail-N/…`
@@ -60,7 +33,7 @@ async function flakyDestination(): Promise<{ port: number; hits: Map<string, num
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve));
-  cleanups.push(
+  defer(
     () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -2,46 +2,19 @@
  * `palisade-sidecar` as a user runs it: arguments and exit codes, start-up logs, the admin API,
  * the proxies in both directions with no policy, and SIGTERM draining requests in flight.
  */
-import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEchoServer, type EchoReply, type EchoServer } from './support/echo-server.js';
+import { type EchoReply, type EchoServer } from './support/echo-server.js';
 import { rawExchange } from './support/http-raw.js';
-import {
-  buildSidecar,
-  runSidecarCli,
-  send,
-  startSidecarProcess,
-  waitFor,
-  type SidecarProcess,
-} from './support/sidecar-process.js';
+import { runSidecarCli, send, waitFor, type SidecarProcess } from './support/sidecar-process.js';
+import { useSidecarHarness } from './support/sidecar-harness.js';
 
-// Each test starts real processes on a shared 2-core machine.
-jest.setTimeout(60_000);
+const { echo, sidecar: startSidecar } = useSidecarHarness();
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-beforeAll(() => buildSidecar(), 180_000);
-
-async function echo(): Promise<EchoServer> {
-  const server = await startEchoServer();
-  cleanups.push(() => server.stop());
-  return server;
-}
-
-async function sidecar(
-  app: EchoServer,
-  extra: Record<string, unknown> = {},
-): Promise<SidecarProcess> {
-  const process = await startSidecarProcess({
-    config: { version: 'v1', app: { host: '127.0.0.1', port: app.port }, ...extra },
-  });
-  cleanups.push(() => process.stop());
-  return process;
+function sidecar(app: EchoServer, extra: Record<string, unknown> = {}): Promise<SidecarProcess> {
+  return startSidecar({ version: 'v1', app: { host: '127.0.0.1', port: app.port }, ...extra });
 }
 
 describe('command line', () => {

@@ -4,40 +4,22 @@
  * assertions are statistical bounds (±4.5 standard deviations of the binomial) that hold for
  * any seed.
  */
-import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import http from 'node:http';
-import { startEchoServer, type EchoServer } from './support/echo-server.js';
 import {
-  buildSidecar,
   send,
-  startSidecarProcess,
   type HttpAnswer,
   type SidecarProcess,
   type TestConfig,
 } from './support/sidecar-process.js';
-
-// Each test starts real processes on a shared 2-core machine.
-jest.setTimeout(60_000);
+import { useSidecarHarness } from './support/sidecar-harness.js';
 
 const SEED = 20261123;
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer, echo, sidecar: startSidecar } = useSidecarHarness();
 
-beforeAll(() => buildSidecar(), 180_000);
-
-async function echo(): Promise<EchoServer> {
-  const server = await startEchoServer();
-  cleanups.push(() => server.stop());
-  return server;
-}
-
-async function sidecar(config: TestConfig): Promise<SidecarProcess> {
-  const process = await startSidecarProcess({ config, args: ['--seed', String(SEED)] });
-  cleanups.push(() => process.stop());
-  return process;
+function sidecar(config: TestConfig): Promise<SidecarProcess> {
+  return startSidecar(config, ['--seed', String(SEED)]);
 }
 
 /** Bounds of a binomial count (n, p) at ±4.5 σ: a correct sampler fails this ~1 in 150,000 runs. */
@@ -54,7 +36,7 @@ async function load(
   path: string,
 ): Promise<{ answer: HttpAnswer; ms: number }[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  cleanups.push(async () => agent.destroy());
+  defer(async () => agent.destroy());
   const results: { answer: HttpAnswer; ms: number }[] = [];
   let next = 0;
   await Promise.all(

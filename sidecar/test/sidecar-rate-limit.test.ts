@@ -3,44 +3,17 @@
  * shared by two sidecars through a real redis-server, and Redis outages (hung and killed) in
  * both failure modes, each answered within the configured decision budget.
  */
-import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { startEchoServer, type EchoServer } from './support/echo-server.js';
+import { describe, expect, it } from '@jest/globals';
 import { startRedisServer, type RedisServer } from './support/redis-server.js';
-import {
-  buildSidecar,
-  send,
-  startSidecarProcess,
-  waitFor,
-  type SidecarProcess,
-  type TestConfig,
-} from './support/sidecar-process.js';
+import { send, waitFor, type TestConfig } from './support/sidecar-process.js';
+import { useSidecarHarness } from './support/sidecar-harness.js';
 
-// Each test starts real processes on a shared 2-core machine.
-jest.setTimeout(60_000);
-
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-beforeAll(() => buildSidecar(), 180_000);
-
-async function echo(): Promise<EchoServer> {
-  const server = await startEchoServer();
-  cleanups.push(() => server.stop());
-  return server;
-}
+const { defer, echo, sidecar } = useSidecarHarness();
 
 async function redisServer(): Promise<RedisServer> {
   const redis = await startRedisServer();
-  cleanups.push(() => redis.stop());
+  defer(() => redis.stop());
   return redis;
-}
-
-async function sidecar(config: TestConfig): Promise<SidecarProcess> {
-  const process = await startSidecarProcess({ config });
-  cleanups.push(() => process.stop());
-  return process;
 }
 
 describe('local rate limit', () => {

@@ -4,40 +4,13 @@
  * `/config` shows the new version. A broken file keeps the last good config in force and is
  * reported on `/healthz`, in a metric and in the log.
  */
-import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { startEchoServer, type EchoServer } from './support/echo-server.js';
-import {
-  buildSidecar,
-  send,
-  startSidecarProcess,
-  waitFor,
-  type SidecarProcess,
-  type TestConfig,
-} from './support/sidecar-process.js';
+import { send, waitFor, type TestConfig } from './support/sidecar-process.js';
+import { useSidecarHarness } from './support/sidecar-harness.js';
 
-// Each test starts real processes on a shared 2-core machine.
-jest.setTimeout(60_000);
-
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-beforeAll(() => buildSidecar(), 180_000);
-
-async function echo(): Promise<EchoServer> {
-  const server = await startEchoServer();
-  cleanups.push(() => server.stop());
-  return server;
-}
-
-async function sidecar(config: TestConfig): Promise<SidecarProcess> {
-  const process = await startSidecarProcess({ config });
-  cleanups.push(() => process.stop());
-  return process;
-}
+const { defer, echo, sidecar } = useSidecarHarness();
 
 function limitedConfig(version: string, appPort: number, requests: number): TestConfig {
   return {
@@ -121,7 +94,7 @@ describe('hot reload', () => {
     for (let i = 0; i < 3; i++) expect((await limited('alice')).status).toBe(200);
 
     const loop = loadLoop(sc.ports.inbound, 8);
-    cleanups.push(() => loop.stop());
+    defer(() => loop.stop());
     await waitFor('the load loop to run', () => loop.ok() >= 50, 10_000);
 
     // v2: a much lower limit on /limited.

@@ -3,28 +3,14 @@
  * client spans outbound, `traceparent` propagated to the app, refusals marked with their code,
  * and a reload that turns tracing off.
  */
-import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startEchoServer, type EchoReply, type EchoServer } from './support/echo-server.js';
-import {
-  buildSidecar,
-  send,
-  startSidecarProcess,
-  waitFor,
-  type SidecarProcess,
-  type TestConfig,
-} from './support/sidecar-process.js';
+import { type EchoReply } from './support/echo-server.js';
+import { send, waitFor, type TestConfig } from './support/sidecar-process.js';
+import { useSidecarHarness } from './support/sidecar-harness.js';
 
-// Each test starts real processes on a shared 2-core machine.
-jest.setTimeout(60_000);
-
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-beforeAll(() => buildSidecar(), 180_000);
+const { defer, echo, sidecar } = useSidecarHarness();
 
 interface OtlpSpan {
   traceId: string;
@@ -50,7 +36,7 @@ async function startCollector(): Promise<{ endpoint: string; spans: OtlpSpan[] }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
+  defer(
     () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -58,18 +44,6 @@ async function startCollector(): Promise<{ endpoint: string; spans: OtlpSpan[] }
       }),
   );
   return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans };
-}
-
-async function echo(): Promise<EchoServer> {
-  const server = await startEchoServer();
-  cleanups.push(() => server.stop());
-  return server;
-}
-
-async function sidecar(config: TestConfig): Promise<SidecarProcess> {
-  const process = await startSidecarProcess({ config });
-  cleanups.push(() => process.stop());
-  return process;
 }
 
 function attribute(span: OtlpSpan, key: string): string | number | undefined {
