@@ -7,142 +7,34 @@
  *
  * Needs root (ip netns, iptables, tc) and `npx tsc -b` first.
  */
-import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  LEASE_CLIENT_JS,
-  ProcessCluster,
-  pollUntil,
-} from '../src/raft-node/testing/process-cluster.js';
-import { monotonicMs } from '../src/raft-node/testing/lease-client.js';
-import { checkLeaseHistory } from './support/history-checker.js';
-import { NetnsLab, runClientInNetns, type LabHost } from './support/netns.js';
+import { expect, jest, test } from '@jest/globals';
+import { useNetnsLeaseScenario } from './support/netns-lease-scenario.js';
 
 jest.setTimeout(90_000);
 
-const MEMBERS = 3;
-let lab: NetnsLab | undefined;
-let cluster: ProcessCluster | undefined;
-let dir: string | undefined;
+const scenario = useNetnsLeaseScenario(3);
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'palisade-raft-netns-'));
-  lab = await NetnsLab.create(MEMBERS);
-  cluster = new ProcessCluster({
-    dir,
-    members: lab.hosts.map((host, i) => ({
-      id: `n${i + 1}`,
-      host: host.address,
-      raftPort: 15010,
-      adminPort: 15000,
-      voter: true,
-      netns: host.netns,
-    })),
-  });
-  await cluster.prepare();
-  await cluster.startAll();
-});
+test('leases stay exclusive under netem, partitions and a leader kill', () =>
+  scenario.run({
+    durationMs: 30_000,
+    async faults({ cluster: c, lab: l, ids, hostOf, phase, hold }) {
+      phase('leader cut off');
+      const cut = (await c.waitForLeader(15_000)).leader;
+      await l.partition(hostOf(cut), 'both');
+      const others = ids.filter((id) => id !== cut);
+      const second = await c.waitForLeader(15_000, others);
+      expect(second.leader).not.toBe(cut);
+      await hold(3_000);
+      await l.heal(hostOf(cut));
 
-afterAll(async () => {
-  await cluster?.stopAll();
-  await lab?.destroy();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-test('leases stay exclusive under netem, partitions and a leader kill', async () => {
-  const c = cluster as ProcessCluster;
-  const l = lab as NetnsLab;
-  const hostOf = (id: string): LabHost => l.hosts[Number(id.slice(1)) - 1] as LabHost;
-  const ids = c.members.map((m) => m.id);
-  const first = await c.waitForLeader(20_000);
-
-  const durationMs = 30_000;
-  const startedAt = monotonicMs();
-  const clients = c.members.map((m) =>
-    runClientInNetns({
-      netns: m.netns as string,
-      clientJs: LEASE_CLIENT_JS,
-      client: `app-${m.id}`,
-      adminPort: m.adminPort,
-      durationMs,
-      ttlMs: 1_000,
-      names: ['alpha', 'beta'],
-    }),
-  );
-  const phases: { name: string; at: number }[] = [];
-  const phase = (name: string): void => {
-    phases.push({ name, at: monotonicMs() });
-  };
-
-  await sleep(2_000);
-  phase('netem');
-  for (const id of ids) await l.netem(hostOf(id), '50ms', 5);
-  await sleep(3_000);
-
-  phase('leader cut off');
-  const cut = (await c.waitForLeader(15_000)).leader;
-  await l.partition(hostOf(cut), 'both');
-  const others = ids.filter((id) => id !== cut);
-  const second = await c.waitForLeader(15_000, others);
-  expect(second.leader).not.toBe(cut);
-  await sleep(3_000);
-  await l.heal(hostOf(cut));
-
-  phase('one-way partition');
-  const oneWay = (await c.waitForLeader(15_000)).leader;
-  await l.partition(hostOf(oneWay), 'in');
-  await c.waitForLeader(
-    15_000,
-    ids.filter((id) => id !== oneWay),
-  );
-  await sleep(3_000);
-  await l.heal(hostOf(oneWay));
-
-  phase('netem off, leader SIGKILL');
-  for (const id of ids) await l.clearNetem(hostOf(id));
-  const victim = (await c.waitForLeader(15_000)).leader;
-  await c.kill(victim);
-  const third = await c.waitForLeader(
-    15_000,
-    ids.filter((id) => id !== victim),
-  );
-  expect(third.leader).not.toBe(victim);
-  await c.start(victim);
-
-  const histories = (await Promise.all(clients)).flat();
-  const report = checkLeaseHistory(histories);
-  expect(report.violations).toEqual([]);
-  // Every phase saw leases granted (the group kept serving), and the run was long enough.
-  for (const [i, p] of phases.entries()) {
-    const end = phases[i + 1]?.at ?? startedAt + durationMs;
-    const grants = histories.filter(
-      (e) => e.outcome === 'granted' && e.completedAt >= p.at && e.completedAt < end,
-    );
-    expect({ phase: p.name, granted: grants.length > 0 }).toEqual({ phase: p.name, granted: true });
-  }
-  const restarted = await pollUntil(`${victim} back in the group`, 15_000, async () => {
-    const s = await c.status(victim);
-    return s?.leader ? s : undefined;
-  });
-  expect(restarted.term).toBeGreaterThanOrEqual(third.term);
-  // The restarted member (recovered from its WAL) serves requests again.
-  const served = await pollUntil(`an acquire through ${victim}`, 15_000, async () => {
-    const answer = await c.request(victim, 'POST', '/v1/leases/after-restart/acquire', {
-      holder: `app-${victim}`,
-      ttl: '1s',
-    });
-    return answer.status === 200 ? answer : undefined;
-  });
-  expect(served.body.token).toBeGreaterThan(0);
-  expect(first.term).toBeGreaterThanOrEqual(2);
-  if (l.netemUnavailable)
-    process.stderr.write(`netem unavailable, fallback used: ${l.netemUnavailable}\n`);
-  process.stderr.write(
-    `netns ${MEMBERS}: ${histories.length} operations, ${report.grants} grants, ` +
-      `${histories.filter((e) => e.outcome === 'unavailable' || e.outcome === 'error').length} unavailable\n`,
-  );
-});
+      phase('one-way partition');
+      const oneWay = (await c.waitForLeader(15_000)).leader;
+      await l.partition(hostOf(oneWay), 'in');
+      await c.waitForLeader(
+        15_000,
+        ids.filter((id) => id !== oneWay),
+      );
+      await hold(3_000);
+      await l.heal(hostOf(oneWay));
+    },
+  }));
