@@ -94,9 +94,22 @@ remove_cgroups() {
   done
 }
 
+# Without this the Node object stays in etcd: on the next control-plane start the scheduler binds
+# pods to a node no kubelet serves, and deleting them hangs. Deregistered while the API server
+# answers (pods still bound to it are then removed by the pod garbage collector).
+deregister_node() {
+  local kubectl="${K8S_BIN_DIR}/kubectl" kubeconfig="${PALISADE_CLUSTER_DIR}/admin.kubeconfig"
+  [[ -x "${kubectl}" && -f "${kubeconfig}" ]] || return 0
+  if "${kubectl}" --kubeconfig "${kubeconfig}" --request-timeout=5s delete node "${NODE_NAME}" \
+    --ignore-not-found --wait=false >/dev/null 2>&1; then
+    log "node ${NODE_NAME}: deregistered"
+  fi
+}
+
 main() {
   local netns=() name other
   for name in coredns kube-proxy kubelet; do stop_component "${name}"; done
+  deregister_node
   mapfile -t netns < <(remove_containers)
   stop_component containerd
   stop_shims
