@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: help deps build crds lint test test-unit test-integration demo
+.PHONY: help deps build crds lint test test-unit test-integration demo demo-down demo-test
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -37,7 +37,15 @@ test-integration: build ## integration tests (real sockets, processes, Redis)
 
 test: build lint test-unit test-integration e2e ## everything CI runs: build, lint, unit, integration, e2e
 
-demo: ## the main job: Palisade on a local cluster (not yet: see issue "make demo")
-	@echo "make demo: not yet — the demo lands with the demo issue. Run 'make test' meanwhile."
+demo: deps ## the main job: Palisade on a local cluster with a demo shop, live traffic and a report
+	demo/run.sh
+
+demo-down: ## remove the demo and the local cluster it started; leaves the machine clean
+	demo/down.sh
+
+# Not in `test` yet: plain-JS tests under node's own runner (demo/ is no TypeScript workspace).
+demo-test: build ## the demo shop's and load driver's tests (real processes, a real sidecar)
+	npx tsc -p demo
+	node --test demo/
 
 include $(wildcard mk/*.mk)

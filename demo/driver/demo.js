@@ -1,0 +1,401 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * The traffic half of `make demo` (demo/run.sh does the cluster, images, Helm and deployment):
+ * drives the shop from this machine through its Services and shows, step by step, what Palisade
+ * does, then prints a report. Every number is measured here and now; a step whose piece is
+ * missing says "not available yet: <why>" instead of a number.
+ *
+ * Usage: node demo/driver/demo.js   (KUBECONFIG and KUBECTL from the environment)
+ * Writes the report as JSON to $DEMO_REPORT when set.
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { callJson } from '../shop/src/http.js';
+import { getJson, kubectl, sidecarGet, sumMetric } from './kube.js';
+import { runLoad } from './load.js';
+
+const NS = 'shop';
+const here = dirname(fileURLToPath(import.meta.url));
+const POLICIES = join(here, '../policies');
+const ORDER = {
+  items: [
+    { sku: 'tea', quantity: 2 },
+    { sku: 'mug', quantity: 1 },
+  ],
+};
+
+/** A step cannot run because a piece under it has not landed or is not working. */
+class NotAvailable extends Error {}
+
+/** @typedef {{ title: string, state: 'ok' | 'not available' | 'failed', lines: string[] }} Section */
+/** @type {Section[]} */
+const report = [];
+const say = (/** @type {string} */ line) => console.log(`  ${line}`);
+
+/**
+ * @param {string} title
+ * @param {() => Promise<string[]>} body the report lines
+ */
+async function step(title, body) {
+  console.log(`\n▶ ${title}`);
+  try {
+    const lines = await body();
+    report.push({ title, state: 'ok', lines });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const state = error instanceof NotAvailable ? 'not available' : 'failed';
+    say(`${state === 'failed' ? 'FAILED' : 'not available yet'}: ${message}`);
+    report.push({
+      title,
+      state,
+      lines: [`${state === 'failed' ? 'failed' : 'not available yet'}: ${message}`],
+    });
+  }
+}
+
+/** @param {string} service */
+async function serviceUrl(service) {
+  const svc = await getJson(['-n', NS, 'get', 'service', service]);
+  return `http://${svc.spec.clusterIP}`;
+}
+
+/** @param {string} app */
+async function podsOf(app) {
+  const list = await getJson(['-n', NS, 'get', 'pods', '-l', `app=${app}`]);
+  return /** @type {any[]} */ (list.items).filter((p) => !p.metadata.deletionTimestamp);
+}
+
+/** @param {any} pod */
+const injected = (pod) =>
+  pod.spec.containers.some((/** @type {any} */ c) => c.name === 'palisade-sidecar');
+
+/**
+ * One order; the result the load driver counts.
+ * @param {string} url orders base URL
+ * @param {string} user x-user-id
+ * @param {string} [path]
+ */
+async function order(url, user, path = '/orders') {
+  const started = performance.now();
+  try {
+    const reply = await callJson(`${url}${path}`, {
+      method: 'POST',
+      body: ORDER,
+      headers: { 'x-user-id': user },
+      timeoutMs: 5000,
+      env: {},
+    });
+    const outcome =
+      reply.status === 429
+        ? 'rate-limited (429)'
+        : (reply.body?.outcome ?? `status ${reply.status}`);
+    return { status: reply.status, outcome, latencyMs: performance.now() - started };
+  } catch (error) {
+    return {
+      status: 0,
+      outcome: `no answer (${error instanceof Error ? error.message : error})`,
+      latencyMs: performance.now() - started,
+    };
+  }
+}
+
+/** @param {import('./load.js').Stats} second @param {number} i */
+function live(second, i) {
+  const outcomes = Object.entries(second.summary(1000).byOutcome)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(' · ');
+  say(`${String(i + 1).padStart(3)}s  ${String(second.count).padStart(3)} answers  ${outcomes}`);
+}
+
+/** @param {number} ms */
+const fmt = (ms) =>
+  Number.isFinite(ms) ? `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms` : 'n/a';
+
+/** Sum of a metric over the sidecars of `app`'s pods, or null when none could be read. */
+async function sidecarMetric(
+  /** @type {string} */ app,
+  /** @type {string} */ metric,
+  /** @type {Record<string, string>} */ labels = {},
+) {
+  let total = null;
+  for (const pod of await podsOf(app)) {
+    const text = await sidecarGet(NS, pod.metadata.name, '/metrics');
+    if (text !== null) total = (total ?? 0) + sumMetric(text, metric, labels);
+  }
+  return total;
+}
+
+/** @param {string} payments @param {'ok' | 'fail' | 'slow'} mode */
+async function setPayments(payments, mode) {
+  const reply = await callJson(`${payments}/switch`, { method: 'PUT', body: { mode }, env: {} });
+  if (reply.status !== 200)
+    throw new Error(`payments switch: ${reply.status} ${JSON.stringify(reply.body)}`);
+}
+
+/** Waits (bounded) until `check` returns a value other than undefined. */
+async function waitFor(
+  /** @type {() => Promise<any>} */ check,
+  /** @type {number} */ timeoutMs,
+  /** @type {number} */ everyMs = 500,
+) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await sleep(everyMs);
+  }
+  return undefined;
+}
+
+async function main() {
+  const orders = await serviceUrl('orders');
+  const payments = await serviceUrl('payments');
+  const ordersPods = await podsOf('orders');
+  const sidecars = ordersPods.filter(injected).length;
+  const noSidecar =
+    sidecars === 0
+      ? 'the orders pods have no palisade-sidecar container (injection webhook not serving?)'
+      : null;
+  console.log(
+    `orders at ${orders} (${ordersPods.length} pods, ${sidecars} with the sidecar), payments at ${payments}`,
+  );
+
+  await step('Traffic: 10 s of orders from 20 shoppers at 30 orders/s', async () => {
+    const { stats, elapsedMs } = await runLoad({
+      rate: 30,
+      durationMs: 10_000,
+      send: (i) => order(orders, `shopper-${i % 20}`),
+      onSecond: live,
+    });
+    const s = stats.summary(elapsedMs);
+    if (stats.outcome('placed') === 0)
+      throw new Error(`no order placed: ${JSON.stringify(s.byOutcome)}`);
+    return [
+      `${s.perSecond.toFixed(1)} orders/s answered, ${stats.outcome('placed')} of ${s.requests} placed`,
+      `latency through 4 sidecar hops: p50 ${fmt(s.p50Ms)}, p99 ${fmt(s.p99Ms)} (upper bounds: shared 2-core machine)`,
+    ];
+  });
+
+  await step(
+    'RateLimitPolicy orders-limits: one greedy shopper at 60 orders/s for 10 s (limit 10/s + burst 5 per sidecar)',
+    async () => {
+      if (noSidecar) throw new NotAvailable(noSidecar);
+      const { stats, elapsedMs } = await runLoad({
+        rate: 60,
+        durationMs: 10_000,
+        send: () => order(orders, 'greedy'),
+        onSecond: live,
+      });
+      const s = stats.summary(elapsedMs);
+      const counted = await sidecarMetric('orders', 'palisade_rate_limited_total', {
+        policy: 'shop/orders-limits',
+      });
+      if (stats.status(429) === 0)
+        throw new Error(`no 429 in ${s.requests} requests: ${JSON.stringify(s.byStatus)}`);
+      return [
+        `${s.perSecond.toFixed(1)} requests/s: ${stats.status(429)} refused with 429, ${stats.outcome('placed')} placed (${(stats.outcome('placed') / (elapsedMs / 1000)).toFixed(1)}/s let through by ${sidecars} sidecars)`,
+        counted === null
+          ? 'palisade_rate_limited_total: sidecar metrics not readable (kubectl exec)'
+          : `palisade_rate_limited_total on the orders sidecars: ${counted}`,
+      ];
+    },
+  );
+
+  await step('CircuitBreaker payments: payments fails, then recovers', async () => {
+    if (noSidecar) throw new NotAvailable(noSidecar);
+    await setPayments(payments, 'fail');
+    say('payments switched to fail');
+    let openedAt = NaN;
+    let failedAt = 0;
+    const opened = await runLoad({
+      rate: 20,
+      durationMs: 20_000,
+      send: (i) => order(orders, `shopper-${i % 20}`),
+      onSecond: live,
+      onResult: (r, at) => {
+        if (r.outcome === 'payments-circuit-open' && Number.isNaN(openedAt)) openedAt = at;
+        if (r.outcome === 'payments-status-503' || r.outcome === 'payments-status-500')
+          failedAt = at;
+      },
+      until: () => !Number.isNaN(openedAt) && failedAt > 0,
+    });
+    const state = await sidecarMetric('orders', 'palisade_circuit_breaker_state', {
+      breaker: 'shop/payments',
+    });
+    await setPayments(payments, 'ok');
+    say('payments switched back to ok');
+    let closedAt = NaN;
+    const recovered = await runLoad({
+      rate: 20,
+      durationMs: 30_000,
+      send: (i) => order(orders, `shopper-${i % 20}`),
+      onSecond: (second, i) => {
+        live(second, i);
+        if (Number.isNaN(closedAt) && second.count > 0 && second.outcome('placed') === second.count)
+          closedAt = (i + 1) * 1000;
+      },
+      until: () => !Number.isNaN(closedAt),
+    });
+    if (Number.isNaN(openedAt))
+      throw new Error(
+        `the breaker never opened: ${JSON.stringify(opened.stats.summary(opened.elapsedMs).byOutcome)}`,
+      );
+    return [
+      `opened after ${(openedAt / 1000).toFixed(1)} s of failures; ${opened.stats.outcome('payments-circuit-open')} calls failed fast (503, x-palisade-circuit: open), ${opened.stats.outcome('payments-status-503')} reached the failing payments`,
+      state === null
+        ? 'palisade_circuit_breaker_state: not readable'
+        : `palisade_circuit_breaker_state summed over ${sidecars} orders sidecars while failing: ${state} (1 = open, 2 = half-open)`,
+      Number.isNaN(closedAt)
+        ? `not closed within ${(recovered.elapsedMs / 1000).toFixed(0)} s of recovery: ${JSON.stringify(recovered.stats.summary(recovered.elapsedMs).byOutcome)}`
+        : `closed again: every order placed ${(closedAt / 1000).toFixed(0)} s after payments recovered (openDuration 5 s, then half-open)`,
+    ];
+  });
+
+  await step(
+    'ChaosExperiment payments-latency: +800 ms on payments for 20 s, expecting the breaker to open',
+    async () => {
+      if (noSidecar) throw new NotAvailable(noSidecar);
+      await kubectl([
+        'delete',
+        '-f',
+        join(POLICIES, 'chaos-latency.yaml'),
+        '--ignore-not-found',
+        '--wait',
+      ]);
+      await kubectl(['apply', '-f', join(POLICIES, 'chaos-latency.yaml')]);
+      say('experiment applied');
+      const during = await runLoad({
+        rate: 10,
+        durationMs: 25_000,
+        send: (i) => order(orders, `shopper-${i % 20}`),
+        onSecond: live,
+      });
+      const chaos = await waitFor(async () => {
+        const c = await getJson(['-n', NS, 'get', 'chaosexperiment', 'payments-latency']);
+        return ['Completed', 'Aborted'].includes(c.status?.phase) ? c : undefined;
+      }, 30_000);
+      const s = during.stats.summary(during.elapsedMs);
+      const lines = [
+        `orders during the drill: ${JSON.stringify(s.byOutcome)}, p99 ${fmt(s.p99Ms)}`,
+      ];
+      if (chaos === undefined) {
+        const c = await getJson(['-n', NS, 'get', 'chaosexperiment', 'payments-latency']);
+        throw new NotAvailable(
+          `the experiment did not finish within 55 s (phase ${c.status?.phase ?? 'none'}); ${lines[0]}`,
+        );
+      }
+      const verified = (chaos.status.conditions ?? []).find(
+        (/** @type {any} */ c) => c.type === 'Verified',
+      );
+      lines.push(
+        `phase ${chaos.status.phase}, injected ${JSON.stringify(chaos.status.injected ?? {})}, targets ${(chaos.status.targets ?? []).join(', ') || 'none'}`,
+        verified
+          ? `expect circuitOpens(payments): Verified=${verified.status} (${verified.reason}: ${verified.message})`
+          : 'expect: no Verified condition written',
+      );
+      return lines;
+    },
+  );
+
+  await step('Saga place-order: 10 orders as sagas, then 10 while payments fails', async () => {
+    if (noSidecar) throw new NotAvailable(noSidecar);
+    /** @param {string} label */
+    const batch = async (label) => {
+      /** @type {string[]} */
+      const ids = [];
+      for (let i = 0; i < 10; i++) {
+        const started = await callJson(`${orders}/orders/saga`, {
+          method: 'POST',
+          body: ORDER,
+          headers: { 'x-user-id': `saga-${i}` },
+          env: {},
+        });
+        if (started.status !== 202)
+          throw new NotAvailable(
+            `POST /v1/sagas answered ${started.status}: ${JSON.stringify(started.body)}`,
+          );
+        ids.push(started.body.id);
+      }
+      /** @type {Record<string, number>} */
+      const states = {};
+      const started = performance.now();
+      for (const id of ids) {
+        const final = await waitFor(async () => {
+          const r = await callJson(`${orders}/orders/saga/${id}`, { env: {} });
+          return ['Completed', 'Compensated', 'Failed', 'NeedsAttention'].includes(r.body?.state)
+            ? r.body.state
+            : undefined;
+        }, 30_000);
+        states[final ?? 'not finished in 30 s'] =
+          (states[final ?? 'not finished in 30 s'] ?? 0) + 1;
+      }
+      const line = `${label}: ${Object.entries(states)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')} (all ten settled in ${((performance.now() - started) / 1000).toFixed(1)} s)`;
+      say(line);
+      return line;
+    };
+    const ok = await batch('payments ok');
+    await setPayments(payments, 'fail');
+    try {
+      return [ok, await batch('payments failing')];
+    } finally {
+      await setPayments(payments, 'ok');
+    }
+  });
+
+  await step(
+    "Lease shop-leader: kill the holder's pod, watch another replica take over",
+    async () => {
+      if (noSidecar) throw new NotAvailable(noSidecar);
+      const leader = async () =>
+        (await callJson(`${orders}/leader`, { env: {}, timeoutMs: 2000 }).catch(() => null))?.body;
+      const first = await waitFor(
+        async () => ((await leader())?.holder ? await leader() : undefined),
+        30_000,
+      );
+      if (first === undefined)
+        throw new NotAvailable(`no holder within 30 s: ${JSON.stringify(await leader())}`);
+      say(`holder ${first.holder} (token ${first.token}); deleting its pod with no grace period`);
+      const killedAt = performance.now();
+      await kubectl([
+        '-n',
+        NS,
+        'delete',
+        'pod',
+        first.holder,
+        '--grace-period=0',
+        '--force',
+        '--wait=false',
+      ]);
+      const next = await waitFor(
+        async () => {
+          const now = await leader();
+          return now?.holder && now.holder !== first.holder ? now : undefined;
+        },
+        60_000,
+        200,
+      );
+      if (next === undefined) throw new Error(`no new holder within 60 s of the kill`);
+      return [
+        `${first.holder} (token ${first.token}) → ${next.holder} (token ${next.token}) in ${((performance.now() - killedAt) / 1000).toFixed(1)} s after the kill (lease TTL 3 s)`,
+      ];
+    },
+  );
+
+  console.log('\n══════════════════ Palisade demo: report ══════════════════');
+  for (const section of report) {
+    console.log(
+      `\n${section.state === 'ok' ? '✔' : section.state === 'failed' ? '✘' : '…'} ${section.title}`,
+    );
+    for (const line of section.lines) console.log(`    ${line}`);
+  }
+  if (process.env.DEMO_REPORT)
+    writeFileSync(process.env.DEMO_REPORT, JSON.stringify(report, null, 2));
+  return report.some((s) => s.state === 'failed') ? 1 : 0;
+}
+
+process.exitCode = await main();
