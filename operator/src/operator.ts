@@ -6,6 +6,11 @@ import { objectKey, type ObjectLike } from './informer/object-key.js';
 import { podInfoFromPod, type PodLike } from './informer/pod-info.js';
 import type { InformerEvent } from './informer/resource-informer.js';
 import { Controller, type ReconcileOutcome } from './queue/controller.js';
+import {
+  ChaosObserver,
+  httpMetricsReader,
+  type SidecarMetricsReader,
+} from './reconcilers/chaos-observer.js';
 import { createChaosReconciler } from './reconcilers/chaos-reconciler.js';
 import { createConfigsReconciler } from './reconcilers/configs-reconciler.js';
 import type { EventRecorder } from './reconcilers/condition-events.js';
@@ -47,6 +52,11 @@ export interface OperatorOptions {
   reconcileTimeoutMs?: number;
   /** Kubernetes Events on condition transitions (none if absent). */
   events?: EventRecorder;
+  /**
+   * How chaos guards and expectations read the sidecars' metrics (default: HTTP to the pod IP's
+   * probe port 15020) and how often while a guarded experiment runs (default 2000 ms).
+   */
+  chaos?: { metrics?: SidecarMetricsReader; observeIntervalMs?: number };
   /** Metrics hook: every reconcile of every controller. */
   onReconciled?: (
     controller: string,
@@ -101,6 +111,13 @@ export class Operator {
               clock: scheduler,
               random,
               ...(options.events === undefined ? {} : { events: options.events }),
+              observer: new ChaosObserver({
+                reader: options.chaos?.metrics ?? httpMetricsReader({}),
+                clock: scheduler,
+              }),
+              ...(options.chaos?.observeIntervalMs === undefined
+                ? {}
+                : { observeIntervalMs: options.chaos.observeIntervalMs }),
             })
           : createPolicyReconciler({
               kind,

@@ -197,7 +197,22 @@ export const ChaosExperimentStatus = Type.Object({
         endTime: Type.Optional(Type.String({ format: 'date-time' })),
         phase: Type.String(),
       }),
-      { description: 'Recent runs of a scheduled experiment.' },
+      { description: 'Recent runs of a scheduled experiment, newest last (at most 10).' },
+    ),
+  ),
+  expectations: Type.Optional(
+    Type.Array(
+      Type.Object({
+        type: Type.String({ maxLength: 64 }),
+        subject: Type.Optional(Type.String({ maxLength: 253 })),
+        met: Type.Optional(Type.Boolean()),
+        observedTime: Type.Optional(Type.String({ format: 'date-time' })),
+        message: Type.Optional(Type.String({ maxLength: 1024 })),
+      }),
+      {
+        maxItems: 16,
+        description: 'One entry per spec.expect item: whether the current run observed it.',
+      },
     ),
   ),
 });

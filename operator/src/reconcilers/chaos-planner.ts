@@ -1,10 +1,20 @@
 import { parseDuration, type ChaosExperimentSpec, type Fault } from '@palisade/crds';
 import { setConditions, toKubeTime, type DesiredCondition } from '../conditions.js';
+import { evaluateExpectations, verifiedCondition } from './chaos-expectations.js';
+import { abortVerdict, quorumLossRefusal } from './chaos-guards.js';
+import { NOTHING_OBSERVED, type ChaosObservation } from './chaos-observation.js';
+import { nextRun, parseCron } from './chaos-schedule.js';
 import { compileSelector, selectorMatches } from '../compiler/label-selector.js';
 import { raftGroupOf } from '../compiler/raft-peers.js';
 import type { PodInfo, RaftGroupPlan } from '../compiler/types.js';
 import type { Random } from '../core/random.js';
 import type { ChaosStatus, Resource } from './kube-api.js';
+
+/** A scheduled run starts at most this late after its tick; later, the tick is skipped. */
+export const MISSED_RUN_DEADLINE_MS = 60_000;
+
+/** Past runs kept in `status.runs` of a scheduled experiment. */
+export const MAX_RUN_HISTORY = 10;
 
 /** Input of `planChaos`: one experiment and the namespace as it is now. */
 export interface ChaosPlanInput {
@@ -13,6 +23,10 @@ export interface ChaosPlanInput {
   pods: readonly PodInfo[];
   /** Raft groups of the namespace (from the compiler), for quorum protection. */
   raftGroups: ReadonlyMap<string, RaftGroupPlan>;
+  /** What the sidecars reported during the current run (guards and expectations). */
+  observation?: ChaosObservation;
+  /** How often to look again while running, when guards or expectations need scrapes (ms). */
+  observeIntervalMs?: number;
   /** Wall-clock ms. */
   now: number;
   random: Random;
@@ -24,26 +38,35 @@ export interface ChaosPlan {
   status: ChaosStatus;
   /** Pods to delete now (podKill). */
   kill: { names: readonly string[]; gracePeriodSeconds?: number };
-  /** When to look again (duration end, next kill), ms from now. */
+  /** When to look again (duration end, next kill, next scrape, next scheduled run), ms from now. */
   requeueAfterMs?: number;
 }
 
+/** Default time between two looks at the sidecars' metrics of a running, guarded experiment. */
+export const DEFAULT_OBSERVE_INTERVAL_MS = 2000;
+
 /**
- * Chaos lifecycle as a pure function of the experiment, the namespace and the time:
- * Pending → Running (targets fixed at start from the selector and `mode`) → Completed once
- * `duration` has passed since startTime; `paused` moves Running to Paused and back (the
- * clock keeps running: pausing does not extend the run). Completed and Aborted are final.
- * podKill deletes `count` of the still-alive targets per round, one round at start and one
- * per `interval`, never taking a Raft group below a majority of ready voters unless
- * `allowQuorumLoss`.
+ * Chaos lifecycle as a pure function of the experiment, the namespace, what the sidecars
+ * reported and the time: Pending → Running (targets fixed at start from the selector and
+ * `mode`) → Completed once `duration` has passed since startTime, or Aborted when `abortWhen`
+ * fires; `paused` moves Running to Paused and back (the clock keeps running: pausing does not
+ * extend the run). Without `schedule`, Completed and Aborted are final; with one, each cron
+ * tick after the previous run's end starts a new run (the finished one goes to `runs`). A run
+ * that could cut a Raft majority does not start (`QuorumLossRefused`) unless
+ * `allowQuorumLoss`. podKill deletes `count` of the still-alive targets per round, one round
+ * at start and one per `interval`, never taking a Raft group below a majority of ready voters
+ * unless `allowQuorumLoss`. Faults reach sidecars through the compiler, which reads phase and
+ * targets: whatever ends the run (end, abort, pause, deletion) withdraws them.
  */
 export function planChaos(input: ChaosPlanInput): ChaosPlan {
   const { experiment, pods, now } = input;
   const spec = experiment.spec;
+  const namespace = experiment.metadata.namespace;
   const current = experiment.status ?? {};
   const generation = experiment.metadata.generation;
+  const observation = input.observation ?? NOTHING_OBSERVED;
   const selected = selectPods(spec, pods);
-  const conditions = (ok: boolean, reason: string, message: string) =>
+  const conditions = (ok: boolean, reason: string, message: string, verified?: DesiredCondition) =>
     setConditions(
       current.conditions,
       [
@@ -54,12 +77,14 @@ export function planChaos(input: ChaosPlanInput): ChaosPlan {
           message,
           ...(generation === undefined ? {} : { observedGeneration: generation }),
         } satisfies DesiredCondition,
+        ...(verified === undefined ? [] : [verified]),
       ],
       new Date(now),
     ).conditions;
   const base = {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     matchedPods: selected.ok ? selected.pods.length : 0,
+    ...(current.runs === undefined ? {} : { runs: current.runs }),
   };
   const idle = (status: ChaosStatus, requeueAfterMs?: number): ChaosPlan => ({
     status,
@@ -67,19 +92,44 @@ export function planChaos(input: ChaosPlanInput): ChaosPlan {
     ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
   });
 
-  if (current.phase === 'Completed' || current.phase === 'Aborted') {
-    return idle({ ...base, phase: current.phase, conditions: current.conditions ?? [] });
+  const schedule = spec.schedule === undefined ? undefined : parseCron(spec.schedule);
+  if (schedule?.ok === false) {
+    return idle({
+      ...base,
+      phase: current.phase ?? 'Pending',
+      conditions: conditions(false, 'InvalidSchedule', `spec.schedule: ${schedule.message}`),
+    });
   }
-
-  let startTime = current.startTime;
-  let targets = current.targets;
-  const injected = { ...(current.injected ?? {}) };
-  if (
+  const ended = current.phase === 'Completed' || current.phase === 'Aborted';
+  const notStarted =
     current.phase === undefined ||
     current.phase === 'Pending' ||
-    startTime === undefined ||
-    targets === undefined
-  ) {
+    current.startTime === undefined ||
+    current.targets === undefined;
+  if (ended || notStarted) {
+    // A scheduled experiment waits for the first tick after creation, then after each run.
+    if (schedule !== undefined) {
+      const since = ended
+        ? Date.parse(current.endTime ?? current.startTime ?? '')
+        : new Date(experiment.metadata.creationTimestamp ?? now).getTime() || now;
+      let next = nextRun(schedule.schedule, since);
+      // A tick missed by more than the deadline (operator down) is skipped, as a CronJob's
+      // startingDeadlineSeconds does: the next run is the next tick from now.
+      if (next !== undefined && now - next > MISSED_RUN_DEADLINE_MS)
+        next = nextRun(schedule.schedule, now - 1);
+      const waiting = (message: string, requeue?: number) =>
+        ended
+          ? idle({ ...base, ...finished(current) }, requeue)
+          : idle(
+              { ...base, phase: 'Pending', conditions: conditions(false, 'Scheduled', message) },
+              requeue,
+            );
+      if (next === undefined) return waiting(`schedule ${spec.schedule ?? ''} never fires`);
+      if (spec.paused === true) return waiting('paused: no new run starts');
+      if (now < next) return waiting(`next run at ${toKubeTime(next)}`, next - now);
+    } else if (ended) {
+      return idle({ ...base, ...finished(current) });
+    }
     if (!selected.ok) {
       return idle({
         ...base,
@@ -102,74 +152,171 @@ export function planChaos(input: ChaosPlanInput): ChaosPlan {
         conditions: conditions(false, 'NoMatchingPods', 'spec.selector matches no ready pod'),
       });
     }
-    startTime = toKubeTime(now);
-    targets = selectTargets(candidates, spec.mode, input.random);
-  }
-
-  const end = Date.parse(startTime) + parseDuration(spec.duration);
-  const running = { ...base, startTime, targets };
-  if (now >= end) {
-    return idle({
-      ...running,
-      phase: 'Completed',
-      endTime: toKubeTime(now),
-      injected,
-      conditions: conditions(
-        true,
-        'Completed',
-        `ran for ${spec.duration} on ${targets.length} pods`,
-      ),
-    });
-  }
-  if (spec.paused === true) {
-    return idle(
+    const refusal = quorumLossRefusal(
+      spec,
+      candidates,
+      targetCount(spec.mode, candidates.length),
+      input.raftGroups,
+    );
+    if (refusal !== undefined) {
+      return idle({
+        ...base,
+        phase: 'Pending',
+        conditions: conditions(false, refusal.reason, refusal.message),
+      });
+    }
+    const targets = selectTargets(candidates, spec.mode, input.random);
+    const partition = spec.faults.some((f) => f.type === 'partition');
+    // A new run: fresh targets, counts and expectations (the observer keys its memory on startTime).
+    return running(
       {
-        ...running,
-        phase: 'Paused',
-        injected,
-        conditions: conditions(false, 'Paused', 'faults withdrawn while paused'),
+        ...base,
+        startTime: toKubeTime(now),
+        targets,
+        injected: partition ? { partition: targets.length } : {},
       },
-      end - now,
+      NOTHING_OBSERVED,
     );
   }
-
-  let kill: ChaosPlan['kill'] = { names: [] };
-  let nextKillIn: number | undefined;
-  const podKill = spec.faults.find((f) => f.type === 'podKill');
-  if (podKill !== undefined) {
-    const r = planPodKill(podKill, {
-      start: Date.parse(startTime),
-      now,
-      killedSoFar: injected.podKill ?? 0,
-      targets,
-      pods,
-      raftGroups: input.raftGroups,
-      allowQuorumLoss: spec.allowQuorumLoss === true,
-      random: input.random,
-    });
-    kill = {
-      names: r.victims,
-      ...(podKill.gracePeriodSeconds === undefined
-        ? {}
-        : { gracePeriodSeconds: podKill.gracePeriodSeconds }),
-    };
-    if (r.victims.length > 0) injected.podKill = (injected.podKill ?? 0) + r.victims.length;
-    nextKillIn = r.nextRoundInMs;
-  }
-  return {
-    status: {
-      ...running,
-      phase: 'Running',
-      injected,
-      conditions: conditions(
-        true,
-        'Running',
-        `injecting into ${targets.length} pods until ${toKubeTime(end)}`,
-      ),
+  return running(
+    {
+      ...base,
+      startTime: current.startTime as string,
+      targets: current.targets as string[],
+      injected: { ...(current.injected ?? {}) },
+      ...(current.expectations === undefined ? {} : { expectations: current.expectations }),
     },
-    kill,
-    requeueAfterMs: Math.min(end - now, nextKillIn ?? Number.POSITIVE_INFINITY),
+    observation,
+  );
+
+  /** The status of a run in progress (Running or Paused), or of the run ending now. */
+  function running(
+    run: ChaosStatus & { startTime: string; targets: string[] },
+    seen: ChaosObservation,
+  ): ChaosPlan {
+    const startTime = run.startTime;
+    const targets = run.targets;
+    const injected = { ...run.injected };
+    for (const type of ['latency', 'abort'] as const) {
+      const observed = seen.injected[type];
+      // After an operator restart the observer counts from zero again: never go backwards.
+      if (observed !== undefined) injected[type] = Math.max(injected[type] ?? 0, observed);
+    }
+    const end = Date.parse(startTime) + parseDuration(spec.duration);
+    const abort = current.phase === 'Running' ? abortVerdict(spec, namespace, seen) : undefined;
+    const final = now >= end || abort !== undefined;
+    const expectations = evaluateExpectations(spec, namespace, run.expectations, seen, now, final);
+    const verified = verifiedCondition(expectations, final);
+    const status = {
+      ...run,
+      injected,
+      ...(expectations.length === 0 ? {} : { expectations }),
+    };
+    if (final) {
+      const phase = abort === undefined ? 'Completed' : 'Aborted';
+      const endTime = toKubeTime(now);
+      const runs =
+        schedule === undefined
+          ? current.runs
+          : [...(current.runs ?? []), { startTime, endTime, phase }].slice(-MAX_RUN_HISTORY);
+      return idle(
+        {
+          ...status,
+          phase,
+          endTime,
+          ...(runs === undefined ? {} : { runs }),
+          conditions:
+            abort === undefined
+              ? conditions(
+                  true,
+                  'Completed',
+                  `ran for ${spec.duration} on ${targets.length} pods`,
+                  verified,
+                )
+              : conditions(false, abort.reason, abort.message, verified),
+        },
+        // A scheduled experiment looks again for its next tick.
+        schedule === undefined ? undefined : 0,
+      );
+    }
+    const observeEvery =
+      spec.abortWhen !== undefined || expectations.length > 0
+        ? (input.observeIntervalMs ?? DEFAULT_OBSERVE_INTERVAL_MS)
+        : Number.POSITIVE_INFINITY;
+    if (spec.paused === true) {
+      return idle(
+        {
+          ...status,
+          phase: 'Paused',
+          conditions: conditions(false, 'Paused', 'faults withdrawn while paused', verified),
+        },
+        end - now,
+      );
+    }
+
+    let kill: ChaosPlan['kill'] = { names: [] };
+    let nextKillIn: number | undefined;
+    const podKill = spec.faults.find((f) => f.type === 'podKill');
+    if (podKill !== undefined) {
+      const r = planPodKill(podKill, {
+        start: Date.parse(startTime),
+        now,
+        killedSoFar: injected.podKill ?? 0,
+        targets,
+        pods,
+        raftGroups: input.raftGroups,
+        allowQuorumLoss: spec.allowQuorumLoss === true,
+        random: input.random,
+      });
+      kill = {
+        names: r.victims,
+        ...(podKill.gracePeriodSeconds === undefined
+          ? {}
+          : { gracePeriodSeconds: podKill.gracePeriodSeconds }),
+      };
+      if (r.victims.length > 0) injected.podKill = (injected.podKill ?? 0) + r.victims.length;
+      nextKillIn = r.nextRoundInMs;
+    }
+    return {
+      status: {
+        ...status,
+        injected,
+        phase: 'Running',
+        conditions: conditions(
+          true,
+          'Running',
+          `injecting into ${targets.length} pods until ${toKubeTime(end)}`,
+          verified,
+        ),
+      },
+      kill,
+      requeueAfterMs: Math.min(end - now, nextKillIn ?? Number.POSITIVE_INFINITY, observeEvery),
+    };
+  }
+}
+
+/** The status fields of a finished run, kept as they are between scheduled runs. */
+function finished(current: ChaosStatus): ChaosStatus {
+  return {
+    ...(current.phase === undefined ? {} : { phase: current.phase }),
+    ...(current.startTime === undefined ? {} : { startTime: current.startTime }),
+    ...(current.endTime === undefined ? {} : { endTime: current.endTime }),
+    ...(current.targets === undefined ? {} : { targets: current.targets }),
+    ...(current.injected === undefined ? {} : { injected: current.injected }),
+    ...(current.expectations === undefined ? {} : { expectations: current.expectations }),
+    conditions: current.conditions ?? [],
   };
+}
+
+/** How many of `n` candidates `mode` targets (`selectTargets` picks that many). */
+export function targetCount(mode: ChaosExperimentSpec['mode'], n: number): number {
+  return mode.type === 'all'
+    ? n
+    : mode.type === 'one'
+      ? Math.min(1, n)
+      : mode.type === 'fixed'
+        ? Math.min(mode.value ?? 1, n)
+        : Math.floor((n * (mode.value ?? 100)) / 100);
 }
 
 /** The experiment's selection, or why its selector is invalid. */
@@ -198,14 +345,7 @@ export function selectTargets(
 ): string[] {
   const names = candidates.map((p) => p.name).sort();
   const n = names.length;
-  const want =
-    mode.type === 'all'
-      ? n
-      : mode.type === 'one'
-        ? Math.min(1, n)
-        : mode.type === 'fixed'
-          ? Math.min(mode.value ?? 1, n)
-          : Math.floor((n * (mode.value ?? 100)) / 100);
+  const want = targetCount(mode, n);
   // Partial Fisher–Yates: the first `want` slots end up a uniform sample.
   for (let i = 0; i < want; i++) {
     const j = i + Math.floor(random.next() * (n - i));

@@ -3,6 +3,9 @@ import type { Random } from '../core/random.js';
 import { splitKey } from '../informer/object-key.js';
 import { podInfoFromPod } from '../informer/pod-info.js';
 import type { Reconcile } from '../queue/controller.js';
+import { parseDuration } from '@palisade/crds';
+import type { ChaosObservation } from './chaos-observation.js';
+import type { ChaosObserver } from './chaos-observer.js';
 import { planChaos } from './chaos-planner.js';
 import { conditionTransitionEvents, type EventRecorder } from './condition-events.js';
 import type { KubeApi } from './kube-api.js';
@@ -17,30 +20,69 @@ export interface ChaosReconcilerOptions {
   random: Random;
   /** Told about condition transitions, after the status carrying them was written. */
   events?: EventRecorder;
+  /**
+   * Reads the sidecars' metrics for `abortWhen` and `expect`; without it those see nothing
+   * (no abort, expectations unmet).
+   */
+  observer?: ChaosObserver;
+  /** Time between scrapes of a running experiment with guards or expectations (ms). */
+  observeIntervalMs?: number;
 }
 
 /**
  * Drives one ChaosExperiment (key `namespace/name`) through its lifecycle with `planChaos`.
  * The status is applied before any pod is deleted, so a crash between the two loses at most
  * one kill and never repeats one. Fault delivery to sidecars follows from the status (phase,
- * targets) through the configs reconciler.
+ * targets) through the configs reconciler. While a guarded run (abortWhen, expect) is
+ * Running, each reconcile first scrapes the namespace's sidecars through the observer.
  */
 export function createChaosReconciler(options: ChaosReconcilerOptions): Reconcile {
-  const { api, compiler, clock, random, events } = options;
+  const { api, compiler, clock, random, events, observer } = options;
   return async (key, signal) => {
     const { namespace, name } = splitKey(key);
     const experiment = await api.getResource('ChaosExperiment', namespace, name);
-    if (experiment === undefined || experiment.metadata.deletionTimestamp !== undefined) return;
-    const [pods, output] = await Promise.all([
+    if (experiment === undefined || experiment.metadata.deletionTimestamp !== undefined) {
+      observer?.forget(key);
+      return;
+    }
+    const [podList, output] = await Promise.all([
       api.listPods(namespace),
       compiler.compile(namespace),
     ]);
+    const pods = podList.map(podInfoFromPod).filter((p) => p.terminating !== true);
+    const status = experiment.status;
+    const spec = experiment.spec;
+    let observation: ChaosObservation | undefined;
+    if (
+      observer !== undefined &&
+      status?.phase === 'Running' &&
+      status.startTime !== undefined &&
+      (spec.abortWhen !== undefined || (spec.expect ?? []).length > 0)
+    ) {
+      const window = spec.abortWhen?.window;
+      observation = await observer.observe(
+        {
+          experiment: key,
+          startTime: status.startTime,
+          targets: status.targets ?? [],
+          windowMs: window === undefined ? 0 : parseDuration(window),
+        },
+        pods,
+        signal,
+      );
+    } else if (status?.phase !== 'Paused') {
+      observer?.forget(key);
+    }
     const plan = planChaos({
       experiment,
-      pods: pods.map(podInfoFromPod).filter((p) => p.terminating !== true),
+      pods,
       raftGroups: output.raftGroups,
       now: clock.now(),
       random,
+      ...(observation === undefined ? {} : { observation }),
+      ...(options.observeIntervalMs === undefined
+        ? {}
+        : { observeIntervalMs: options.observeIntervalMs }),
     });
     if (!ownedStatusUpToDate(experiment.status, plan.status)) {
       signal.throwIfAborted();

@@ -5,7 +5,9 @@ import { SeededRandom } from '../core/random.js';
 import { pod } from '../compiler/fixtures.js';
 import { FakeKubeApi } from '../testing/fake-kube-api.js';
 import { kubeChaos, kubePod, testInstallation } from '../testing/builders.js';
-import { planPodKill, selectTargets } from './chaos-planner.js';
+import type { PodInfo } from '../compiler/types.js';
+import { ChaosObserver, type SidecarMetricsReader } from './chaos-observer.js';
+import { MAX_RUN_HISTORY, planPodKill, selectTargets } from './chaos-planner.js';
 import { createChaosReconciler } from './chaos-reconciler.js';
 import { CONFIG_KEY, PODS_KEY } from './config-map.js';
 import { createConfigsReconciler } from './configs-reconciler.js';
@@ -26,17 +28,36 @@ function spec(extra: Partial<ChaosExperimentSpec> = {}): ChaosExperimentSpec {
   };
 }
 
+/** Sidecar metrics as a test sets them: Prometheus text by pod name (absent: not answering). */
+class MetricsBoard implements SidecarMetricsReader {
+  readonly texts = new Map<string, string>();
+  read(pod: PodInfo): Promise<string> {
+    const text = this.texts.get(pod.name);
+    return text === undefined ? Promise.reject(new Error('down')) : Promise.resolve(text);
+  }
+}
+
 function setup(chaosSpec: ChaosExperimentSpec, pods = 4) {
   const api = new FakeKubeApi();
   const clock = new ManualScheduler(T0);
   const compiler = new NamespaceCompiler({ api, installation: testInstallation, memoize: false });
-  const reconcile = createChaosReconciler({ api, compiler, clock, random: new SeededRandom(7) });
+  const metrics = new MetricsBoard();
+  // A fresh reconciler is a restarted operator: it shares nothing with the last one but status.
+  const restart = () =>
+    createChaosReconciler({
+      api,
+      compiler,
+      clock,
+      random: new SeededRandom(7),
+      observer: new ChaosObserver({ reader: metrics, clock }),
+    });
+  const reconcile = restart();
   const configs = createConfigsReconciler({ api, compiler, clock });
   for (let i = 1; i <= pods; i++) api.putPod(kubePod(`inventory-${i}`, { app: 'inventory' }));
   api.putResource(kubeChaos('drill', chaosSpec));
   const status = () =>
     api.resources.get('ChaosExperiment')?.get('drill', 'shop')?.status as ChaosStatus;
-  return { api, clock, reconcile, configs, status };
+  return { api, clock, reconcile, restart, configs, status, metrics };
 }
 
 function faultedPods(api: FakeKubeApi): string[] {
@@ -211,5 +232,198 @@ describe('podKill', () => {
       victims: [expect.any(String)],
       nextRoundInMs: 5_000,
     });
+  });
+});
+
+describe('schedule', () => {
+  it('waits for the first tick, runs, keeps a bounded history, starts again at the next tick', async () => {
+    const t = setup(spec({ schedule: '*/15 * * * *', duration: '60s' }));
+    // Created at 00:00; the ticks missed before 12:02 are skipped: the next one is 12:15.
+    t.clock.advance(2 * 60_000);
+    expect(await t.reconcile('shop/drill', never)).toEqual({ requeueAfterMs: 13 * 60_000 });
+    expect(t.status()).toMatchObject({ phase: 'Pending' });
+    expect(t.status().conditions?.[0]).toMatchObject({
+      reason: 'Scheduled',
+      message: 'next run at 2026-01-01T12:15:00Z',
+    });
+    t.clock.advance(13 * 60_000);
+    for (let run = 1; run <= MAX_RUN_HISTORY + 2; run++) {
+      await t.reconcile('shop/drill', never);
+      expect(t.status()).toMatchObject({ phase: 'Running' });
+      t.clock.advance(60_000);
+      await t.reconcile('shop/drill', never);
+      expect(t.status().phase).toBe('Completed');
+      expect(await t.reconcile('shop/drill', never)).toEqual({ requeueAfterMs: 14 * 60_000 });
+      t.clock.advance(14 * 60_000);
+    }
+    const runs = t.status().runs ?? [];
+    expect(runs).toHaveLength(MAX_RUN_HISTORY);
+    expect(runs[runs.length - 1]).toEqual({
+      startTime: '2026-01-01T15:00:00Z',
+      endTime: '2026-01-01T15:01:00Z',
+      phase: 'Completed',
+    });
+  });
+
+  it('starts no new run while paused, and reports a schedule that cannot be parsed', async () => {
+    const t = setup(spec({ schedule: '*/15 * * * *', paused: true }));
+    t.clock.advance(60 * 60_000);
+    await t.reconcile('shop/drill', never);
+    expect(t.status().phase).toBe('Pending');
+    const bad = setup(spec({ schedule: '*/15 * * 13 *' }));
+    await bad.reconcile('shop/drill', never);
+    expect(bad.status().conditions?.[0]).toMatchObject({
+      status: 'False',
+      reason: 'InvalidSchedule',
+      message: 'spec.schedule: month "13": out of range 1-12',
+    });
+  });
+});
+
+describe('guards', () => {
+  const breakerOpen = (state: 0 | 1) =>
+    `palisade_circuit_breaker_state{breaker="shop/payments",target="payments"} ${state}\n`;
+  const requests = (ok: number, failed: number) =>
+    `palisade_requests_total{direction="inbound",route="default",code="200"} ${ok}\n` +
+    `palisade_requests_total{direction="inbound",route="default",code="503"} ${failed}\n`;
+
+  it('refuses to partition a majority of Raft voters unless allowQuorumLoss', async () => {
+    const partition = spec({
+      mode: { type: 'fixed', value: 2 },
+      faults: [{ type: 'partition', target: 'raft' }],
+    });
+    const t = setup(partition, 3);
+    await t.reconcile('shop/drill', never);
+    expect(t.status().phase).toBe('Pending');
+    expect(t.status().conditions?.[0]).toMatchObject({
+      status: 'False',
+      reason: 'QuorumLossRefused',
+    });
+    const drill = t.api.resources.get('ChaosExperiment')!.get('drill', 'shop')!;
+    t.api.putResource({ ...drill, spec: { ...partition, allowQuorumLoss: true } } as never);
+    await t.reconcile('shop/drill', never);
+    expect(t.status()).toMatchObject({ phase: 'Running', injected: { partition: 2 } });
+  });
+
+  it('aborts when the named breaker opens, withdraws the faults, and says why', async () => {
+    const t = setup(spec({ abortWhen: { circuitBreakerOpens: 'payments' } }));
+    await t.reconcile('shop/drill', never);
+    for (let i = 1; i <= 4; i++) t.metrics.texts.set(`inventory-${i}`, breakerOpen(0));
+    expect(await t.reconcile('shop/drill', never)).toEqual({ requeueAfterMs: 2000 });
+    expect(t.status().phase).toBe('Running');
+    t.metrics.texts.set('inventory-3', breakerOpen(1));
+    t.clock.advance(2000);
+    await t.reconcile('shop/drill', never);
+    expect(t.status()).toMatchObject({ phase: 'Aborted', endTime: '2026-01-01T12:00:02Z' });
+    expect(t.status().conditions?.[0]).toMatchObject({
+      type: 'Ready',
+      status: 'False',
+      reason: 'CircuitBreakerOpened',
+    });
+    await t.configs('shop', never);
+    expect(faultedPods(t.api)).toEqual([]);
+  });
+
+  it('aborts on the error ratio of the targets over the window, also after an operator restart', async () => {
+    const t = setup(spec({ mode: { type: 'all' }, abortWhen: { errorRatio: 0.5, window: '10s' } }));
+    await t.reconcile('shop/drill', never);
+    const all = (ok: number, failed: number) => {
+      for (let i = 1; i <= 4; i++) t.metrics.texts.set(`inventory-${i}`, requests(ok, failed));
+    };
+    all(100, 0);
+    await t.reconcile('shop/drill', never);
+    t.clock.advance(2000);
+    all(200, 90); // 90 of 190 new requests failed: below 0.5
+    await t.reconcile('shop/drill', never);
+    expect(t.status().phase).toBe('Running');
+    const restarted = t.restart(); // its first scrape is a new baseline
+    t.clock.advance(2000);
+    await restarted('shop/drill', never);
+    t.clock.advance(2000);
+    all(210, 190); // +10 ok, +100 failed per pod
+    await restarted('shop/drill', never);
+    expect(t.status().phase).toBe('Aborted');
+    expect(t.status().conditions?.[0]).toMatchObject({
+      reason: 'ErrorRatioExceeded',
+      message: 'abortWhen: 400 of 440 requests failed (5xx) over 10s: 0.909 ≥ 0.5',
+    });
+  });
+});
+
+describe('expectations', () => {
+  it('latches a breaker opening and 429s in status and ends Verified True', async () => {
+    const t = setup(
+      spec({
+        expect: [{ type: 'circuitOpens', circuitBreaker: 'payments' }, { type: 'rateLimited' }],
+      }),
+    );
+    await t.reconcile('shop/drill', never);
+    t.metrics.texts.set('inventory-1', 'palisade_rate_limited_total{policy="shop/l",rule="r"} 0\n');
+    await t.reconcile('shop/drill', never);
+    expect(t.status().conditions?.find((c) => c.type === 'Verified')).toMatchObject({
+      status: 'Unknown',
+      reason: 'Observing',
+    });
+    t.clock.advance(2000);
+    t.metrics.texts.set(
+      'inventory-1',
+      'palisade_rate_limited_total{policy="shop/l",rule="r"} 3\n' +
+        'palisade_circuit_breaker_state{breaker="shop/payments",target="p"} 1\n',
+    );
+    await t.reconcile('shop/drill', never);
+    // The breaker closes again and the operator restarts: what was seen stays seen.
+    t.metrics.texts.set(
+      'inventory-1',
+      'palisade_circuit_breaker_state{breaker="shop/payments",target="p"} 0\n',
+    );
+    const restarted = t.restart();
+    t.clock.advance(58_000);
+    await restarted('shop/drill', never);
+    expect(t.status().phase).toBe('Completed');
+    expect(t.status().expectations).toEqual([
+      {
+        type: 'circuitOpens',
+        subject: 'payments',
+        met: true,
+        observedTime: '2026-01-01T12:00:02Z',
+        message: 'CircuitBreaker payments opened',
+      },
+      {
+        type: 'rateLimited',
+        met: true,
+        observedTime: '2026-01-01T12:00:02Z',
+        message: '3 requests answered 429',
+      },
+    ]);
+    expect(t.status().conditions?.find((c) => c.type === 'Verified')).toMatchObject({
+      status: 'True',
+      reason: 'ExpectationsMet',
+    });
+  });
+
+  it('ends Verified False naming what was not seen', async () => {
+    const t = setup(
+      spec({
+        expect: [
+          { type: 'sagasTerminal' },
+          { type: 'leaseChangesHolder', lease: 'l', within: '5s' },
+        ],
+      }),
+    );
+    await t.reconcile('shop/drill', never);
+    t.metrics.texts.set(
+      'inventory-2',
+      'palisade_saga_instances{saga="shop/o",state="Compensating"} 1\n',
+    );
+    t.clock.advance(60_000);
+    await t.reconcile('shop/drill', never);
+    expect(t.status().conditions?.find((c) => c.type === 'Verified')).toEqual(
+      expect.objectContaining({
+        status: 'False',
+        reason: 'ExpectationsNotMet',
+        message:
+          'sagasTerminal: 1 saga instances left running or compensating; leaseChangesHolder l: lease holders are not observable from sidecar metrics',
+      }),
+    );
   });
 });

@@ -23,6 +23,28 @@ export interface ChaosStatus extends CommonStatus {
   endTime?: string;
   targets?: string[];
   injected?: { latency?: number; abort?: number; partition?: number; podKill?: number };
+  /** Past runs of a scheduled experiment, newest last (bounded). */
+  runs?: ChaosRun[];
+  /** One entry per `spec.expect` item, in order, for the current run. */
+  expectations?: ExpectationStatus[];
+}
+
+/** One finished run of a scheduled ChaosExperiment (crds: status.runs). */
+export interface ChaosRun {
+  startTime: string;
+  endTime?: string;
+  phase: string;
+}
+
+/** Whether one `spec.expect` item was observed (crds: status.expectations). */
+export interface ExpectationStatus {
+  type: string;
+  /** The breaker or lease named by the expectation. */
+  subject?: string;
+  met?: boolean;
+  /** When it was first observed. */
+  observedTime?: string;
+  message?: string;
 }
 
 /** status of a Saga; `instances` is written by sidecars' reports, not by these reconcilers. */

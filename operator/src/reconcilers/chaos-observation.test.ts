@@ -1,0 +1,123 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  foldScrape,
+  newRunHistory,
+  observe,
+  parseSidecarMetrics,
+  type SidecarSample,
+} from './chaos-observation.js';
+
+const TEXT = `# HELP palisade_requests_total Requests.
+# TYPE palisade_requests_total counter
+palisade_requests_total{direction="inbound",route="default",code="200"} 90
+palisade_requests_total{direction="outbound",route="payments",code="503"} 7
+palisade_requests_total{direction="outbound",route="payments",code="504"} 3
+palisade_rate_limited_total{policy="shop/limits",rule="per-user"} 4
+palisade_circuit_breaker_state{breaker="shop/payments",target="payments.shop.svc"} 1
+palisade_circuit_breaker_state{breaker="shop/stock",target="stock.shop.svc"} 0
+palisade_saga_instances{saga="shop/order",state="Running"} 2
+palisade_saga_instances{saga="shop/order",state="Completed"} 9
+palisade_faults_injected_total{experiment="shop/drill",type="abort"} 10
+palisade_requests_total{code="500"} not-a-number
+garbage line {
+`;
+
+function sample(extra: Partial<SidecarSample>): SidecarSample {
+  return {
+    requests: 0,
+    errors: 0,
+    rateLimited: 0,
+    openBreakers: [],
+    sagasNonTerminal: 0,
+    faults: {},
+    ...extra,
+  };
+}
+
+describe('parseSidecarMetrics', () => {
+  it('reads requests, 5xx, 429s, open breakers, live sagas and injected faults', () => {
+    expect(parseSidecarMetrics(TEXT)).toEqual({
+      requests: 100,
+      errors: 10,
+      rateLimited: 4,
+      openBreakers: ['shop/payments'],
+      sagasNonTerminal: 2,
+      faults: { 'shop/drill': { abort: 10 } },
+    });
+  });
+
+  it('reads nothing from text that is not Prometheus', () => {
+    expect(parseSidecarMetrics('<html>nope</html>')).toEqual(sample({}));
+  });
+});
+
+describe('foldScrape/observe', () => {
+  const options = { experiment: 'shop/drill', targets: new Set(['a']), windowMs: 10_000 };
+
+  it('counts increases from each pod first sample, targets only for the error ratio', () => {
+    const h = newRunHistory();
+    foldScrape(
+      h,
+      {
+        at: 0,
+        pods: new Map([
+          ['a', sample({ requests: 50, errors: 5 })],
+          ['b', sample({ rateLimited: 3 })],
+        ]),
+      },
+      options,
+    );
+    expect(observe(h).errorRatio).toEqual({ errors: 0, requests: 0 });
+    foldScrape(
+      h,
+      {
+        at: 2000,
+        pods: new Map([
+          ['a', sample({ requests: 150, errors: 45, faults: { 'shop/drill': { abort: 40 } } })],
+          ['b', sample({ rateLimited: 8, requests: 1000, errors: 1000 })],
+        ]),
+      },
+      options,
+    );
+    const seen = observe(h);
+    expect(seen.errorRatio).toEqual({ errors: 40, requests: 100 });
+    expect(seen.rateLimited).toBe(5);
+    expect(seen.injected).toEqual({ abort: 40 });
+  });
+
+  it('treats a counter that went down as a restart and keeps only the window', () => {
+    const h = newRunHistory();
+    const scrape = (at: number, requests: number, errors: number) =>
+      foldScrape(h, { at, pods: new Map([['a', sample({ requests, errors })]]) }, options);
+    scrape(0, 100, 0);
+    scrape(5000, 200, 100); // +100 requests, +100 errors
+    scrape(10_000, 10, 0); // restarted: +10 requests
+    expect(observe(h).errorRatio).toEqual({ errors: 100, requests: 110 });
+    scrape(16_000, 110, 0); // +100 requests; the window now starts after the error burst
+    expect(observe(h).errorRatio).toEqual({ errors: 0, requests: 110 });
+  });
+
+  it('remembers when each breaker was first seen open and lists those open now', () => {
+    const h = newRunHistory();
+    foldScrape(
+      h,
+      { at: 1000, pods: new Map([['b', sample({ openBreakers: ['shop/payments'] })]]) },
+      options,
+    );
+    foldScrape(
+      h,
+      {
+        at: 3000,
+        pods: new Map([
+          ['b', sample({ sagasNonTerminal: 1 })],
+          ['c', sample({ sagasNonTerminal: 1 })],
+        ]),
+      },
+      options,
+    );
+    const seen = observe(h);
+    expect(seen.breakersOpenedAt).toEqual(new Map([['shop/payments', 1000]]));
+    expect(seen.openBreakers).toEqual(new Set());
+    expect(seen.sagasNonTerminal).toBe(1);
+  });
+});

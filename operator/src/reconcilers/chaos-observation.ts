@@ -1,0 +1,207 @@
+/**
+ * What a running ChaosExperiment observes of the sidecars, as pure functions: a parser of the
+ * sidecar's Prometheus text (only the families chaos reads), and a fold of successive scrapes
+ * into totals since the run started and over the `abortWhen` window. Counters that go down
+ * (a restarted sidecar) count from zero again, as Prometheus' `increase` does.
+ */
+
+/** The few numbers chaos reads from one sidecar's /metrics. */
+export interface SidecarSample {
+  /** palisade_requests_total, both directions, all routes. */
+  requests: number;
+  /** The 5xx part of `requests`. */
+  errors: number;
+  /** palisade_rate_limited_total (429 answers). */
+  rateLimited: number;
+  /** Breakers (namespace/name) whose palisade_circuit_breaker_state is 1 (open). */
+  openBreakers: string[];
+  /** palisade_saga_instances in a non-terminal state (Running, Compensating). */
+  sagasNonTerminal: number;
+  /** palisade_faults_injected_total by experiment (namespace/name), then fault type. */
+  faults: Record<string, Record<string, number>>;
+}
+
+/** One scrape round: every pod that answered, by pod name. */
+export interface Scrape {
+  at: number;
+  pods: ReadonlyMap<string, SidecarSample>;
+}
+
+/** What the planner sees of a run so far (built by `foldScrape`/`observe`). */
+export interface ChaosObservation {
+  /** 5xx and all requests of the targeted sidecars over the `abortWhen` window. */
+  errorRatio?: { errors: number; requests: number };
+  /** Breakers open in the latest scrape, on any scraped sidecar. */
+  openBreakers: ReadonlySet<string>;
+  /** Breakers seen open at any scrape of this run, with the first time. */
+  breakersOpenedAt: ReadonlyMap<string, number>;
+  /** 429 answers since the run started, all scraped sidecars. */
+  rateLimited: number;
+  /** Largest non-terminal saga count in the latest scrape (each Raft member knows them all). */
+  sagasNonTerminal?: number;
+  /** Faults this experiment injected since the run started, by type, over its targets. */
+  injected: Readonly<Record<string, number>>;
+}
+
+/** Observation of a run nobody scraped yet. */
+export const NOTHING_OBSERVED: ChaosObservation = {
+  openBreakers: new Set(),
+  breakersOpenedAt: new Map(),
+  rateLimited: 0,
+  injected: {},
+};
+
+/** The memory of one run between scrapes (held by the observer, lost on restart). */
+export interface RunHistory {
+  /** Last sample per pod, to turn counters into increments. */
+  last: Map<string, SidecarSample>;
+  /** Cumulative target errors/requests after each scrape, oldest first, trimmed to the window. */
+  series: { at: number; errors: number; requests: number }[];
+  totals: { errors: number; requests: number; rateLimited: number };
+  injected: Record<string, number>;
+  breakersOpenedAt: Map<string, number>;
+  latest?: Scrape;
+}
+
+/** An empty history. */
+export function newRunHistory(): RunHistory {
+  return {
+    last: new Map(),
+    series: [],
+    totals: { errors: 0, requests: 0, rateLimited: 0 },
+    injected: {},
+    breakersOpenedAt: new Map(),
+  };
+}
+
+const increase = (now: number, before: number | undefined) =>
+  before === undefined ? 0 : now >= before ? now - before : now;
+
+/**
+ * Adds one scrape to `history` (mutated): increments since each pod's previous sample (a
+ * pod's first sample is its baseline), target-only errors and requests, this experiment's
+ * injected faults. Keeps the series back to `windowMs` before the scrape.
+ */
+export function foldScrape(
+  history: RunHistory,
+  scrape: Scrape,
+  options: { experiment: string; targets: ReadonlySet<string>; windowMs: number },
+): void {
+  for (const [pod, sample] of scrape.pods) {
+    const before = history.last.get(pod);
+    history.last.set(pod, sample);
+    history.totals.rateLimited += increase(sample.rateLimited, before?.rateLimited);
+    for (const breaker of sample.openBreakers)
+      if (!history.breakersOpenedAt.has(breaker)) history.breakersOpenedAt.set(breaker, scrape.at);
+    if (!options.targets.has(pod)) continue;
+    history.totals.errors += increase(sample.errors, before?.errors);
+    history.totals.requests += increase(sample.requests, before?.requests);
+    const faults = sample.faults[options.experiment] ?? {};
+    for (const [type, n] of Object.entries(faults)) {
+      const previous =
+        before === undefined ? undefined : (before.faults[options.experiment]?.[type] ?? 0);
+      history.injected[type] = (history.injected[type] ?? 0) + increase(n, previous);
+    }
+  }
+  history.series.push({ at: scrape.at, ...history.totals });
+  // Keep one point at or before the window start, so the window delta covers all of it.
+  while (
+    history.series.length > 1 &&
+    (history.series[1] as { at: number }).at <= scrape.at - options.windowMs
+  )
+    history.series.shift();
+  history.latest = scrape;
+}
+
+/** The observation the planner reads from `history`. */
+export function observe(history: RunHistory): ChaosObservation {
+  const first = history.series[0];
+  const last = history.series[history.series.length - 1];
+  const openBreakers = new Set<string>();
+  let sagas: number | undefined;
+  for (const sample of history.latest?.pods.values() ?? []) {
+    for (const b of sample.openBreakers) openBreakers.add(b);
+    sagas = Math.max(sagas ?? 0, sample.sagasNonTerminal);
+  }
+  return {
+    ...(first === undefined || last === undefined
+      ? {}
+      : {
+          errorRatio: {
+            errors: last.errors - first.errors,
+            requests: last.requests - first.requests,
+          },
+        }),
+    openBreakers,
+    breakersOpenedAt: new Map(history.breakersOpenedAt),
+    rateLimited: history.totals.rateLimited,
+    ...(sagas === undefined ? {} : { sagasNonTerminal: sagas }),
+    injected: { ...history.injected },
+  };
+}
+
+const NON_TERMINAL_SAGA_STATES = new Set(['running', 'compensating']);
+
+/**
+ * Reads the chaos families from a sidecar's Prometheus text exposition. Lines of other
+ * families, comments and malformed lines are skipped (the text comes over the network, so
+ * nothing in it may throw).
+ */
+export function parseSidecarMetrics(text: string): SidecarSample {
+  const sample: SidecarSample = {
+    requests: 0,
+    errors: 0,
+    rateLimited: 0,
+    openBreakers: [],
+    sagasNonTerminal: 0,
+    faults: {},
+  };
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('palisade_')) continue;
+    const match = /^([a-z_]+)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (match === null) continue;
+    const value = Number(match[3]);
+    if (!Number.isFinite(value)) continue;
+    const name = match[1] as string;
+    const labels = parseLabels(match[2] ?? '');
+    switch (name) {
+      case 'palisade_requests_total':
+        sample.requests += value;
+        if (labels.get('code')?.startsWith('5') === true) sample.errors += value;
+        break;
+      case 'palisade_rate_limited_total':
+        sample.rateLimited += value;
+        break;
+      case 'palisade_circuit_breaker_state': {
+        const breaker = labels.get('breaker');
+        if (value === 1 && breaker !== undefined) sample.openBreakers.push(breaker);
+        break;
+      }
+      case 'palisade_saga_instances':
+        if (NON_TERMINAL_SAGA_STATES.has((labels.get('state') ?? '').toLowerCase()))
+          sample.sagasNonTerminal += value;
+        break;
+      case 'palisade_faults_injected_total': {
+        const experiment = labels.get('experiment');
+        const type = labels.get('type');
+        if (experiment === undefined || type === undefined) break;
+        const byType = (sample.faults[experiment] ??= {});
+        byType[type] = (byType[type] ?? 0) + value;
+        break;
+      }
+    }
+  }
+  return sample;
+}
+
+function parseLabels(text: string): Map<string, string> {
+  const labels = new Map<string, string>();
+  const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+  for (const m of text.matchAll(re)) {
+    labels.set(
+      m[1] as string,
+      (m[2] as string).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)),
+    );
+  }
+  return labels;
+}
