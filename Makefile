@@ -44,8 +44,8 @@ demo-down: ## remove the demo and the local cluster it started; leaves the machi
 	demo/down.sh
 
 # Not in `test` yet: plain-JS tests under node's own runner (demo/ is no TypeScript workspace).
-demo-test: build ## the demo shop's and load driver's tests (real processes, a real sidecar)
+demo-test: build ## tests of the demo shop, load driver, policies, dashboard and alert rules
 	npx tsc -p demo
-	node --test demo/
+	node --test demo/ deploy/
 
 include $(wildcard mk/*.mk)
