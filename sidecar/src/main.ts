@@ -23,7 +23,12 @@ import { SeededRandom, systemRandom, type Random } from './core/random.js';
 import { createLogging, logLevelApplier, type Logging } from './logging/index.js';
 import { Metrics } from './metrics/index.js';
 import { RedisClients, RouteCompiler, type CompiledRouteTables } from './policies/index.js';
-import { raftPeersApplier, startRaftNode, type StartedRaftNode } from './raft-node/index.js';
+import {
+  raftPartitionApplier,
+  raftPeersApplier,
+  startRaftNode,
+  type StartedRaftNode,
+} from './raft-node/index.js';
 import { InboundServer, OutboundServer, Pipeline } from './proxy/index.js';
 import { createTracing, tracingOptionsFromConfig, type Tracing } from './tracing/index.js';
 
@@ -284,6 +289,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       });
       checks.register(raft.readinessCheck);
       store.register(raftPeersApplier(raft));
+      store.register(raftPartitionApplier(raft, config));
       admin.mount('/v1', raft.router);
     }
     const [inboundPort, outboundPort, adminAddress] = await Promise.all([

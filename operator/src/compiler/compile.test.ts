@@ -218,6 +218,52 @@ describe('compileSidecarConfigs: chaos', () => {
     expectAllValid(out);
   });
 
+  it('delivers abort (direction, route match) and partition entries; podKill stays with the operator', () => {
+    const out = compile(checkout, {
+      chaos: [
+        experiment(
+          'cut',
+          sel,
+          { phase: 'Running', targets: ['checkout-1'] },
+          {
+            faults: [
+              {
+                type: 'abort',
+                httpStatus: 503,
+                percentage: 10,
+                direction: 'outbound',
+                match: { pathPrefix: '/pay' },
+              },
+              { type: 'partition', target: 'raft' },
+              { type: 'podKill', count: 1 },
+            ],
+          },
+        ),
+        experiment(
+          'kill-only',
+          sel,
+          { phase: 'Running', targets: ['checkout-2'] },
+          {
+            faults: [{ type: 'podKill', count: 1 }],
+          },
+        ),
+      ],
+    });
+    expect(configOf(out, 'shop/checkout-1')?.config.faults).toEqual([
+      {
+        experiment: 'shop/cut',
+        type: 'abort',
+        httpStatus: 503,
+        percentage: 10,
+        direction: 'outbound',
+        match: { pathPrefix: '/pay' },
+      },
+      { experiment: 'shop/cut', type: 'partition', target: 'raft' },
+    ]);
+    expect(configOf(out, 'shop/checkout-2')?.config.faults).toBeUndefined();
+    expectAllValid(out);
+  });
+
   it.each(['Pending', 'Paused', 'Completed', 'Aborted'] as const)(
     'delivers nothing while %s',
     (phase) => {

@@ -2,6 +2,7 @@
 export * from './errors.js';
 export * from './lease-api.js';
 export * from './membership-policy.js';
+export * from './partition.js';
 export * from './raft-node.js';
 export * from './start.js';
 export * from './wire-messages.js';
