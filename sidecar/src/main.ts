@@ -1,23 +1,38 @@
 /**
- * Standalone sidecar: `palisade-sidecar --config sidecar.yaml`. The one place where the parts
- * are assembled: config store and watcher, logging, metrics, tracing, the compiled route tables
- * of both proxies, the Redis connections of global rate limits, the admin API, and shutdown.
- * Nothing here runs at import time; `runCli` (the bin) and `startSidecar` (tests, embedding) do.
+ * The sidecar: `palisade-sidecar --config sidecar.yaml` (standalone, the file is watched) or
+ * `palisade-sidecar --kubernetes` (in a pod: the operator's ConfigMaps are watched). The one
+ * place where the parts are assembled: config store and its source, logging, metrics, tracing,
+ * the compiled route tables of both proxies, the Redis connections of global rate limits, the
+ * admin API, the probe listener, and shutdown. Nothing here runs at import time; `runCli` (the
+ * bin) and `startSidecar` (tests, embedding) do.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
 import {
+  DEFAULT_PROBE_PORT,
   HealthChecks,
   configLoadedCheck,
   createAdminServer,
+  createProbeServer,
   tcpConnectCheck,
+  type ProbeServer,
 } from './admin/index.js';
 import {
   ConfigError,
   ConfigStore,
   loadConfigFile,
+  validateConfigDocument,
   watchConfigFile,
   type ConfigWatcher,
+  type ResolvedConfig,
 } from './config/index.js';
+import {
+  KubeConfigSource,
+  createKubeConfigMapClient,
+  noPolicyDocument,
+  type PodConfigDecision,
+  type PodIdentity,
+} from './kube-config/index.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { SeededRandom, systemRandom, type Random } from './core/random.js';
 import { createLogging, logLevelApplier, type Logging } from './logging/index.js';
@@ -48,10 +63,35 @@ export const EXIT_CODES = Object.freeze({
 /** Default time in-flight requests get to finish after SIGTERM before connections are cut. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 15_000;
 
-/** Options of `startSidecar`. */
+/** Default time start-up waits for the first ConfigMap list in Kubernetes mode. */
+export const DEFAULT_INITIAL_LIST_TIMEOUT_MS = 10_000;
+
+/** Kubernetes mode: where the config comes from and who this pod is. */
+export interface KubernetesModeOptions {
+  /** A kubeconfig file (out-of-cluster runs, tests); absent: the pod's service account. */
+  readonly kubeconfigPath?: string;
+  /** The pod's namespace (`POD_NAMESPACE`): its ConfigMaps are watched. */
+  readonly namespace: string;
+  /** Name (`POD_NAME`, also `raft.id`), app port, listener ports fixed by the pod spec. */
+  readonly pod: PodIdentity;
+  /**
+   * How long start-up waits for the first list before starting with the no-policy config
+   * (readiness then fails until a list succeeds). Default 10 s.
+   */
+  readonly initialListTimeoutMs?: number;
+}
+
+/** Options of `startSidecar`: exactly one of `configPath` and `kubernetes`. */
 export interface SidecarOptions {
   /** Path of the SidecarConfig file (YAML, or JSON for `.json`); watched for changes. */
-  readonly configPath: string;
+  readonly configPath?: string;
+  /** Kubernetes mode: watch the operator's ConfigMaps instead of a file. */
+  readonly kubernetes?: KubernetesModeOptions;
+  /**
+   * Port of the read-only probe listener (`/livez`, `/readyz`, `/metrics` on 0.0.0.0).
+   * Default: 15020 in Kubernetes mode, none standalone. 0 picks a free port.
+   */
+  readonly probePort?: number;
   /** Seed of the random source (fault sampling, jitter); absent: `Math.random`. */
   readonly seed?: number;
   /** How long requests in flight may take to finish at shutdown. */
@@ -66,8 +106,13 @@ export interface RunningSidecar {
   readonly logging: Logging;
   readonly store: ConfigStore;
   readonly metrics: Metrics;
-  /** Bound ports. */
-  readonly ports: { readonly inbound: number; readonly outbound: number; readonly admin: number };
+  /** Bound ports (`probe` when the probe listener runs). */
+  readonly ports: {
+    readonly inbound: number;
+    readonly outbound: number;
+    readonly admin: number;
+    readonly probe?: number;
+  };
   /** Drains and stops everything; idempotent. */
   shutdown(reason: string): Promise<void>;
 }
@@ -80,22 +125,53 @@ export type CliCommand =
 
 /** Help text of `--help`. */
 export const USAGE = `Usage: palisade-sidecar --config <file> [options]
+       palisade-sidecar --kubernetes [--kubeconfig <file>] [options]
 
 Runs the Palisade sidecar from a SidecarConfig file (YAML, or JSON for .json files) and
-reloads it whenever the file changes.
+reloads it whenever the file changes; or, in a pod, from the config the operator delivers in
+the ConfigMaps of the pod's namespace (POD_NAME and POD_NAMESPACE from the environment).
 
 Options:
-  -c, --config <file>        SidecarConfig to enforce (required)
+  -c, --config <file>        SidecarConfig to enforce
+      --kubernetes           watch the operator's ConfigMaps instead (needs POD_NAME, POD_NAMESPACE)
+      --kubeconfig <file>    with --kubernetes: API server credentials (default: service account)
+      --app-port <port>      with --kubernetes: the app's port until a config names it [PALISADE_APP_PORT]
+      --admin-port, --inbound-port, --outbound-port, --raft-port <port>
+                             with --kubernetes: listener ports fixed by the pod spec; they override
+                             the delivered ones [PALISADE_ADMIN_PORT, …]
+      --probe-port <port>    read-only /livez /readyz /metrics on 0.0.0.0 (default ${DEFAULT_PROBE_PORT} with
+                             --kubernetes, none otherwise) [PALISADE_PROBE_PORT with --kubernetes]
       --seed <integer>       seed the random source (fault sampling, jitter) for replayable runs
       --shutdown-grace <ms>  time in-flight requests get to finish on SIGTERM (default ${DEFAULT_SHUTDOWN_GRACE_MS})
   -h, --help                 show this help
 
+Flags win over the environment variables in brackets (read in Kubernetes mode only).
 Exit codes: 0 stopped by SIGTERM/SIGINT, 1 config invalid or start-up failed, 2 bad arguments.
 `;
 
-/** Parses the command line (without `node` and the script). */
-export function parseArguments(argv: readonly string[]): CliCommand {
+/** Port flags and the environment variable each falls back to in Kubernetes mode. */
+const PORT_FLAGS = {
+  '--app-port': 'PALISADE_APP_PORT',
+  '--admin-port': 'PALISADE_ADMIN_PORT',
+  '--inbound-port': 'PALISADE_INBOUND_PORT',
+  '--outbound-port': 'PALISADE_OUTBOUND_PORT',
+  '--raft-port': 'PALISADE_RAFT_PORT',
+  '--probe-port': 'PALISADE_PROBE_PORT',
+} as const;
+type PortFlag = keyof typeof PORT_FLAGS;
+
+/**
+ * Parses the command line (without `node` and the script). `env` is read in Kubernetes mode
+ * only: pod identity (`POD_NAME`, `POD_NAMESPACE`) and the port variables of `USAGE`.
+ */
+export function parseArguments(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): CliCommand {
   let configPath: string | undefined;
+  let kubernetes = false;
+  let kubeconfigPath: string | undefined;
+  const portFlags: Partial<Record<PortFlag, string>> = {};
   let seed: number | undefined;
   let shutdownGraceMs: number | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -135,12 +211,79 @@ export function parseArguments(argv: readonly string[]): CliCommand {
         shutdownGraceMs = Number(v);
         break;
       }
+      case '--kubernetes':
+        if (inline !== undefined) return usageError('--kubernetes takes no value');
+        kubernetes = true;
+        break;
+      case '--kubeconfig': {
+        const v = value();
+        if (v === null || v === '') return usageError('--kubeconfig needs a file path');
+        kubeconfigPath = v;
+        break;
+      }
+      case '--app-port':
+      case '--admin-port':
+      case '--inbound-port':
+      case '--outbound-port':
+      case '--raft-port':
+      case '--probe-port': {
+        const v = value();
+        if (v === null) return usageError(`${name} needs a port`);
+        portFlags[name] = v;
+        break;
+      }
       default:
         return usageError(`unknown argument "${arg}"`);
     }
   }
-  if (configPath === undefined) return usageError('--config <file> is required');
-  return { kind: 'run', options: { configPath, seed, shutdownGraceMs } };
+  const ports: Partial<Record<PortFlag, number>> = {};
+  for (const flag of Object.keys(PORT_FLAGS) as PortFlag[]) {
+    const text = portFlags[flag] ?? (kubernetes ? env[PORT_FLAGS[flag]] : undefined);
+    if (text === undefined || text === '') continue;
+    const port = parsePort(text);
+    if (port === null)
+      return usageError(
+        `${portFlags[flag] === undefined ? PORT_FLAGS[flag] : flag} must be a port (0-65535), got "${text.slice(0, 20)}"`,
+      );
+    ports[flag] = port;
+  }
+  const common = { seed, shutdownGraceMs, probePort: ports['--probe-port'] };
+  if (!kubernetes) {
+    if (configPath === undefined)
+      return usageError('--config <file> is required (or --kubernetes)');
+    const misplaced = Object.keys(portFlags).find((flag) => flag !== '--probe-port');
+    if (kubeconfigPath !== undefined || misplaced !== undefined)
+      return usageError(`${misplaced ?? '--kubeconfig'} is only for --kubernetes`);
+    return { kind: 'run', options: { configPath, ...common } };
+  }
+  if (configPath !== undefined) return usageError('--config and --kubernetes exclude each other');
+  const podName = env['POD_NAME'];
+  const namespace = env['POD_NAMESPACE'];
+  if (podName === undefined || podName === '' || namespace === undefined || namespace === '')
+    return usageError('--kubernetes needs POD_NAME and POD_NAMESPACE (downward API)');
+  const appPort = ports['--app-port'];
+  if (appPort === undefined || appPort === 0)
+    return usageError('--kubernetes needs the app port: --app-port or PALISADE_APP_PORT');
+  const pod: PodIdentity = {
+    podName,
+    appPort,
+    listeners: {
+      admin: ports['--admin-port'],
+      inbound: ports['--inbound-port'],
+      outbound: ports['--outbound-port'],
+      raft: ports['--raft-port'],
+    },
+  };
+  return {
+    kind: 'run',
+    options: { kubernetes: { kubeconfigPath, namespace, pod }, ...common },
+  };
+}
+
+function parsePort(text: string): number | null {
+  if (!/^[0-9]{1,5}$/.test(text)) return null;
+  const port = Number(text);
+  return port <= 65535 ? port : null;
 }
 
 function usageError(message: string): CliCommand {
@@ -152,10 +295,10 @@ function usageError(message: string): CliCommand {
  * any listen error (after closing what was already started).
  */
 export async function startSidecar(options: SidecarOptions): Promise<RunningSidecar> {
-  const loaded = await loadConfigFile(options.configPath);
-  const config = loaded.config;
   const clock = options.clock ?? systemClock;
   const random: Random = options.seed === undefined ? systemRandom : new SeededRandom(options.seed);
+  const initialConfig = await loadInitialConfig(options, random);
+  const config = initialConfig.config;
   const logging = createLogging({ level: config.logLevel });
   const log = logging.child('sidecar');
   const metrics = new Metrics();
@@ -164,6 +307,10 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     logger: logging.child('config'),
     recorder: metrics.config,
   });
+  // A delivered config refused at start: the no-policy config runs, the refusal shows.
+  if (initialConfig.refused !== undefined) store.reject(initialConfig.refused);
+  const kube = initialConfig.kube;
+  if (kube !== undefined) kube.connect(store, logging.child('kubernetes'));
   let tracing: Tracing = createTracing(tracingOptionsFromConfig(config.tracing, SERVICE_NAME));
   const redisLog = logging.child('redis');
   let redisLogAt = -Infinity;
@@ -237,6 +384,16 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   const checks = new HealthChecks();
   checks.register({ name: 'config', check: configLoadedCheck(store) });
   checks.register({ name: 'app', check: tcpConnectCheck({ target: () => store.config.app }) });
+  if (kube !== undefined) {
+    checks.register({
+      name: 'kubernetes',
+      check: () => {
+        if (!kube.source.hasSynced())
+          throw new Error('no ConfigMap list from the API server yet: policies unknown');
+        return `watching the config ConfigMaps of namespace ${kube.namespace}`;
+      },
+    });
+  }
   checks.register({
     name: 'shutdown',
     check: () => {
@@ -258,15 +415,22 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     clock,
   });
   const admin = createAdminServer({ store, metrics, checks, logger: logging.child('admin') });
+  const probePort = options.probePort ?? (kube === undefined ? undefined : DEFAULT_PROBE_PORT);
+  const probe: ProbeServer | null =
+    probePort === undefined
+      ? null
+      : createProbeServer({ checks, metrics, port: probePort, logger: logging.child('probe') });
   let watcher: ConfigWatcher | null = null;
   let raft: StartedRaftNode | null = null;
 
   const closeAll = async (graceMs: number): Promise<void> => {
     watcher?.close();
+    await kube?.source.stop();
     await Promise.all([
       inbound.server.listening ? inbound.shutdown(graceMs) : Promise.resolve(),
       outbound.server.listening ? outbound.shutdown(graceMs) : Promise.resolve(),
     ]);
+    await probe?.close();
     await admin.close();
     await raft?.stop();
     await redis.close();
@@ -292,30 +456,47 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       store.register(raftPartitionApplier(raft, config));
       admin.mount('/v1', raft.router);
     }
-    const [inboundPort, outboundPort, adminAddress] = await Promise.all([
+    const [inboundPort, outboundPort, adminAddress, probeAddress] = await Promise.all([
       inbound.listen(),
       outbound.listen(),
       admin.listen(),
+      probe?.listen(),
     ]);
-    ports = { inbound: inboundPort, outbound: outboundPort, admin: adminAddress.port };
+    ports = {
+      inbound: inboundPort,
+      outbound: outboundPort,
+      admin: adminAddress.port,
+      ...(probeAddress === undefined ? {} : { probe: probeAddress.port }),
+    };
   } catch (error) {
     await closeAll(0);
     throw error;
   }
-  watcher = watchConfigFile({
-    path: options.configPath,
-    store,
-    initialHash: loaded.contentHash,
-    pollIntervalMs: options.pollIntervalMs,
-  });
+  if (options.configPath !== undefined) {
+    watcher = watchConfigFile({
+      path: options.configPath,
+      store,
+      initialHash: initialConfig.contentHash,
+      pollIntervalMs: options.pollIntervalMs,
+    });
+  }
   log.info(
     {
       version: config.version,
-      configPath: options.configPath,
+      ...(kube === undefined
+        ? { configPath: options.configPath }
+        : {
+            kubernetes: {
+              namespace: kube.namespace,
+              pod: options.kubernetes?.pod.podName,
+              listed: kube.source.hasSynced(),
+            },
+          }),
       listeners: {
         inbound: `0.0.0.0:${ports.inbound}`,
         outbound: `127.0.0.1:${ports.outbound}`,
         admin: `127.0.0.1:${ports.admin}`,
+        ...(ports.probe === undefined ? {} : { probe: `0.0.0.0:${ports.probe}` }),
       },
       app: `${config.app.host}:${config.app.port}`,
       routes: initial.routeNames,
@@ -351,6 +532,109 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   };
 }
 
+/** The config a sidecar starts with, and in Kubernetes mode the source of the next ones. */
+interface InitialConfig {
+  readonly config: ResolvedConfig;
+  /** File mode: SHA-256 of the file's bytes (the watcher's starting point). */
+  readonly contentHash?: string;
+  /** A delivered config refused at start-up (the no-policy config runs instead). */
+  readonly refused?: ConfigError;
+  readonly kube?: KubernetesBoot;
+}
+
+/** Kubernetes mode's running source, waiting to be connected to the store. */
+interface KubernetesBoot {
+  readonly namespace: string;
+  readonly source: KubeConfigSource;
+  /** From now on, every new decision goes to `store` (and is logged). */
+  connect(store: ConfigStore, logger: Logger): void;
+}
+
+/** Reads the file, or (Kubernetes mode) starts the ConfigMap watch and takes its first decision. */
+async function loadInitialConfig(options: SidecarOptions, random: Random): Promise<InitialConfig> {
+  const kube = options.kubernetes;
+  if (kube === undefined) {
+    if (options.configPath === undefined)
+      throw new Error('startSidecar needs configPath or kubernetes');
+    const loaded = await loadConfigFile(options.configPath);
+    return { config: loaded.config, contentHash: loaded.contentHash };
+  }
+  const client = await createKubeConfigMapClient({
+    kubeconfigPath: kube.kubeconfigPath,
+    namespace: kube.namespace,
+    random,
+  });
+  let deliver: ((decision: PodConfigDecision) => void) | null = null;
+  let reportError: (error: unknown, retryInMs: number) => void = () => undefined;
+  let firstError: unknown = null;
+  const source = new KubeConfigSource({
+    client,
+    namespace: kube.namespace,
+    pod: kube.pod,
+    random,
+    onDecision: (decision) => deliver?.(decision),
+    onError: (error, retryInMs) => {
+      firstError ??= error;
+      reportError(error, retryInMs);
+    },
+  });
+  await source.start(kube.initialListTimeoutMs ?? DEFAULT_INITIAL_LIST_TIMEOUT_MS);
+  const first = source.current();
+  const noPolicy = (): ResolvedConfig =>
+    validateConfigDocument(noPolicyDocument(kube.pod), 'no-policy config');
+  let config: ResolvedConfig;
+  let refused: ConfigError | undefined;
+  if (first.kind === 'invalid') {
+    refused = first.error;
+    config = noPolicy();
+  } else {
+    try {
+      config = validateConfigDocument(first.document, first.source);
+    } catch (error) {
+      refused = error as ConfigError;
+      config = noPolicy();
+    }
+  }
+  return {
+    config,
+    refused,
+    kube: {
+      namespace: kube.namespace,
+      source,
+      connect(store, logger) {
+        if (!source.hasSynced())
+          logger.warn(
+            { err: firstError },
+            'no ConfigMap list yet: enforcing no policy until the API server answers',
+          );
+        reportError = (error, retryInMs) =>
+          logger.warn(
+            { err: error, retryInMs },
+            'ConfigMap watch failed; keeping the config in force',
+          );
+        deliver = (decision) => {
+          if (decision.kind === 'invalid') {
+            store.reject(decision.error);
+            return;
+          }
+          logger.info(
+            decision.kind === 'config'
+              ? { source: decision.source, configMap: decision.name, epoch: decision.epoch }
+              : { source: decision.source },
+            decision.kind === 'config'
+              ? 'config map selected'
+              : 'no config map lists this pod: enforcing no policy',
+          );
+          void store.apply(decision.document, decision.source);
+        };
+        // A change between the first decision and now was not delivered to anyone.
+        const now = source.current();
+        if (now.source !== first.source) deliver(now);
+      },
+    },
+  };
+}
+
 /** Where the CLI writes what is not a log line (help, usage errors, fatal start-up errors). */
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -374,8 +658,12 @@ export const processIo: CliIo = {
  * at once for `--help`, bad arguments and start-up failures. A second signal during the drain
  * exits at once.
  */
-export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const command = parseArguments(argv);
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo = processIo,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<number> {
+  const command = parseArguments(argv, env);
   if (command.kind === 'help') {
     io.stdout(USAGE);
     return EXIT_CODES.ok;

@@ -24,6 +24,7 @@ import { redactSecrets } from '../config/redact.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { AdminHttpError, AdminServerError } from './errors.js';
 import type { CheckResult, HealthChecks } from './health-checks.js';
+import { readinessAnswer } from './probe-server.js';
 
 /** Bind addresses the admin server accepts. */
 export const LOOPBACK_BIND_ADDRESSES: readonly string[] = ['127.0.0.1', '::1'];
@@ -98,15 +99,8 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   });
 
   app.get('/readyz', async (_req, res) => {
-    const results = await checks.run('readiness');
-    const failing = results.filter((r) => r.status === 'fail');
-    res.status(failing.length === 0 ? 200 : 503).json({
-      status: failing.length === 0 ? 'ok' : 'fail',
-      checks: Object.fromEntries(results.map((r) => [r.name, r.status])),
-      ...(failing.length > 0
-        ? { failing: failing.map((r) => ({ name: r.name, error: r.error })) }
-        : {}),
-    });
+    const answer = await readinessAnswer(checks);
+    res.status(answer.status).json(answer.body);
   });
 
   app.get('/healthz', async (_req, res) => {

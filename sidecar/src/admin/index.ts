@@ -3,3 +3,4 @@ export * from './admin-server.js';
 export * from './checks.js';
 export * from './errors.js';
 export * from './health-checks.js';
+export * from './probe-server.js';

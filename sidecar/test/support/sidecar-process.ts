@@ -220,7 +220,14 @@ export function metricValue(
 
 /** A running sidecar process. */
 export interface SidecarProcess {
-  readonly ports: { inbound: number; outbound: number; admin: number; raft: number };
+  /** `probe` is set in Kubernetes mode (the probe listener's port). */
+  readonly ports: {
+    inbound: number;
+    outbound: number;
+    admin: number;
+    raft: number;
+    probe?: number;
+  };
   readonly configPath: string;
   readonly child: ChildProcess;
   /** Resolves with the exit code (null when killed by a signal) once the process is gone. */
@@ -253,16 +260,28 @@ export interface SidecarProcessOptions {
   readonly startTimeoutMs?: number;
   /** The Raft port, when peers must know it before the process starts. Default: a free port. */
   readonly raftPort?: number;
+  /**
+   * Kubernetes mode: no config file; `--kubernetes --kubeconfig …` with POD_NAME and
+   * POD_NAMESPACE, the app port from `config.app.port`, every listener (and the probe
+   * listener) on a free port given as flags.
+   */
+  readonly kubernetes?: {
+    readonly kubeconfig: string;
+    readonly namespace: string;
+    readonly podName: string;
+  };
 }
 
 /** Builds if needed, writes the config, spawns the sidecar and waits until `/livez` answers. */
 export async function startSidecarProcess(options: SidecarProcessOptions): Promise<SidecarProcess> {
   buildSidecar();
+  const kube = options.kubernetes;
   const ports = {
     inbound: await freePort(),
     outbound: await freePort(),
     admin: await freePort(),
     raft: options.raftPort ?? (await freePort()),
+    ...(kube === undefined ? {} : { probe: await freePort() }),
   };
   const dir = mkdtempSync(join(tmpdir(), 'palisade-sidecar-'));
   const configPath = join(dir, 'sidecar.yaml');
@@ -281,11 +300,24 @@ export async function startSidecarProcess(options: SidecarProcessOptions): Promi
     writeRaw(JSON.stringify(withListeners(config), null, 2));
   await writeConfig(options.config);
 
-  const child = spawn(
-    process.execPath,
-    [SIDECAR_BIN, '--config', configPath, ...(options.args ?? [])],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const source =
+    kube === undefined
+      ? ['--config', configPath]
+      : [
+          '--kubernetes',
+          '--kubeconfig',
+          kube.kubeconfig,
+          '--app-port',
+          String(options.config.app.port),
+          ...Object.entries(ports).flatMap(([name, port]) => [`--${name}-port`, String(port)]),
+        ];
+  const child = spawn(process.execPath, [SIDECAR_BIN, ...source, ...(options.args ?? [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env:
+      kube === undefined
+        ? process.env
+        : { ...process.env, POD_NAME: kube.podName, POD_NAMESPACE: kube.namespace },
+  });
   const lines: LogLine[] = [];
   let partial = '';
   let stderr = '';

@@ -1,0 +1,67 @@
+/**
+ * Kubernetes mode's config delivery: one `ConfigMapReflector` on the pod's namespace, and after
+ * every change of its cache the pure `decidePodConfig`; a decision is handed on only when the
+ * selected object (name and resourceVersion) differs from the last one, so the many events
+ * about other pods' configs cost a selection and nothing else. Used by the sidecar (the
+ * decision goes to `ConfigStore`) and by the propagation benchmark's stand-ins (same code, the
+ * decision is only timed).
+ */
+import type { Random } from '../core/random.js';
+import type { BackoffPolicy } from '../raft-transport/backoff.js';
+import { ConfigMapReflector, type ConfigMapClient } from './config-map-reflector.js';
+import { decidePodConfig, type PodConfigDecision, type PodIdentity } from './select-config.js';
+
+/** Options of `KubeConfigSource`. */
+export interface KubeConfigSourceOptions {
+  readonly client: ConfigMapClient;
+  readonly namespace: string;
+  readonly pod: PodIdentity;
+  readonly random: Random;
+  readonly backoff?: BackoffPolicy;
+  /** Gets each new decision, in order; the source does not wait for it. */
+  readonly onDecision: (decision: PodConfigDecision) => void;
+  readonly onError?: (error: unknown, retryInMs: number) => void;
+}
+
+/** Watches the namespace and decides what this pod enforces (see the module comment). */
+export class KubeConfigSource {
+  private readonly reflector: ConfigMapReflector;
+  private lastIdentity: string | null = null;
+
+  constructor(private readonly options: KubeConfigSourceOptions) {
+    this.reflector = new ConfigMapReflector({
+      client: options.client,
+      random: options.random,
+      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+      ...(options.onError === undefined ? {} : { onError: options.onError }),
+      onChange: (objects) => {
+        const decision = decidePodConfig(objects, options.pod, options.namespace);
+        // The source names the object and its resourceVersion (or "none").
+        if (decision.source === this.lastIdentity) return;
+        this.lastIdentity = decision.source;
+        options.onDecision(decision);
+      },
+    });
+  }
+
+  /** Starts watching; resolves true once the first list is in, false after `timeoutMs`. */
+  start(timeoutMs: number): Promise<boolean> {
+    this.reflector.start();
+    return this.reflector.whenSynced(timeoutMs);
+  }
+
+  /** True once a full list has been received. */
+  hasSynced(): boolean {
+    return this.reflector.hasSynced();
+  }
+
+  /** The decision for the objects cached now (what `onDecision` last received, or would). */
+  current(): PodConfigDecision {
+    return decidePodConfig(this.reflector.objects(), this.options.pod, this.options.namespace);
+  }
+
+  /** Stops the watch. */
+  stop(): Promise<void> {
+    return this.reflector.stop();
+  }
+}
