@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { callJson } from '../shop/src/http.js';
-import { getJson, kubectl, sidecarGet, sumMetric } from './kube.js';
+import { getJson, kubectl, sidecarMetrics, sumMetric } from './kube.js';
 import { runLoad } from './load.js';
 
 const NS = 'shop';
@@ -122,7 +122,7 @@ async function sidecarMetric(
 ) {
   let total = null;
   for (const pod of await podsOf(app)) {
-    const text = await sidecarGet(NS, pod.metadata.name, '/metrics');
+    const text = await sidecarMetrics(pod);
     if (text !== null) total = (total ?? 0) + sumMetric(text, metric, labels);
   }
   return total;

@@ -2,7 +2,7 @@
 /**
  * The few cluster operations the demo's traffic steps need, through `kubectl` (KUBECTL, with the
  * KUBECONFIG of the environment): JSON reads, apply/delete of a file, pod deletion, and a
- * sidecar's admin API read from inside its pod (the admin port listens on loopback only).
+ * sidecar's metrics.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -27,18 +27,39 @@ export async function getJson(args) {
   return JSON.parse(await kubectl([...args, '-o', 'json']));
 }
 
+/** The sidecar's read-only probe listener (/livez, /readyz, /metrics on the pod IP). */
+export const PROBE_PORT = 15020;
+
 /**
- * Reads `path` from the admin API of the sidecar in `pod`, or null when that is not possible
- * (no sidecar container, exec refused): the image has node, not curl.
- * @param {string} namespace
- * @param {string} pod
- * @param {string} path
+ * The Prometheus text of the sidecar in `pod` (a Pod object), or null when it cannot be read:
+ * from the probe listener on the pod IP, else from the loopback admin API through `kubectl exec`
+ * (the image has node, not curl).
+ * @param {any} pod
  */
-export async function sidecarGet(namespace, pod, path) {
-  const script = `fetch('http://127.0.0.1:15000${path}').then(r=>r.text()).then(t=>process.stdout.write(t),e=>{console.error(e.message);process.exit(1)})`;
+export async function sidecarMetrics(pod) {
+  try {
+    const reply = await fetch(`http://${pod.status.podIP}:${PROBE_PORT}/metrics`, {
+      signal: AbortSignal.timeout(3000),
+    });
+    if (reply.ok) return await reply.text();
+  } catch {
+    // No probe listener (older sidecar) or not reachable from here: try exec.
+  }
+  const script = `fetch('http://127.0.0.1:15000/metrics').then(r=>r.text()).then(t=>process.stdout.write(t),e=>{console.error(e.message);process.exit(1)})`;
   try {
     return await kubectl(
-      ['-n', namespace, 'exec', pod, '-c', 'palisade-sidecar', '--', 'node', '-e', script],
+      [
+        '-n',
+        pod.metadata.namespace,
+        'exec',
+        pod.metadata.name,
+        '-c',
+        'palisade-sidecar',
+        '--',
+        'node',
+        '-e',
+        script,
+      ],
       15_000,
     );
   } catch {

@@ -40,3 +40,15 @@ test('runLoad sends at the rate asked and waits for every answer', async () => {
   assert.equal(stats.count, answered);
   assert.ok(answered >= 25 && answered <= 30, `sent ${answered}`);
 });
+
+test('sumMetric adds the samples whose labels match', async () => {
+  const { sumMetric } = await import('./kube.js');
+  const text = [
+    '# TYPE palisade_rate_limited_total counter',
+    'palisade_rate_limited_total{policy="shop/a",rule="r"} 3',
+    'palisade_rate_limited_total{policy="shop/b",rule="r"} 4',
+    'palisade_rate_limited_total_other 9',
+  ].join('\n');
+  assert.equal(sumMetric(text, 'palisade_rate_limited_total'), 7);
+  assert.equal(sumMetric(text, 'palisade_rate_limited_total', { policy: 'shop/b' }), 4);
+});

@@ -8,6 +8,9 @@
 
 /** @typedef {{ status: number, body: any }} Reply */
 
+/** Clock drift a holder allows for (docs/leases.md). */
+export const DRIFT = 0.01;
+
 export class LeaseKeeper {
   /**
    * @param {{ holder: string, ttlMs: number, now: () => number }} options
@@ -43,10 +46,11 @@ export class LeaseKeeper {
     if (reply === null) return;
     if (reply.status === 200 && typeof reply.body?.token === 'number') {
       this.token = reply.body.token;
-      // validForMs counts from the moment the request was sent (docs/leases.md: safe time).
+      // validForMs counts from the moment the request was sent, shrunk by the 1 % clock-drift
+      // margin (docs/leases.md, "Holding a lease safely").
       const validFor =
         typeof reply.body.validForMs === 'number' ? reply.body.validForMs : this.ttlMs;
-      this.safeUntil = sentAt + validFor * 0.99;
+      this.safeUntil = sentAt + (validFor * (1 - DRIFT)) / (1 + DRIFT);
     } else if (reply.status === 409) {
       this.token = null;
     }

@@ -176,10 +176,10 @@ test('the lease keeper acquires, renews with its token, and stops holding at the
   assert.equal(keeper.holding, true);
   assert.deepEqual(keeper.next(), { op: 'renew', body: { holder: 'orders-a', token: 7 } });
   now = 1000;
-  keeper.record(1000, null); // no answer: still safe until 0 + 2970 ms
-  now = 2969;
+  keeper.record(1000, null); // no answer: still safe until 3000 × 0.99 / 1.01 ≈ 2940.6 ms
+  now = 2940;
   assert.equal(keeper.holding, true);
-  now = 2970;
+  now = 2941;
   assert.equal(keeper.holding, false);
   assert.equal(keeper.next().op, 'acquire');
   keeper.record(now, { status: 409, body: { holder: 'orders-b' } });
