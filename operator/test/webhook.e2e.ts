@@ -190,7 +190,7 @@ describe('sidecar injection webhook', () => {
     expect(app?.env?.find((e) => e.name === 'HTTP_PROXY')?.value).toBe('http://127.0.0.1:15001');
     const sidecar = sidecars(injected)[0];
     expect(sidecar?.image).toBe('palisade/sidecar:e2e');
-    expect(sidecar?.ports?.map((p) => p.containerPort)).toEqual([15006, 15001, 15010]);
+    expect(sidecar?.ports?.map((p) => p.containerPort)).toEqual([15006, 15001, 15010, 15020]);
     expect(sidecar?.env?.find((e) => e.name === 'POD_IP')?.valueFrom?.fieldRef?.fieldPath).toBe(
       'status.podIP',
     );

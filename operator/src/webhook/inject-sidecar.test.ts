@@ -77,6 +77,7 @@ describe('injectSidecar', () => {
       { name: 'palisade-in', containerPort: 15006, protocol: 'TCP' },
       { name: 'palisade-out', containerPort: 15001, protocol: 'TCP' },
       { name: 'palisade-raft', containerPort: 15010, protocol: 'TCP' },
+      { name: 'palisade-probe', containerPort: 15020, protocol: 'TCP' },
     ]);
     expect(sidecar.ports?.some((p) => p.containerPort === 15000)).toBe(false);
     const env = Object.fromEntries(
@@ -88,10 +89,22 @@ describe('injectSidecar', () => {
       POD_IP: 'status.podIP',
       PALISADE_APP_PORT: '8080',
       PALISADE_ADMIN_PORT: '15000',
+      PALISADE_INBOUND_PORT: '15006',
+      PALISADE_OUTBOUND_PORT: '15001',
+      PALISADE_RAFT_PORT: '15010',
+      PALISADE_PROBE_PORT: '15020',
     });
     expect(env['HTTP_PROXY']).toBeUndefined();
-    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe'])
-      expect(sidecar[probe]).toMatchObject({ tcpSocket: { port: 15006 } });
+    // HTTP probes on the probe listener, named port (declared above).
+    expect(sidecar['startupProbe']).toMatchObject({
+      httpGet: { path: '/livez', port: 'palisade-probe' },
+    });
+    expect(sidecar['livenessProbe']).toMatchObject({
+      httpGet: { path: '/livez', port: 'palisade-probe' },
+    });
+    expect(sidecar['readinessProbe']).toMatchObject({
+      httpGet: { path: '/readyz', port: 'palisade-probe' },
+    });
     expect(sidecar['resources']).toEqual({
       requests: { cpu: '50m', memory: '64Mi' },
       limits: { cpu: '1', memory: '256Mi' },
@@ -153,10 +166,15 @@ describe('injectSidecar', () => {
       expect(result.kind).toBe('refused');
       if (result.kind === 'refused') expect(result.message).toContain('palisade.dev/app-port');
     }
-    const clash = injectSidecar(
-      pod({ annotations: { 'palisade.dev/app-port': '15001' } }),
-      settings,
-    );
-    expect(clash.kind).toBe('refused');
+    for (const port of ['15001', '15020']) {
+      const clash = injectSidecar(
+        pod({ annotations: { 'palisade.dev/app-port': port } }),
+        settings,
+      );
+      expect(clash).toMatchObject({
+        kind: 'refused',
+        message: expect.stringContaining('collides'),
+      });
+    }
   });
 });

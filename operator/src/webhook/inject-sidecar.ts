@@ -9,6 +9,12 @@ export const INJECT_LABEL = 'palisade.dev/inject';
 export const SIDECAR_DATA_VOLUME = 'palisade-data';
 /** Where that volume is mounted in the sidecar. */
 export const SIDECAR_DATA_PATH = '/var/lib/palisade';
+/**
+ * The sidecar's probe listener (`/livez`, `/readyz`, `/metrics` on the pod IP; the sidecar's
+ * default). Fixed for now: the installation's `ports` are also the SidecarConfig's
+ * `listeners`, which have no probe entry.
+ */
+export const SIDECAR_PROBE_PORT = 15020;
 
 /** One RFC 6902 operation (only `add` and `replace` are produced). */
 export interface JsonPatchOperation {
@@ -41,9 +47,10 @@ export type InjectionResult =
 /**
  * Pure: the JSON patch that adds the Palisade sidecar to `pod`. Idempotent — a pod that
  * already has a container named `palisade-sidecar` gets no patch. Adds:
- * - the `palisade-sidecar` container (inbound, outbound and Raft ports; the admin port stays
- *   on loopback and is not declared; TCP probes on the inbound port; resources; a locked-down
- *   security context; POD_NAME / POD_NAMESPACE / POD_IP from the downward API; the app port);
+ * - the `palisade-sidecar` container (inbound, outbound, Raft and probe ports; the admin port
+ *   stays on loopback and is not declared; HTTP probes on the probe listener — `/livez` for
+ *   start-up and liveness, `/readyz` for readiness; resources; a locked-down security context;
+ *   POD_NAME / POD_NAMESPACE / POD_IP from the downward API; the app, admin and probe ports);
  * - `HTTP_PROXY`/`NO_PROXY` (and lower-case twins) on every application container that does
  *   not set them itself, so its outbound HTTP goes through the sidecar;
  * - label `palisade.dev/sidecar=injected` (what the operator watches) and the annotation
@@ -63,6 +70,7 @@ export function injectSidecar(pod: InjectablePod, settings: SidecarSettings): In
     settings.ports.outbound,
     settings.ports.raft,
     settings.ports.admin,
+    SIDECAR_PROBE_PORT,
   ])
     if (used === port)
       return {
@@ -131,8 +139,10 @@ export function sidecarContainer(
 ): Record<string, unknown> {
   const { ports } = settings;
   const field = (fieldPath: string) => ({ valueFrom: { fieldRef: { fieldPath } } });
-  const probe = (periodSeconds: number, failureThreshold: number) => ({
-    tcpSocket: { port: ports.inbound },
+  // The kubelet cannot reach the loopback admin API; the probe listener serves the same
+  // answers on the pod IP. Readiness includes "config listed from the API server".
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: 'palisade-probe' },
     periodSeconds,
     failureThreshold,
     timeoutSeconds: 1,
@@ -146,6 +156,7 @@ export function sidecarContainer(
       { name: 'palisade-in', containerPort: ports.inbound, protocol: 'TCP' },
       { name: 'palisade-out', containerPort: ports.outbound, protocol: 'TCP' },
       { name: 'palisade-raft', containerPort: ports.raft, protocol: 'TCP' },
+      { name: 'palisade-probe', containerPort: SIDECAR_PROBE_PORT, protocol: 'TCP' },
     ],
     env: [
       { name: 'POD_NAME', ...field('metadata.name') },
@@ -153,10 +164,15 @@ export function sidecarContainer(
       { name: 'POD_IP', ...field('status.podIP') },
       { name: 'PALISADE_APP_PORT', value: String(appPort) },
       { name: 'PALISADE_ADMIN_PORT', value: String(ports.admin) },
+      { name: 'PALISADE_INBOUND_PORT', value: String(ports.inbound) },
+      { name: 'PALISADE_OUTBOUND_PORT', value: String(ports.outbound) },
+      { name: 'PALISADE_RAFT_PORT', value: String(ports.raft) },
+      { name: 'PALISADE_PROBE_PORT', value: String(SIDECAR_PROBE_PORT) },
     ],
-    startupProbe: probe(1, 30),
-    readinessProbe: probe(5, 3),
-    livenessProbe: probe(10, 3),
+    // Start-up waits up to 10 s for the first ConfigMap list: 30 × 1 s covers it.
+    startupProbe: probe('/livez', 1, 30),
+    readinessProbe: probe('/readyz', 5, 3),
+    livenessProbe: probe('/livez', 10, 3),
     resources: {
       requests: { ...settings.resources.requests },
       limits: { ...settings.resources.limits },

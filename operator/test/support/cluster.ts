@@ -11,7 +11,11 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { SIDECAR_LABEL, SIDECAR_LABEL_VALUE } from '@palisade/operator';
+import {
+  APP_PORT_ANNOTATION,
+  SIDECAR_LABEL,
+  SIDECAR_LABEL_VALUE,
+} from '../../src/informer/pod-info.js';
 
 /** The admin kubeconfig of the cluster under test. */
 export const kubeconfigPath =
@@ -56,7 +60,7 @@ export async function createInjectedPod(
         name: pod.name,
         namespace,
         labels: { ...pod.labels, [SIDECAR_LABEL]: SIDECAR_LABEL_VALUE },
-        annotations: { 'palisade.dev/app-port': String(pod.appPort) },
+        annotations: { [APP_PORT_ANNOTATION]: String(pod.appPort) },
       },
       spec: {
         automountServiceAccountToken: false,
