@@ -62,7 +62,13 @@ wait_for "the shop's 5 pods to be Ready" 240 shop_ready
 # 4. Traffic and report.
 headline "Traffic"
 rc=0
-DEMO_REPORT="${DEMO_STATE}/report.json" KUBECTL="${KUBECTL}" node demo/driver/demo.js || rc=$?
+DEMO_REPORT="${DEMO_STATE}/report.json" DEMO_SERIES="${DEMO_STATE}/series.json" KUBECTL="${KUBECTL}" \
+  node demo/driver/demo.js || rc=$?
+# The dashboard's panels drawn from what was scraped (a PNG too where Chromium is installed).
+png=()
+command -v chromium >/dev/null && png=(--png "${DEMO_STATE}/dashboard.png")
+node demo/driver/render-dashboard.js "${DEMO_STATE}/series.json" "${DEMO_STATE}/dashboard.html" "${png[@]}" >/dev/null 2>&1 ||
+  warn "no dashboard picture: too few metric samples (sidecar probe listener not reachable?)"
 
 headline "Explore further (the cluster stays up; 'make demo-down' removes it)"
 cat <<EOF
@@ -70,13 +76,13 @@ cat <<EOF
   kubectl get palisade -n shop                       # the policies: READY, matched PODS, reasons
   kubectl get chaos,sagas -n shop -o wide            # experiment phase and Verified; saga counts
   kubectl -n shop get pods -o wide                   # each pod: app + palisade-sidecar
-  kubectl -n shop exec deploy/orders -c palisade-sidecar -- \\
-    node -e "fetch('http://127.0.0.1:15000/metrics').then(r=>r.text()).then(console.log)"   # metrics
+  curl -s http://\$(kubectl -n shop get pod -l app=orders -o jsonpath='{.items[0].status.podIP}'):15020/metrics   # metrics
   kubectl -n shop exec deploy/orders -c palisade-sidecar -- \\
     node -e "fetch('http://127.0.0.1:15000/v1/raft').then(r=>r.text()).then(console.log)"   # Raft
   Traces: helm upgrade palisade charts/palisade -n palisade-system --reuse-values \\
     --set tracing.otlpEndpoint=http://<your collector>:4318 --set tracing.sampleRatio=1
   Dashboard and alerts: deploy/grafana/palisade-dashboard.json, deploy/prometheus/palisade-alerts.yaml
+  This run's panels: ${DEMO_STATE}/dashboard.html$([[ ${#png[@]} -gt 0 ]] && echo " (.png)")
   Report as JSON: ${DEMO_STATE}/report.json · logs: ${DEMO_STATE}/logs/
 EOF
 note "demo finished in $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s"

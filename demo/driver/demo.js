@@ -7,7 +7,8 @@
  * missing says "not available yet: <why>" instead of a number.
  *
  * Usage: node demo/driver/demo.js   (KUBECONFIG and KUBECTL from the environment)
- * Writes the report as JSON to $DEMO_REPORT when set.
+ * Writes the report as JSON to $DEMO_REPORT and the sidecars' metrics, sampled every 2 s, to
+ * $DEMO_SERIES (for render-dashboard.js) when set.
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { callJson } from '../shop/src/http.js';
 import { getJson, kubectl, sidecarMetrics, sumMetric } from './kube.js';
 import { runLoad } from './load.js';
+import { combine } from './series.js';
 
 const NS = 'shop';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -31,6 +33,11 @@ const ORDER = {
 class NotAvailable extends Error {}
 
 /** @typedef {{ title: string, state: 'ok' | 'not available' | 'failed', lines: string[] }} Section */
+/** Metrics of the shop's sidecars every 2 s, and the start of each step, for the dashboard picture. */
+const series = {
+  samples: /** @type {import('./series.js').Sample[]} */ ([]),
+  marks: /** @type {{ t: number, label: string }[]} */ ([]),
+};
 /** @type {Section[]} */
 const report = [];
 const say = (/** @type {string} */ line) => console.log(`  ${line}`);
@@ -41,6 +48,7 @@ const say = (/** @type {string} */ line) => console.log(`  ${line}`);
  */
 async function step(title, body) {
   console.log(`\n▶ ${title}`);
+  series.marks.push({ t: Date.now(), label: title });
   try {
     const lines = await body();
     report.push({ title, state: 'ok', lines });
@@ -150,7 +158,35 @@ async function waitFor(
   return undefined;
 }
 
+/** Samples the shop's sidecars until `signal` aborts (probe listener only: cheap). */
+async function sample(/** @type {AbortSignal} */ signal) {
+  while (!signal.aborted) {
+    const t = Date.now();
+    const pods = (
+      await getJson(['-n', NS, 'get', 'pods']).catch(() => ({ items: [] }))
+    ).items.filter(injected);
+    const texts = await Promise.all(
+      pods.map((/** @type {any} */ p) => sidecarMetrics(p, { exec: false })),
+    );
+    const found = texts.filter((x) => x !== null);
+    if (found.length > 0) series.samples.push({ t, values: combine(found) });
+    await sleep(Math.max(0, 2000 - (Date.now() - t)), undefined, { signal }).catch(() => undefined);
+  }
+}
+
 async function main() {
+  const sampling = new AbortController();
+  const sampler = sample(sampling.signal);
+  try {
+    return await steps();
+  } finally {
+    sampling.abort();
+    await sampler;
+    if (process.env.DEMO_SERIES) writeFileSync(process.env.DEMO_SERIES, JSON.stringify(series));
+  }
+}
+
+async function steps() {
   const orders = await serviceUrl('orders');
   const payments = await serviceUrl('payments');
   const ordersPods = await podsOf('orders');

@@ -35,8 +35,9 @@ export const PROBE_PORT = 15020;
  * from the probe listener on the pod IP, else from the loopback admin API through `kubectl exec`
  * (the image has node, not curl).
  * @param {any} pod
+ * @param {{ exec?: boolean }} [options] exec: false — the probe listener only (cheap enough to poll)
  */
-export async function sidecarMetrics(pod) {
+export async function sidecarMetrics(pod, options = {}) {
   try {
     const reply = await fetch(`http://${pod.status.podIP}:${PROBE_PORT}/metrics`, {
       signal: AbortSignal.timeout(3000),
@@ -45,6 +46,7 @@ export async function sidecarMetrics(pod) {
   } catch {
     // No probe listener (older sidecar) or not reachable from here: try exec.
   }
+  if (options.exec === false) return null;
   const script = `fetch('http://127.0.0.1:15000/metrics').then(r=>r.text()).then(t=>process.stdout.write(t),e=>{console.error(e.message);process.exit(1)})`;
   try {
     return await kubectl(
