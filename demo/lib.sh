@@ -78,6 +78,13 @@ shop_ready() {
   [[ "$(grep -oE ':Running:(true ?)+' <<<"${pods}" | wc -l)" -ge 5 && "${pods}" != *false* ]]
 }
 
+webhook_ready() {
+  local bundles
+  bundles="$("${KUBECTL}" get mutatingwebhookconfigurations -o jsonpath='{range .items[*]}{.metadata.name}={.webhooks[0].clientConfig.caBundle}{"\n"}{end}' | grep palisade || true)"
+  echo "${bundles:-no palisade webhook configuration}" | cut -c1-60
+  grep -qE '=.{20,}' <<<"${bundles}"
+}
+
 # Images in the node's containerd (k8s.io namespace), one reference a line.
 node_images() {
   ctr --address "${PALISADE_CLUSTER_DIR}/node/containerd/containerd.sock" -n k8s.io images ls -q 2>/dev/null || true

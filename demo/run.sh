@@ -52,8 +52,14 @@ progress "installing Palisade with Helm (charts/palisade)" \
   "${HELM}" upgrade --install palisade charts/palisade --namespace palisade-system --create-namespace \
   --set operator.replicas=1 --wait --timeout 4m ||
   warn "helm install did not finish: see ${DEMO_STATE}/logs; continuing so the report says what works"
+wait_for "the injection webhook's certificate" 60 webhook_ready || true
 "${KUBECTL}" apply -f demo/manifests/shop.yaml >>"${DEMO_STATE}/logs/apply.log"
 note "shop deployed: orders ×3, inventory, payments (namespace shop)"
+# Pods of an earlier run created while the webhook was not serving have no sidecar: replace them.
+if "${KUBECTL}" -n shop get pods -o name -l '!palisade.dev/sidecar' 2>/dev/null | grep -q .; then
+  "${KUBECTL}" -n shop rollout restart deployment >>"${DEMO_STATE}/logs/apply.log"
+  note "restarted shop pods that had no sidecar"
+fi
 "${KUBECTL}" apply -f demo/policies/rate-limit.yaml -f demo/policies/circuit-breaker.yaml -f demo/policies/saga.yaml \
   >>"${DEMO_STATE}/logs/apply.log" 2>&1 || warn "policies not applied (CRDs missing?): $(tail -1 "${DEMO_STATE}/logs/apply.log")"
 wait_for "the shop's 5 pods to be Ready" 240 shop_ready

@@ -198,6 +198,10 @@ async function steps() {
   console.log(
     `orders at ${orders} (${ordersPods.length} pods, ${sidecars} with the sidecar), payments at ${payments}`,
   );
+  // An earlier run may have stopped with payments failing.
+  await setPayments(payments, 'ok').catch((error) =>
+    say(`payments switch not reachable: ${error}`),
+  );
 
   await step('Traffic: 10 s of orders from 20 shoppers at 30 orders/s', async () => {
     const { stats, elapsedMs } = await runLoad({
