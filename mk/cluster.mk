@@ -1,40 +1,41 @@
-# The local Kubernetes control plane for e2e tests (e2e/cluster/, docs/decisions/0003).
+# The local Kubernetes cluster for e2e tests (e2e/cluster/, docs/decisions/0003 and 0012): the
+# control plane and one node (containerd, kubelet, kube-proxy, CoreDNS) on this machine.
 # Versions are pinned in e2e/cluster/versions.env; binaries are cached, keyed by version, under
-# ${PALISADE_CACHE_DIR:-~/.cache/palisade}/k8s/<version>/bin.
+# ${PALISADE_CACHE_DIR:-~/.cache/palisade}/k8s/<version>/bin. The node needs root and Debian's
+# containerd, runc, containernetworking-plugins, iptables, conntrack (`make deps` installs them).
+# PALISADE_NODE=0 keeps to the control plane (a second cluster on the machine must: one node
+# per machine).
 CLUSTER_SCRIPTS := e2e/cluster
 
-.PHONY: cluster-build cluster-up cluster-down cluster-status cluster-purge
+.PHONY: cluster-build cluster-up cluster-down cluster-status cluster-purge node-down images images-local
 
-cluster-build: ## build etcd, kube-apiserver, controller-manager, scheduler, kubectl, helm (cached)
+cluster-build: ## build etcd, kube-*, kubectl, helm, kubelet, kube-proxy, CoreDNS from Go modules (cached)
 	$(CLUSTER_SCRIPTS)/build.sh
 
-cluster-up: cluster-build ## start the local control plane on loopback (no-op when up)
+cluster-up: cluster-build ## start the control plane and a Ready node (no-op when up; PALISADE_NODE=0: no node)
 	$(CLUSTER_SCRIPTS)/up.sh
 
-cluster-down: ## stop the local control plane (no process left; state kept)
+cluster-down: ## stop node and control plane: no process, container, netns, iptables rule or mount left; state kept
 	$(CLUSTER_SCRIPTS)/down.sh
 
-cluster-status: ## show the local control plane's processes, health, kubeconfig and logs
+cluster-status: ## show the local cluster's processes, health, node, kubeconfig and logs
 	$(CLUSTER_SCRIPTS)/status.sh
 
-cluster-purge: ## stop the local control plane and delete its state (certs, etcd data, logs)
+cluster-purge: ## cluster-down, then delete its state (certs, etcd data, containerd root, logs)
 	$(CLUSTER_SCRIPTS)/down.sh --purge
 
-# The local node (issue 7, docs/decisions/0012): containerd + kubelet + kube-proxy + CoreDNS on
-# this machine, next to the control plane. Opt-in while it settles; needs root, Debian's
-# containerd, runc, containernetworking-plugins, iptables, conntrack.
-.PHONY: node-build node-up node-down node-images
-
-node-build: cluster-build ## build kubelet, kube-proxy and CoreDNS (cached)
-	$(CLUSTER_SCRIPTS)/build.sh kubelet kube-proxy coredns
-
-# PALISADE_NODE=1: the API server also listens where pods reach it (restarted if it did not).
-node-up: node-build cluster-build ## start the control plane and the local node (containerd, kubelet, kube-proxy, CoreDNS)
-	PALISADE_NODE=1 $(CLUSTER_SCRIPTS)/up.sh
-	$(CLUSTER_SCRIPTS)/node-up.sh
-
-node-down: ## stop the local node; removes its containers, netns, bridge, iptables chains, mounts
+node-down: ## stop the local node only (containers, netns, bridge, iptables chains, mounts)
 	$(CLUSTER_SCRIPTS)/node-down.sh
 
-node-images: ## build the node's images (OCI archives, no Docker) into the cache
-	e2e/images/build.sh
+# Without Docker: OCI archives packed here (e2e/images/build.sh), rebuilt when inputs change,
+# imported into the local node's containerd when it runs.
+images-local: build ## build pause, echo, operator and sidecar images without Docker (+ import into the node)
+	e2e/images/build.sh --import
+
+# With Docker: the same image definitions, from the Dockerfiles.
+# The chart's appVersion: the tag the chart uses when image.tag is empty.
+IMAGE_TAG ?= $(shell sed -nE "s/^appVersion: *'?([^']*)'?$$/\1/p" charts/palisade/Chart.yaml)
+images: ## docker build the operator and sidecar images (needs Docker; IMAGE_TAG defaults to the chart's appVersion)
+	@command -v docker >/dev/null || { echo "make images needs docker (without it: make images-local)"; exit 1; }
+	docker build -f operator/Dockerfile -t palisade-operator:$(IMAGE_TAG) .
+	docker build -f sidecar/Dockerfile -t palisade-sidecar:$(IMAGE_TAG) .

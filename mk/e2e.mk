@@ -1,5 +1,7 @@
-# End-to-end tests (e2e/src/*.test.ts) against a real cluster; see e2e/cluster/README.md.
-E2E_JEST = $(JEST) --selectProjects e2e --runInBand
+# End-to-end tests against a real cluster; see e2e/cluster/README.md. Two jest projects, one
+# global setup: e2e (e2e/src/*.test.ts, operator/test/*.e2e.ts: API server only) and e2e-node
+# (e2e/src/*.node.ts: real pods on the local node, images built here, Helm with real pods).
+E2E_JEST = $(JEST) --selectProjects e2e e2e-node --runInBand
 KIND ?= kind
 KIND_CLUSTER ?= palisade-e2e
 # Empty: kind's default node image. Set e.g. kindest/node:<tag> to pin the node version.
@@ -12,9 +14,10 @@ E2E_HELM = $${PALISADE_CACHE_DIR:-$$HOME/.cache/palisade}/k8s/$$(sed -n 's/^K8S_
 
 .PHONY: e2e e2e-kind
 
-# The Jest global setup starts the cluster unless one is up, and stops what it started; the
-# recipe stops it as well when Jest itself dies, so a run never leaves processes behind.
-e2e: build cluster-build ## e2e tests on the local control plane (started and stopped if not up)
+# The Jest global setup starts the cluster (control plane + node, images imported) unless it is
+# up, and stops what it started; the recipe stops it as well when Jest itself dies, so a run
+# never leaves processes, containers, namespaces or iptables rules behind.
+e2e: build cluster-build ## e2e tests (API server + real pods) on the local cluster (started and stopped if not up)
 	@was_up=0; $(CLUSTER_SCRIPTS)/status.sh >/dev/null 2>&1 && was_up=1; \
 	rc=0; E2E_TARGET=local $(E2E_JEST) || rc=$$?; \
 	if [ "$$was_up" = 0 ]; then $(CLUSTER_SCRIPTS)/down.sh >/dev/null 2>&1 || true; fi; \
@@ -38,13 +41,11 @@ e2e-kind: build cluster-build ## e2e tests on a kind cluster (needs Docker + kin
 	  $(E2E_HELM) upgrade --install palisade '$(E2E_CHART)' --namespace palisade-system \
 	    --create-namespace --set image.tag='$(E2E_IMAGE_TAG)' --wait --timeout 5m; \
 	else echo "e2e-kind: no chart at $(E2E_CHART) yet, helm install skipped"; fi
-	E2E_TARGET=kind $(E2E_JEST)
+	E2E_TARGET=kind $(JEST) --selectProjects e2e --runInBand
 
 .PHONY: e2e-node
-# Real pods (issue 7): opt-in until the node is part of every cluster-up.
-e2e-node: build node-build ## e2e tests with real pods on the local node (leaves the machine as it found it)
+e2e-node: build cluster-build ## only the real-pod e2e tests (e2e/src/*.node.ts); cluster as for `make e2e`
 	@was_up=0; $(CLUSTER_SCRIPTS)/status.sh >/dev/null 2>&1 && was_up=1; \
-	rc=0; PALISADE_NODE=1 $(CLUSTER_SCRIPTS)/up.sh && $(CLUSTER_SCRIPTS)/node-up.sh && { E2E_TARGET=local $(JEST) --selectProjects e2e-node --runInBand || rc=$$?; } || rc=$$?; \
-	$(CLUSTER_SCRIPTS)/node-down.sh >/dev/null 2>&1 || true; \
+	rc=0; E2E_TARGET=local $(JEST) --selectProjects e2e-node --runInBand || rc=$$?; \
 	if [ "$$was_up" = 0 ]; then $(CLUSTER_SCRIPTS)/down.sh >/dev/null 2>&1 || true; fi; \
 	exit $$rc

@@ -12,6 +12,11 @@ PACKAGES=(
   iproute2       # Raft/chaos tests: network namespaces and tc netem
   iptables       # partitions between test hosts
   procps         # pgrep/pkill in cluster scripts
+  # The local node (e2e/cluster/node-up.sh, real pods; docs/decisions/0012):
+  containerd     # container runtime (CRI plugin); its own config, root and socket per cluster
+  runc           # runs the pods' containers
+  containernetworking-plugins  # CNI bridge, host-local, loopback, portmap
+  conntrack      # kube-proxy clears stale UDP flows (DNS) with it
 )
 
 missing=()
@@ -28,7 +33,10 @@ echo "install-system-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts redis-server as a service on install; the tests start their own on free ports.
-if [[ " ${missing[*]} " == *" redis-server "* ]] && command -v systemctl >/dev/null; then
-  systemctl disable --now redis-server >/dev/null 2>&1 || true
-fi
+# Debian starts redis-server and containerd as services on install; the tests start their own
+# (redis on free ports, containerd with the node's own socket and root).
+for service in redis-server containerd; do
+  if [[ " ${missing[*]} " == *" ${service} "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now "${service}" >/dev/null 2>&1 || true
+  fi
+done

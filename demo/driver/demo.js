@@ -204,6 +204,8 @@ async function steps() {
   );
 
   await step('Traffic: 10 s of orders from 20 shoppers at 30 orders/s', async () => {
+    // The Services send traffic to the sidecar's port: without a sidecar nothing answers.
+    if (noSidecar) throw new NotAvailable(noSidecar);
     const { stats, elapsedMs } = await runLoad({
       rate: 30,
       durationMs: 10_000,

@@ -3,9 +3,9 @@
 #   kube-apiserver kube-controller-manager kube-scheduler kubectl   (k8s-build/: k8s.io/kubernetes)
 #   etcd                                                             (etcd-build/: go.etcd.io/etcd/server/v3)
 #   helm                                                             (helm-build/: helm.sh/helm/v3/cmd/helm)
-# and, when named on the command line, kubelet and kube-proxy (same module, same version) and
+# and for the local node (node-up.sh, issue 7):
+#   kubelet kube-proxy                                               (k8s-build/, same version)
 #   coredns                                                          (coredns-build/: github.com/coredns/coredns)
-# for the local node (node-up.sh, issue 7).
 #
 # Output: ${PALISADE_CACHE_DIR:-~/.cache/palisade}/k8s/<K8S_VERSION>/bin/. Each binary has a stamp
 # (bin/.<name>.stamp) holding the version and build recipe it was built with; a binary whose stamp
@@ -13,7 +13,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd helm)
+DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd helm kubelet kube-proxy coredns)
 # Build parallelism: the machines this runs on have 2 cores shared with other work.
 BUILD_JOBS="${BUILD_JOBS:-2}"
 # Bumped when the way binaries are built changes (flags, stamping): stamps of an older recipe
@@ -39,7 +39,7 @@ component_source() {
     etcd) echo "etcd-build go.etcd.io/etcd/server/v3 ${ETCD_VERSION}" ;;
     helm) echo "helm-build helm.sh/helm/v3/cmd/helm ${HELM_VERSION}" ;;
     coredns) echo "coredns-build github.com/coredns/coredns ${COREDNS_VERSION}" ;;
-    *) die "unknown component '$1' (known: ${DEFAULT_COMPONENTS[*]} kubelet kube-proxy coredns)" ;;
+    *) die "unknown component '$1' (known: ${DEFAULT_COMPONENTS[*]})" ;;
   esac
 }
 

@@ -43,3 +43,19 @@ other_node_owner() {
 
 # Node processes, in start order (stopped in the reverse order).
 NODE_COMPONENTS=(containerd kubelet kube-proxy coredns)
+KUBECTL=("${K8S_BIN_DIR}/kubectl" --kubeconfig "${PALISADE_CLUSTER_DIR}/admin.kubeconfig")
+
+# True when the Node is Ready, reported (heartbeat) at or after $1 (RFC 3339, UTC) when given:
+# the Node object of a previous run can still say Ready for a while after its kubelet stopped.
+node_ready() {
+  local status heartbeat
+  read -r status heartbeat < <("${KUBECTL[@]}" get node "${NODE_NAME}" -o \
+    'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}{"\n"}' 2>/dev/null) || return 1
+  [[ "${status}" == True && ! "${heartbeat}" < "${1:-}" ]]
+}
+
+node_healthy() {
+  local name
+  for name in "${NODE_COMPONENTS[@]}"; do live_pid "${name}" >/dev/null || return 1; done
+  node_ready ""
+}

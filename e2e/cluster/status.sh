@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prints the state of the local control plane: each component's pid and health, the kubeconfig
-# and the logs. Exit status 0 when every component runs and is healthy, 1 otherwise.
+# and the logs. Exit status 0 when every component runs and is healthy — with the node (unless
+# PALISADE_NODE=0, as for up.sh): its processes run and the Node is Ready — 1 otherwise.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/node-lib.sh"
 
 main() {
   local name pid state healthy=0
@@ -16,12 +17,15 @@ main() {
       healthy=1
     fi
   done
-  # The node (node-up.sh), when one was started: informative, not part of the exit status.
-  if [[ -d "${PALISADE_CLUSTER_DIR}/node" ]]; then
-    for name in containerd kubelet kube-proxy coredns; do
+  # The node (node-up.sh): part of the exit status unless PALISADE_NODE=0.
+  if [[ "${PALISADE_NODE:-1}" != 0 || -d "${NODE_DIR}" ]]; then
+    for name in "${NODE_COMPONENTS[@]}"; do
       if pid="$(live_pid "${name}")"; then state="running"; else pid="-" state="stopped"; fi
       printf '  %-24s pid %-8s %s (node)\n' "${name}" "${pid}" "${state}"
     done
+    if ((healthy == 0)) && node_healthy; then state=Ready; else state="not Ready"; fi
+    printf '  node %s: %s\n' "${NODE_NAME}" "${state}"
+    if [[ "${PALISADE_NODE:-1}" != 0 && "${state}" != Ready ]]; then healthy=1; fi
   fi
   printf 'kubeconfig: %s\nlogs:       %s\n' "${PALISADE_CLUSTER_DIR}/admin.kubeconfig" "${PALISADE_CLUSTER_DIR}/logs/"
   return "${healthy}"

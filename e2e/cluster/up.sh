@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Starts the local control plane on loopback: etcd, kube-apiserver, kube-controller-manager and
-# kube-scheduler, built by build.sh, with certificates from pki.sh. Waits until the API server's
-# /readyz and the controllers' /healthz are green. Idempotent: when the cluster is already up and
-# healthy it does nothing; a half-started cluster is stopped and started again.
+# Starts the local cluster: the control plane (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, built by build.sh, with certificates from pki.sh), then, unless PALISADE_NODE=0,
+# the local node with node-up.sh (containerd, kubelet, kube-proxy, CoreDNS: real pods). Waits
+# until the API server's /readyz and the controllers' /healthz are green and the node is Ready.
+# Idempotent: when the cluster is already up and healthy it does nothing; a half-started control
+# plane is stopped and started again.
+#
+# PALISADE_NODE=0: control plane only, on loopback. A second cluster on the machine (its own
+# PALISADE_CLUSTER_DIR and ports) must use it: the node owns machine-wide names, one per machine.
 #
 # State lives in ${PALISADE_CLUSTER_DIR:-~/.cache/palisade/cluster}:
 #   admin.kubeconfig   cluster-admin credentials (what tests and you use)
@@ -29,10 +34,11 @@ CertificateSigning,CertificateSubjectRestriction,DefaultIngressClass,MutatingAdm
 ValidatingAdmissionPolicy,ValidatingAdmissionWebhook,ResourceQuota"
 
 # Where the API server listens and what it advertises as the `kubernetes` Service's endpoint.
-# Without a node: loopback only, and no endpoint (validation refuses a loopback one). With
-# PALISADE_NODE=1 (make node-up): pods must reach it, so it listens on every address and
+# Without a node (PALISADE_NODE=0): loopback only, and no endpoint (validation refuses a loopback
+# one). With the node (default): pods must reach it, so it listens on every address and
 # advertises the node's bridge address (node-lib.sh NODE_IP), which kube-proxy maps 10.96.0.1 to.
-if [[ "${PALISADE_NODE:-0}" == 1 ]]; then
+PALISADE_NODE="${PALISADE_NODE:-1}"
+if [[ "${PALISADE_NODE}" != 0 ]]; then
   APISERVER_ADDRESS_ARGS=(--bind-address=0.0.0.0 --advertise-address="${NODE_IP:-10.244.0.1}"
     --endpoint-reconciler-type=lease)
 else
@@ -40,12 +46,12 @@ else
     --endpoint-reconciler-type=none)
 fi
 
-# True when the running API server fits: any mode without PALISADE_NODE=1 (a node's cluster
-# serves loopback clients too, and restarting it would take the node down), the node's address
-# flags with it.
+# True when the running API server fits: any mode with PALISADE_NODE=0 (a node's cluster serves
+# loopback clients too, and restarting it would take the node down), the node's address flags
+# otherwise.
 apiserver_mode_matches() {
   local pid
-  [[ "${PALISADE_NODE:-0}" == 1 ]] || return 0
+  [[ "${PALISADE_NODE}" != 0 ]] || return 0
   pid="$(live_pid kube-apiserver)" || return 1
   tr '\0' '\n' <"/proc/${pid}/cmdline" | grep -qxF -- "${APISERVER_ADDRESS_ARGS[1]}"
 }
@@ -158,6 +164,11 @@ await_healthy() {
 }
 
 main() {
+  start_control_plane
+  [[ "${PALISADE_NODE}" == 0 ]] || "${CLUSTER_SRC_DIR}/node-up.sh"
+}
+
+start_control_plane() {
   local started="${SECONDS}" name port
   require_commands curl openssl setsid
   for name in "${CLUSTER_COMPONENTS[@]}"; do
@@ -188,7 +199,8 @@ main() {
   launch kube-controller-manager
   launch kube-scheduler
   await_healthy kube-controller-manager kube-scheduler
-  log "cluster up in $((SECONDS - started))s: https://127.0.0.1:${APISERVER_PORT}"
+  trap - EXIT
+  log "control plane up in $((SECONDS - started))s: https://127.0.0.1:${APISERVER_PORT}"
   log "kubeconfig: ${PALISADE_CLUSTER_DIR}/admin.kubeconfig   logs: ${LOGS}/"
   log "try: ${K8S_BIN_DIR}/kubectl --kubeconfig ${PALISADE_CLUSTER_DIR}/admin.kubeconfig get --raw /readyz"
 }

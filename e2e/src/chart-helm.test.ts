@@ -16,19 +16,13 @@ import type {
   V1PolicyRule,
   V1Role,
 } from '@kubernetes/client-node';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments, parseDocument, isMap, isScalar, type Node } from 'yaml';
-import {
-  kubectl,
-  kubectlPath,
-  loadKubeConfig,
-  withNamespace,
-  type KubectlResult,
-} from './support/index.js';
+import { helm, kubectl, loadKubeConfig, withNamespace } from './support/index.js';
 
 const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
 const chartDir = join(repoRoot, 'charts', 'palisade');
@@ -64,36 +58,6 @@ interface Manifest {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
   };
-}
-
-/**
- * PALISADE_HELM, else helm beside the e2e kubectl (the control plane's build: PALISADE_KUBECTL),
- * else `helm` from PATH (kind).
- */
-function helmPath(): string {
-  const explicit = process.env['PALISADE_HELM'];
-  if (explicit !== undefined && explicit !== '') return explicit;
-  const beside = join(dirname(kubectlPath()), 'helm');
-  return existsSync(beside) ? beside : 'helm';
-}
-
-/** Runs helm and resolves with its exit code and output (a non-zero exit is a result). */
-function helm(args: readonly string[]): Promise<KubectlResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(helmPath(), args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? -1,
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8'),
-      }),
-    );
-  });
 }
 
 /** `helm template` of the chart into `namespace`; fails the test with helm's message. */

@@ -1,25 +1,18 @@
-// The chart's life cycle on the real API server, without pods (the local cluster has no kubelet
-// yet, so the operator never runs and nothing waits for readiness): `helm install` creates every
-// object; values the operator writes at runtime (the webhook's caBundle, the certificate
-// Secret's data) survive `helm upgrade`, which rolls the operator's pod template when a value
-// changes; `helm uninstall` leaves nothing of the release but the CRDs.
+// The chart's life cycle at the API level, with an operator that never runs (an image no node has,
+// pull policy Never: its pods stay waiting even on a cluster with a node), so this file can stand
+// in for it: `helm install` creates every object; values the operator writes at runtime (the
+// webhook's caBundle, the certificate Secret's data) survive `helm upgrade`, which rolls the
+// operator's pod template when a value changes; `helm uninstall` leaves nothing of the release but
+// the CRDs. The same life cycle with the real operator and real pods: chart-pods.node.ts.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type {
   V1Deployment,
   V1MutatingWebhookConfiguration,
   V1Secret,
 } from '@kubernetes/client-node';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  e2eKubeconfigPath,
-  kubectl,
-  kubectlPath,
-  withNamespace,
-  type KubectlResult,
-} from './support/index.js';
+import { helm, kubectl, waitFor, withNamespace } from './support/index.js';
 
 const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
 const chartDir = join(repoRoot, 'charts', 'palisade');
@@ -29,40 +22,8 @@ const namespace = withNamespace('chart-life');
 // helm and kubectl runs take seconds each on the shared 2-core machine.
 jest.setTimeout(90_000);
 
-/** PALISADE_HELM, else helm beside the e2e kubectl, else `helm` from PATH (kind). */
-function helmPath(): string {
-  const explicit = process.env['PALISADE_HELM'];
-  if (explicit !== undefined && explicit !== '') return explicit;
-  const beside = join(dirname(kubectlPath()), 'helm');
-  return existsSync(beside) ? beside : 'helm';
-}
-
-/** Runs helm against the e2e cluster; a non-zero exit is a result. */
-function helm(args: readonly string[]): Promise<KubectlResult> {
-  const kubeconfig = e2eKubeconfigPath();
-  const fullArgs = kubeconfig === undefined ? [...args] : ['--kubeconfig', kubeconfig, ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(helmPath(), fullArgs, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 80_000,
-    });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? -1,
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8'),
-      }),
-    );
-  });
-}
-
 async function mustHelm(args: readonly string[]): Promise<string> {
-  const result = await helm(args);
+  const result = await helm(args, { timeoutMs: 80_000 });
   if (result.code !== 0) throw new Error(`helm ${args.join(' ')} failed:\n${result.stderr}`);
   return result.stdout;
 }
@@ -100,6 +61,14 @@ const NAMESPACED = [
   'secret/palisade-webhook-cert',
 ];
 
+// The operator must not run here (it would replace what the upgrade test writes in its place).
+const NO_OPERATOR = [
+  '--set',
+  'operator.image.repository=palisade.local/absent',
+  '--set',
+  'image.pullPolicy=Never',
+];
+
 let installed = false;
 
 beforeAll(async () => {
@@ -115,7 +84,14 @@ afterAll(async () => {
 
 describe('helm install → upgrade → uninstall (no pods)', () => {
   it('`helm install` creates every object and prints the next steps', async () => {
-    const out = await mustHelm(['install', releaseName, chartDir, '--namespace', namespace.name]);
+    const out = await mustHelm([
+      'install',
+      releaseName,
+      chartDir,
+      '--namespace',
+      namespace.name,
+      ...NO_OPERATOR,
+    ]);
     installed = true;
     expect(out).toContain('STATUS: deployed');
     expect(out).toContain('kubectl label namespace <your-namespace> palisade.dev/inject=true');
@@ -191,16 +167,24 @@ describe('helm install → upgrade → uninstall (no pods)', () => {
   it('`helm uninstall` leaves nothing of the release but the CRDs', async () => {
     await mustHelm(['uninstall', releaseName, '--namespace', namespace.name, '--wait']);
     installed = false;
-    const left = await mustKubectl([
-      'get',
-      '-n',
-      namespace.name,
-      'all,configmaps,secrets,serviceaccounts,roles,rolebindings,poddisruptionbudgets',
-      '-l',
-      `app.kubernetes.io/instance=${releaseName}`,
-      '-o',
-      'name',
-    ]);
+    // The operator's pods (scheduled on a node, never started) go with their ReplicaSet's
+    // garbage collection, shortly after helm returns.
+    const left = await waitFor(
+      async () => {
+        const names = await mustKubectl([
+          'get',
+          '-n',
+          namespace.name,
+          'all,configmaps,secrets,serviceaccounts,roles,rolebindings,poddisruptionbudgets',
+          '-l',
+          `app.kubernetes.io/instance=${releaseName}`,
+          '-o',
+          'name',
+        ]);
+        return names.trim() === '' ? names : undefined;
+      },
+      { what: 'no object of the release left', timeoutMs: 60_000 },
+    );
     expect(left.trim()).toBe('');
     for (const object of clusterScoped()) {
       const result = await kubectl(['get', object, '-o', 'name']);

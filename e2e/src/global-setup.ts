@@ -1,8 +1,11 @@
-// Jest global setup of the e2e project. E2E_TARGET=local (default): reuse the local control plane
-// when it is up and healthy, otherwise start it with e2e/cluster/up.sh (binaries from
-// `make cluster-build`); the teardown stops it only when this run started it. E2E_TARGET=kind: use
-// kubectl's current context as it is. Either way tests find the cluster through the variables
-// exported here (PALISADE_KUBECONFIG, PALISADE_KUBECTL, PALISADE_CLUSTER_LOGS).
+// Jest global setup of the e2e and e2e-node projects (one run for both). E2E_TARGET=local
+// (default): reuse the local cluster when it is up and healthy, otherwise start it with
+// e2e/cluster/up.sh (binaries from `make cluster-build`): the control plane and, unless
+// PALISADE_NODE=0, the node; then the images built here (e2e/images/build.sh: pause, echo,
+// operator, sidecar; rebuilt only when their inputs changed) are imported into the node. The
+// teardown stops the cluster only when this run started it. E2E_TARGET=kind: use kubectl's
+// current context as it is. Either way tests find the cluster through the variables exported
+// here (PALISADE_KUBECONFIG, PALISADE_KUBECTL, PALISADE_CLUSTER_LOGS).
 //
 // Jest loads this file (and global-teardown.ts) through require(), outside its module mapper, so
 // it imports nothing but Node built-ins; the paths come from e2e/cluster/env.sh.
@@ -15,8 +18,8 @@ interface ProjectConfigLike {
   readonly rootDir: string;
 }
 
-function runScript(script: string, quiet = false): number {
-  const result = spawnSync('bash', [script], {
+function runScript(script: string, quiet = false, args: readonly string[] = []): number {
+  const result = spawnSync('bash', [script, ...args], {
     stdio: ['ignore', quiet ? 'ignore' : 'inherit', quiet ? 'ignore' : 'inherit'],
   });
   return result.status ?? -1;
@@ -46,12 +49,13 @@ function setupLocal(scriptsDir: string): void {
   process.env['PALISADE_E2E_STARTED_CLUSTER'] = '0';
   const logs =
     `component logs: ${process.env['PALISADE_CLUSTER_LOGS']}/` +
-    '<etcd|kube-apiserver|kube-controller-manager|kube-scheduler>.log';
+    '<etcd|kube-apiserver|kube-controller-manager|kube-scheduler|containerd|kubelet|kube-proxy|coredns>.log';
   if (runScript(join(scriptsDir, 'status.sh'), true) === 0) {
-    console.log(`\ne2e: reusing the running local control plane (left running). ${logs}`);
+    console.log(`\ne2e: reusing the running local cluster (left running). ${logs}`);
+    importImages(scriptsDir);
     return;
   }
-  console.log(`\ne2e: starting the local control plane (Kubernetes ${env.get('K8S_VERSION')})`);
+  console.log(`\ne2e: starting the local cluster (Kubernetes ${env.get('K8S_VERSION')})`);
   if (runScript(join(scriptsDir, 'up.sh')) !== 0) {
     runScript(join(scriptsDir, 'down.sh'), true);
     const hint = existsSync(process.env['PALISADE_KUBECTL'] ?? '')
@@ -61,6 +65,15 @@ function setupLocal(scriptsDir: string): void {
   }
   process.env['PALISADE_E2E_STARTED_CLUSTER'] = '1';
   console.log(`e2e: cluster up; it is stopped after the run. ${logs}`);
+  importImages(scriptsDir);
+}
+
+/** With the node: builds (when inputs changed) and imports the images the tests run. */
+function importImages(scriptsDir: string): void {
+  if (process.env['PALISADE_NODE'] === '0') return;
+  if (runScript(join(scriptsDir, '..', 'images', 'build.sh'), false, ['--import']) !== 0) {
+    throw new Error("e2e: building or importing the images failed (did 'make build' run?)");
+  }
 }
 
 function setupKind(scriptsDir: string): void {

@@ -2,8 +2,8 @@
 // locally built test app (e2e/images/echo) behind a Service. Its pods become Ready and answer, from
 // another pod, by pod IP, by ClusterIP (kube-proxy) and by DNS name (CoreDNS); a deleted pod is
 // replaced; `kubectl logs` and `kubectl exec` work. It needs a Ready node and the local target
-// (the image exists only in the local node's containerd), so it runs in its own jest project:
-// `make e2e-node` brings the node up, runs it, and takes the node down.
+// (the image exists only in the local node's containerd), so it runs in the e2e-node jest project
+// (`make e2e` runs it; the global setup brings the node up unless PALISADE_NODE=0).
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { e2eTarget, kubectl, waitFor, withNamespace } from './support/index.js';
 
@@ -173,6 +173,49 @@ describe('pods on the local node', () => {
     const logs = await kubectl(['-n', namespace.name, 'logs', pod?.name ?? 'missing']);
     expect(logs.code).toBe(0);
     expect(logs.stdout).toContain(`echo ${pod?.name ?? ''} listening on 8080`);
+  });
+
+  test('kubectl exec runs a command in the container, with its environment and exit status', async () => {
+    const [pod] = await echoPods(namespace.name);
+    const name = pod?.name ?? 'missing';
+    const env = await kubectl([
+      '-n',
+      namespace.name,
+      'exec',
+      name,
+      '--',
+      'node',
+      '-e',
+      'process.stdout.write(`${process.env.POD_NAME} ${process.getuid()}`)',
+    ]);
+    expect(env.stderr).toBe('');
+    expect(env.stdout).toBe(`${name} 0`);
+    const failing = await kubectl([
+      '-n',
+      namespace.name,
+      'exec',
+      name,
+      '--',
+      'node',
+      '-e',
+      'process.exit(3)',
+    ]);
+    expect(failing.code).toBe(3);
+    const stdin = await kubectl(
+      [
+        '-n',
+        namespace.name,
+        'exec',
+        '-i',
+        name,
+        '--',
+        'node',
+        '-e',
+        'process.stdin.pipe(process.stdout)',
+      ],
+      { input: 'through stdin' },
+    );
+    expect(stdin.stdout).toBe('through stdin');
   });
 
   test('a deleted pod is replaced', async () => {

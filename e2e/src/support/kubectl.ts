@@ -2,7 +2,7 @@
 // cluster, capturing its output. A non-zero exit is a result, not an exception: tests assert on it.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { clusterPaths, e2eTarget } from './paths.js';
 
 /** What one kubectl invocation produced. */
@@ -44,10 +44,22 @@ export function kubectl(
   args: readonly string[],
   options: KubectlOptions = {},
 ): Promise<KubectlResult> {
+  return runWithKubeconfig(kubectlPath(), args, options);
+}
+
+/**
+ * Runs a Kubernetes client (kubectl, helm) with `--kubeconfig` of the e2e cluster first, and
+ * resolves with its exit code and output.
+ */
+export function runWithKubeconfig(
+  binary: string,
+  args: readonly string[],
+  options: KubectlOptions = {},
+): Promise<KubectlResult> {
   const kubeconfig = e2eKubeconfigPath();
   const fullArgs = kubeconfig === undefined ? [...args] : ['--kubeconfig', kubeconfig, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(kubectlPath(), fullArgs, {
+    const child = spawn(binary, fullArgs, {
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 60_000,
     });
@@ -65,4 +77,20 @@ export function kubectl(
     );
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** PALISADE_HELM, else helm beside the e2e kubectl (built with it), else `helm` from PATH. */
+export function helmPath(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env['PALISADE_HELM'];
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const beside = join(dirname(kubectlPath(env)), 'helm');
+  return existsSync(beside) ? beside : 'helm';
+}
+
+/** Runs `helm <args>` against the e2e cluster; a non-zero exit is a result. */
+export function helm(
+  args: readonly string[],
+  options: KubectlOptions = {},
+): Promise<KubectlResult> {
+  return runWithKubeconfig(helmPath(), args, options);
 }
