@@ -422,6 +422,7 @@ describe('helm test and NOTES', () => {
       'Pod',
       'Role',
       'RoleBinding',
+      'RoleBinding',
       'ServiceAccount',
     ]);
     for (const hook of hooks) {

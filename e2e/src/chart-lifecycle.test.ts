@@ -59,6 +59,7 @@ const NAMESPACED = [
   'service/palisade-metrics',
   'configmap/palisade-config',
   'secret/palisade-webhook-cert',
+  'lease/palisade-operator',
 ];
 
 // The operator must not run here (it would replace what the upgrade test writes in its place).
