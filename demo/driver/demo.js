@@ -297,7 +297,7 @@ async function steps() {
   });
 
   await step(
-    'ChaosExperiment payments-latency: +800 ms on payments for 20 s, expecting the breaker to open',
+    'ChaosExperiment payments-latency: +2 s on payments for 20 s, expecting the breaker to open',
     async () => {
       if (noSidecar) throw new NotAvailable(noSidecar);
       await kubectl([
