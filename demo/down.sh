@@ -18,8 +18,7 @@ if e2e/cluster/status.sh >/dev/null 2>&1; then
     "${KUBECTL}" delete namespace palisade-system --ignore-not-found --wait --timeout 90s >/dev/null && note "namespace palisade-system deleted"
   else
     # The whole cluster goes: stopping it removes every pod with it.
-    make -n node-down >/dev/null 2>&1 && progress "stopping the node" make --no-print-directory node-down
-    progress "stopping the control plane" e2e/cluster/down.sh $([[ "${started}" == created ]] && echo --purge)
+    progress "stopping the node and the control plane" e2e/cluster/down.sh $([[ "${started}" == created ]] && echo --purge)
   fi
 else
   note "local cluster not running: nothing to stop"

@@ -21,26 +21,17 @@ headline "Palisade demo — $(date -u '+%Y-%m-%d %H:%M UTC')"
 if e2e/cluster/status.sh >/dev/null 2>&1; then
   note "local cluster already up: using it (demo-down will leave it up)"
 else
+  # A running cluster is left as it is; a stopped one is started (and created if it never was).
   [[ -f "${DEMO_STATE}/started-cluster" ]] || {
     [[ -d "${PALISADE_CLUSTER_DIR}/pki" ]] && echo existing || echo created
   } >"${DEMO_STATE}/started-cluster"
   progress "building Kubernetes from its Go modules (cached after the first run)" make --no-print-directory cluster-build
   progress "starting the control plane and the node" make --no-print-directory cluster-up
 fi
-if ! "${KUBECTL}" get nodes -o name 2>/dev/null | grep -q .; then
-  # Until `make cluster-up` brings the node itself (issue 7), it is a separate step.
-  make -n node-up >/dev/null 2>&1 || die "the cluster has no node and there is no 'make node-up'"
-  progress "starting the node (containerd, kubelet, kube-proxy, CoreDNS)" make --no-print-directory node-up
-fi
 wait_for "the node to be Ready" 180 node_ready || die "no Ready node: see make cluster-status"
 
 # 2. Images.
-progress "compiling the TypeScript packages" make --no-print-directory build
-if make -n images-local >/dev/null 2>&1; then
-  progress "building the operator and sidecar images (no Docker) and importing them" make --no-print-directory images-local
-else
-  progress "building the node's images (no Docker) and importing them" e2e/images/build.sh --import
-fi
+progress "compiling, then building the operator and sidecar images (no Docker) and importing them" make --no-print-directory images-local
 progress "building the shop image and importing it" demo/images/build.sh --import
 images="$(node_images)"
 for image in palisade-operator palisade-sidecar; do
