@@ -76,6 +76,45 @@ async function podsOf(app) {
   return /** @type {any[]} */ (list.items).filter((p) => !p.metadata.deletionTimestamp);
 }
 
+/**
+ * Why some of `pods` are not Ready — each failing container's state and last log line — or
+ * null when all are.
+ * @param {any[]} pods
+ */
+async function notReadyReason(pods) {
+  const reasons = [];
+  for (const pod of pods) {
+    for (const c of pod.status?.containerStatuses ?? []) {
+      if (c.ready) continue;
+      const state =
+        c.state?.waiting?.reason ?? (c.state?.running ? 'running, not ready' : 'terminated');
+      const log = await kubectl([
+        '-n',
+        NS,
+        'logs',
+        pod.metadata.name,
+        '-c',
+        c.name,
+        '--tail',
+        '1',
+        ...(c.restartCount > 0 ? ['--previous'] : []),
+      ])
+        .then((text) => text.trim().slice(0, 240))
+        .catch(() => '');
+      reasons.push(
+        `${pod.metadata.name}/${c.name}: ${state}, ${c.restartCount} restarts${log ? ` — ${log}` : ''}`,
+      );
+    }
+  }
+  return reasons.length === 0 ? null : `orders pods not Ready: ${reasons.slice(0, 3).join('; ')}`;
+}
+
+/** @param {any} pod */
+const ready = (pod) =>
+  (pod.status?.conditions ?? []).some(
+    (/** @type {any} */ c) => c.type === 'Ready' && c.status === 'True',
+  );
+
 /** @param {any} pod */
 const injected = (pod) =>
   pod.spec.containers.some((/** @type {any} */ c) => c.name === 'palisade-sidecar');
@@ -191,10 +230,13 @@ async function steps() {
   const payments = await serviceUrl('payments');
   const ordersPods = await podsOf('orders');
   const sidecars = ordersPods.filter(injected).length;
-  const noSidecar =
+  // What stops every step: no sidecar injected, or no orders pod Ready (with why).
+  const blocked =
     sidecars === 0
       ? 'the orders pods have no palisade-sidecar container (injection webhook not serving?)'
-      : null;
+      : ordersPods.some(ready)
+        ? null
+        : await notReadyReason(ordersPods);
   console.log(
     `orders at ${orders} (${ordersPods.length} pods, ${sidecars} with the sidecar), payments at ${payments}`,
   );
@@ -205,7 +247,7 @@ async function steps() {
 
   await step('Traffic: 10 s of orders from 20 shoppers at 30 orders/s', async () => {
     // The Services send traffic to the sidecar's port: without a sidecar nothing answers.
-    if (noSidecar) throw new NotAvailable(noSidecar);
+    if (blocked) throw new NotAvailable(blocked);
     const { stats, elapsedMs } = await runLoad({
       rate: 30,
       durationMs: 10_000,
@@ -224,7 +266,7 @@ async function steps() {
   await step(
     'RateLimitPolicy orders-limits: one greedy shopper at 60 orders/s for 10 s (limit 10/s + burst 5 per sidecar)',
     async () => {
-      if (noSidecar) throw new NotAvailable(noSidecar);
+      if (blocked) throw new NotAvailable(blocked);
       const { stats, elapsedMs } = await runLoad({
         rate: 60,
         durationMs: 10_000,
@@ -247,7 +289,7 @@ async function steps() {
   );
 
   await step('CircuitBreaker payments: payments fails, then recovers', async () => {
-    if (noSidecar) throw new NotAvailable(noSidecar);
+    if (blocked) throw new NotAvailable(blocked);
     await setPayments(payments, 'fail');
     say('payments switched to fail');
     // Runs until the breakers have been open for 3 s (each orders sidecar has its own).
@@ -299,7 +341,7 @@ async function steps() {
   await step(
     'ChaosExperiment payments-latency: +2 s on payments for 20 s, expecting the breaker to open',
     async () => {
-      if (noSidecar) throw new NotAvailable(noSidecar);
+      if (blocked) throw new NotAvailable(blocked);
       await kubectl([
         'delete',
         '-f',
@@ -343,7 +385,7 @@ async function steps() {
   );
 
   await step('Saga place-order: 10 orders as sagas, then 10 while payments fails', async () => {
-    if (noSidecar) throw new NotAvailable(noSidecar);
+    if (blocked) throw new NotAvailable(blocked);
     /** @param {string} label */
     const batch = async (label) => {
       /** @type {string[]} */
@@ -392,7 +434,7 @@ async function steps() {
   await step(
     "Lease shop-leader: kill the holder's pod, watch another replica take over",
     async () => {
-      if (noSidecar) throw new NotAvailable(noSidecar);
+      if (blocked) throw new NotAvailable(blocked);
       const leader = async () =>
         (await callJson(`${orders}/leader`, { env: {}, timeoutMs: 2000 }).catch(() => null))?.body;
       const first = await waitFor(
