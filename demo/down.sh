@@ -11,13 +11,18 @@ mkdir -p "${DEMO_STATE}/logs"
 headline "Palisade demo: tearing down"
 started="$(cat "${DEMO_STATE}/started-cluster" 2>/dev/null || true)"
 if e2e/cluster/status.sh >/dev/null 2>&1; then
-  if [[ -z "${started}" ]]; then
-    # A cluster the demo found running: take back only what the demo added.
-    "${KUBECTL}" delete namespace shop --ignore-not-found --wait --timeout 90s >/dev/null && note "namespace shop deleted"
-    "${HELM}" uninstall palisade --namespace palisade-system --wait --timeout 90s >/dev/null 2>&1 && note "Helm release palisade uninstalled" || true
-    "${KUBECTL}" delete namespace palisade-system --ignore-not-found --wait --timeout 90s >/dev/null && note "namespace palisade-system deleted"
-  else
-    # The whole cluster goes: stopping it removes every pod with it.
+  if [[ "${started}" != created ]]; then
+    # The cluster stays (it was up before the demo) or keeps its state (it existed): take back
+    # what the demo added, so it does not come back with the cluster.
+    "${KUBECTL}" delete namespace shop --ignore-not-found --wait --timeout 120s >/dev/null && note "namespace shop deleted"
+    if "${HELM}" status palisade --namespace palisade-system >/dev/null 2>&1; then
+      "${HELM}" uninstall palisade --namespace palisade-system --wait --timeout 120s >/dev/null && note "Helm release palisade uninstalled"
+    fi
+    "${KUBECTL}" delete namespace palisade-system --ignore-not-found --wait --timeout 120s >/dev/null && note "namespace palisade-system deleted"
+  fi
+  if [[ -n "${started}" ]]; then
+    # Stopping the cluster removes its pods' containers, network namespaces, iptables rules and
+    # mounts with it; a cluster the demo created goes entirely (--purge).
     progress "stopping the node and the control plane" e2e/cluster/down.sh $([[ "${started}" == created ]] && echo --purge)
   fi
 else
