@@ -36,6 +36,7 @@ import {
 } from './support/cluster.js';
 
 const namespace = `palisade-chaos-${process.pid}`;
+const repoRoot = join(import.meta.dirname, '..', '..');
 const RAFT_SECRET = 'chaos-e2e-raft-secret-0123456789abcdef';
 
 /** One sidecar process standing in for a pod's sidecar container. */
@@ -214,6 +215,50 @@ async function deleteChaos(name: string): Promise<void> {
   });
 }
 
+/**
+ * Runs chaos/run.sh on `experiment` (written as a file) with the sidecars' metrics read from
+ * their probe ports; resolves with its exit code and report. With CHAOS_REPORT_DIR set, the
+ * report is also kept there.
+ */
+function runChaosScript(experiment: {
+  metadata: { name: string };
+}): Promise<{ code: number | null; report: string }> {
+  const file = join(work, `${experiment.metadata.name}.yaml`);
+  writeFileSync(file, JSON.stringify(experiment, null, 2));
+  const metricsCmd = join(work, 'metrics-of');
+  const ports = [...sidecars.values()].map((s) => `${s.name}) port=${s.ports.probe} ;;`).join('\n');
+  writeFileSync(
+    metricsCmd,
+    `#!/bin/sh\ncase "$2" in\n${ports}\n*) exit 1 ;;\nesac\nexec curl -sf --max-time 2 "http://127.0.0.1:$port/metrics"\n`,
+    { mode: 0o755 },
+  );
+  const reportDir = process.env['CHAOS_REPORT_DIR'];
+  const report = join(reportDir ?? work, `${experiment.metadata.name}.md`);
+  const kubectl = process.env['PALISADE_KUBECTL'] ?? 'kubectl';
+  const child = spawn(
+    'bash',
+    [join(repoRoot, 'chaos', 'run.sh'), '--timeout', '120', '--report', report, file],
+    {
+      env: {
+        ...process.env,
+        KUBECTL: `${kubectl} --kubeconfig ${kubeconfigPath}`,
+        CHAOS_METRICS_CMD: metricsCmd,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      if (code !== 0) console.log(`chaos/run.sh exited ${code}: ${stderr}`);
+      resolve({ code, report: stdout });
+    }),
+  );
+}
+
 const condition = (object: ChaosObject, type: string) =>
   object.status?.conditions?.find((c) => c.type === type);
 
@@ -355,24 +400,27 @@ describe('ChaosExperiment end to end', () => {
       });
     expect((await callPayments()).status).toBe(200);
 
-    const drill = (name: string, extra: Record<string, unknown>) =>
-      createCustom('chaosexperiments', {
-        kind: 'ChaosExperiment',
-        metadata: { name, namespace },
-        spec: {
-          selector: { matchLabels: { app: 'payments' } },
-          mode: { type: 'all' },
-          faults: [{ type: 'abort', httpStatus: 503, percentage: 100, direction: 'inbound' }],
-          duration: '12s',
-          ...extra,
-        },
-      });
+    const drillBody = (name: string, extra: Record<string, unknown>) => ({
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'ChaosExperiment',
+      metadata: { name, namespace },
+      spec: {
+        selector: { matchLabels: { app: 'payments' } },
+        mode: { type: 'all' },
+        faults: [{ type: 'abort', httpStatus: 503, percentage: 100, direction: 'inbound' }],
+        duration: '12s',
+        ...extra,
+      },
+    });
     const breakerState = () =>
       checkout.metric('palisade_circuit_breaker_state', { breaker: `${namespace}/payments` });
 
-    await drill('payments-down', {
-      expect: [{ type: 'circuitOpens', circuitBreaker: 'payments' }],
-    });
+    // The first drill goes through chaos/run.sh, as a user would run it.
+    const run = runChaosScript(
+      drillBody('payments-down', {
+        expect: [{ type: 'circuitOpens', circuitBreaker: 'payments' }],
+      }),
+    );
     await waitFor(
       'the abort fault in payments-1 config',
       async () => (await faultTypes(payments)) === 'abort',
@@ -399,18 +447,12 @@ describe('ChaosExperiment end to end', () => {
       200,
     );
     expect(verified.reason).toBe('ExpectationsMet');
-    const done = await waitFor(
-      'payments-down to complete',
-      async () => {
-        const o = await chaos('payments-down');
-        return o.status?.phase === 'Completed' ? o : undefined;
-      },
-      30_000,
-      200,
-    );
-    expect(done.status?.expectations).toEqual([
-      expect.objectContaining({ type: 'circuitOpens', met: true }),
-    ]);
+    const { code, report } = await run;
+    expect(report).toContain('- phase: **Completed**');
+    expect(report).toContain('Verified: **True** (ExpectationsMet)');
+    expect(report).toMatch(/\| circuitOpens payments \| true \|/);
+    expect(report).toMatch(/\| payments-1 \| yes \| \d+ \| \d+ \| 1\.000 \|/);
+    expect(code).toBe(0);
     await waitFor(
       'the fault to leave payments-1',
       async () => (await faultTypes(payments)) === '',
@@ -428,10 +470,13 @@ describe('ChaosExperiment end to end', () => {
       250,
     );
 
-    await drill('payments-guarded', {
-      duration: '5m',
-      abortWhen: { circuitBreakerOpens: 'payments' },
-    });
+    await createCustom(
+      'chaosexperiments',
+      drillBody('payments-guarded', {
+        duration: '5m',
+        abortWhen: { circuitBreakerOpens: 'payments' },
+      }),
+    );
     await waitFor(
       'the abort fault again',
       async () => (await faultTypes(payments)) === 'abort',
