@@ -66,12 +66,17 @@ beforeAll(async () => {
   raftPort = await freePort();
   secretFile = join(work, 'raft-secret');
   writeFileSync(secretFile, RAFT_SECRET, { mode: 0o600 });
+  operator = await startOperator();
+}, 60_000);
+
+/** The operator, in this process, with the sidecars' probe ports as its metrics addresses. */
+async function startOperator(): Promise<Operator> {
   const informers = createKubeInformers({
     kubeConfig: cluster.kc,
     scheduler: systemScheduler,
     resyncMs: 3_600_000,
   });
-  operator = new Operator({
+  const started = new Operator({
     api: new KubeApiClient(cluster.kc, informers),
     sources: {
       pods: informers.pods,
@@ -93,8 +98,9 @@ beforeAll(async () => {
       observeIntervalMs: 300,
     },
   });
-  await operator.start();
-}, 60_000);
+  await started.start();
+  return started;
+}
 
 afterAll(async () => {
   await operator?.shutDown();
@@ -189,6 +195,7 @@ async function createCustom(plural: string, body: Record<string, unknown>): Prom
 interface ChaosObject {
   status?: {
     phase?: string;
+    startTime?: string;
     targets?: string[];
     conditions?: { type: string; status: string; reason: string; message: string }[];
     expectations?: { type: string; met?: boolean }[];
@@ -612,6 +619,23 @@ describe('ChaosExperiment end to end', () => {
       200,
     );
 
+    // The operator goes away while the partition is in force and comes back after the run's
+    // end: the new one, from the status alone, ends the run and heals the member.
+    await operator?.shutDown();
+    const end = Date.parse((await chaos('cut-one')).status?.startTime ?? '') + 20_000;
+    await waitFor('the run end to pass with no operator', () => Date.now() > end, 30_000, 200);
+    expect(await faultTypes(victim)).toBe('partition');
+    const restartedAt = performance.now();
+    operator = await startOperator();
+    await waitFor(
+      'the partition to leave the victim config',
+      async () => (await faultTypes(victim)) === '',
+      20_000,
+      100,
+    );
+    console.log(
+      `operator restarted after the run end: partition withdrawn ${(performance.now() - restartedAt).toFixed(0)} ms after its start`,
+    );
     await waitFor(
       'cut-one to complete',
       async () => (await chaos('cut-one')).status?.phase === 'Completed',
