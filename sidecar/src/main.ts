@@ -455,6 +455,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       store.register(raftPeersApplier(raft));
       store.register(raftPartitionApplier(raft, config));
       admin.mount('/v1', raft.router);
+      admin.intercept(raft.httpHandler);
     }
     const [inboundPort, outboundPort, adminAddress, probeAddress] = await Promise.all([
       inbound.listen(),

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -24,6 +25,37 @@ const FAILOVER_BOUND_MS = 3_000;
 
 let dir: string;
 let cluster: ProcessCluster;
+
+/** A GET whose `written` resolves once the request is handed to the kernel (the peer may sleep). */
+function getWhenWritten(
+  port: number,
+  path: string,
+): { written: Promise<void>; answer: Promise<{ status: number; body: Record<string, unknown> }> } {
+  let onWritten: () => void = () => undefined;
+  const written = new Promise<void>((resolve) => (onWritten = resolve));
+  const answer = new Promise<{ status: number; body: Record<string, unknown> }>(
+    (resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, path, method: 'GET', timeout: 10_000 },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: JSON.parse(text) as Record<string, unknown>,
+            }),
+          );
+        },
+      );
+      req.on('finish', onWritten);
+      req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
+      req.on('error', reject);
+      req.end();
+    },
+  );
+  return { written, answer };
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'palisade-raft-node-'));
@@ -192,6 +224,59 @@ describe('a 3-member group on loopback', () => {
     }
     for (let i = 1; i < tokens.length; i++)
       expect(tokens[i]).toBeGreaterThan(tokens[i - 1] as number);
+  });
+
+  test('a deposed leader never answers a read from its stale table', async () => {
+    // The leader is frozen (SIGSTOP) while the others elect a new leader and the lease changes
+    // hands (released, taken by app-new). A read sent to the frozen leader is served when it
+    // wakes up, possibly before it hears of the new term: answered from its table, it would name
+    // app-old. Reads go through the log (an entry of the reader's term must commit first), so the
+    // answer is app-new or a retryable 503. (The simulation checks the rule over many schedules.)
+    const { leader } = await cluster.waitForLeader(10_000);
+    const others = ['n1', 'n2', 'n3'].filter((id) => id !== leader);
+    const first = await cluster.request(leader, 'POST', '/v1/leases/stale-read/acquire', {
+      holder: 'app-old',
+      ttl: '30s',
+    });
+    expect(first.status).toBe(200);
+    const pid = cluster.pid(leader) as number;
+    let newToken = 0;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const next = await cluster.waitForLeader(10_000, others);
+      const released = await pollUntil('app-old released', 10_000, async () => {
+        const answer = await cluster.request(next.leader, 'POST', '/v1/leases/stale-read/release', {
+          holder: 'app-old',
+          token: first.body.token,
+        });
+        return answer.status === 200 ? answer : undefined;
+      });
+      expect(released.body).toEqual({ released: true });
+      const taken = await cluster.request(next.leader, 'POST', '/v1/leases/stale-read/acquire', {
+        holder: 'app-new',
+        ttl: '30s',
+      });
+      expect(taken.status).toBe(200);
+      newToken = taken.body.token as number;
+      expect(newToken).toBeGreaterThan(first.body.token as number);
+      const { written, answer: read } = getWhenWritten(
+        cluster.member(leader).adminPort,
+        '/v1/leases/stale-read',
+      );
+      await written; // the request sits in the frozen leader's socket
+      process.kill(pid, 'SIGCONT');
+      const answer = await read;
+      if (answer.status === 200) expect(answer.body).toMatchObject({ holder: 'app-new' });
+      else expect(answer.status).toBe(503);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    // Once it has heard of the new term, the old leader forwards reads and names the new holder.
+    const fresh = await pollUntil('a fresh read through the old leader', 10_000, async () => {
+      const answer = await cluster.request(leader, 'GET', '/v1/leases/stale-read');
+      return answer.status === 200 ? answer : undefined;
+    });
+    expect(fresh.body).toMatchObject({ holder: 'app-new', token: newToken });
   });
 
   test('leader SIGKILL under load: a new leader within the bound, leases stay exclusive', async () => {

@@ -7,7 +7,7 @@
  * `localhost`, `[::1]`): a web page cannot reach the API through DNS rebinding.
  */
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ValidationResult } from '@palisade/crds';
 import express, {
@@ -38,6 +38,13 @@ export interface AdminRoute {
   readonly router: Router | RequestHandler;
 }
 
+/**
+ * A plain `node:http` handler tried before Express for requests with a loopback `Host`: it
+ * answers and returns true, or returns false to let the Express app answer. For hot routes only
+ * (the lease API), which must then validate and answer errors like the app does.
+ */
+export type RawRequestHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
 /** Options of `createAdminServer`. */
 export interface AdminServerOptions {
   readonly store: ConfigStore;
@@ -60,6 +67,8 @@ export interface AdminServer {
   readonly app: Express;
   /** Mounts a router under `path` (before the 404 handler; works after `listen` too). */
   mount(path: string, router: Router | RequestHandler): void;
+  /** Adds a {@link RawRequestHandler}, tried in order before the Express app. */
+  intercept(handler: RawRequestHandler): void;
   /** Starts listening; resolves with the bound address. */
   listen(): Promise<AddressInfo>;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes. */
@@ -169,15 +178,27 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   });
   app.use(errorHandler(logger));
 
+  // Express costs a third of the leader's CPU per lease request (docs/decisions/0011): hot routes
+  // may bypass it. The Host rule still holds for them; anything else goes to the app, which
+  // answers 403 for a foreign Host.
+  const raw: RawRequestHandler[] = [];
   const server: Server = createServer(
     { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 },
-    app,
+    (req, res) => {
+      if (raw.length > 0 && ALLOWED_HOSTS.test(req.headers.host ?? '')) {
+        for (const handler of raw) if (handler(req, res)) return;
+      }
+      app(req, res);
+    },
   );
   server.keepAliveTimeout = 5_000;
 
   return {
     app,
     mount,
+    intercept: (handler) => {
+      raw.push(handler);
+    },
     async listen() {
       const port = options.port ?? store.config.listeners.admin;
       server.listen({ host, port });

@@ -131,6 +131,16 @@ interface QueuedCommand extends Waiter {
   readonly command: LeaseCommand;
 }
 
+interface QueuedRead extends Waiter {
+  readonly name: string;
+}
+
+/** The reads answered when the (empty) entry at an index applies in `term`. */
+interface PendingReads {
+  readonly term: number;
+  readonly reads: readonly QueuedRead[];
+}
+
 interface ForwardedRequest extends Waiter {
   readonly leader: NodeId;
 }
@@ -147,6 +157,8 @@ export class RaftNode {
   private peers: readonly PeerSpec[];
   private readonly queue: QueuedCommand[] = [];
   private readonly pending = new Map<number, PendingEntry>();
+  private readonly reads: QueuedRead[] = [];
+  private readonly pendingReads = new Map<number, PendingReads>();
   private readonly forwarded = new Map<number, ForwardedRequest>();
   private nextForwardId = 1;
   private turnScheduled = false;
@@ -341,10 +353,8 @@ export class RaftNode {
     clearInterval(this.membershipTimer);
     await this.turnRunning?.catch(() => undefined);
     const stopped = errorReply('PALISADE_RAFT_STOPPED', 'the Raft node is stopping', '');
-    for (const waiter of this.queue.splice(0)) waiter.settle(stopped);
-    for (const waiter of this.pending.values()) waiter.settle(stopped);
+    this.settleAll(stopped);
     for (const waiter of this.forwarded.values()) waiter.settle(stopped);
-    this.pending.clear();
     this.forwarded.clear();
     if (this.deferredHardState && !this.fatal) {
       await this.store.save({ hardState: this.deferredHardState }).catch(() => undefined);
@@ -492,27 +502,8 @@ export class RaftNode {
   }
 
   private serveLocally(request: LeaseRequest): Promise<LeaseReply> {
-    const node = this.node;
-    if (node === undefined) return Promise.resolve(this.unavailable() as LeaseReply);
-    if (request.op === 'view') {
-      const status = node.basicStatus();
-      const now = this.clock.now();
-      const lease = this.table.view(request.name, status.term, now);
-      return Promise.resolve(
-        lease === undefined
-          ? { kind: 'view' }
-          : {
-              kind: 'view',
-              lease: {
-                name: lease.name,
-                holder: lease.holder,
-                token: lease.token,
-                validForMs: lease.expiresAt - now,
-              },
-            },
-      );
-    }
-    if (this.queue.length + this.pending.size >= MAX_WAITING_COMMANDS) {
+    if (this.node === undefined) return Promise.resolve(this.unavailable() as LeaseReply);
+    if (this.queue.length + this.reads.length + this.pending.size >= MAX_WAITING_COMMANDS) {
       return Promise.resolve(
         errorReply(
           'PALISADE_RAFT_OVERLOADED',
@@ -538,9 +529,44 @@ export class RaftNode {
         clearTimeout(timer);
         resolve(reply);
       };
-      this.queue.push({ command: request, settle });
+      if (request.op === 'view') this.reads.push({ name: request.name, settle });
+      else this.queue.push({ command: request, settle });
       this.scheduleTurn();
     });
+  }
+
+  /**
+   * Answers the reads that waited for the entry at `entry`'s index: only a node that is still the
+   * leader of the entry's term may, since it then led that term until the read's commit, so no
+   * other leader granted anything newer meanwhile (reads through the log; decision 0011).
+   */
+  private answerReads(entry: Entry, node: RawNode): void {
+    const waiting = this.pendingReads.get(entry.index);
+    if (waiting === undefined) return;
+    this.pendingReads.delete(entry.index);
+    const status = node.basicStatus();
+    if (waiting.term !== entry.term || status.role !== 'leader' || status.term !== entry.term) {
+      const reply = notLeader(this.options.id, status.leader);
+      for (const read of waiting.reads) read.settle(reply);
+      return;
+    }
+    const now = this.clock.now();
+    for (const read of waiting.reads) {
+      const lease = this.table.view(read.name, status.term, now);
+      read.settle(
+        lease === undefined
+          ? { kind: 'view' }
+          : {
+              kind: 'view',
+              lease: {
+                name: lease.name,
+                holder: lease.holder,
+                token: lease.token,
+                validForMs: lease.expiresAt - now,
+              },
+            },
+      );
+    }
   }
 
   private forward(leader: NodeId, request: LeaseRequest): Promise<LeaseReply> {
@@ -614,6 +640,7 @@ export class RaftNode {
         if (entry.type === 'config') configApplied = true;
         else this.applyEntry(entry);
         this.applied = entry.index;
+        this.answerReads(entry, node);
       }
       node.advance();
       this.options.metrics?.raftAppliedIndex.bind().set(this.applied);
@@ -624,31 +651,40 @@ export class RaftNode {
     }
   }
 
-  /** All commands queued since the last turn go in one `propose`: one batch, one fsync. */
+  /**
+   * All commands queued since the last turn go in one `propose`: one batch, one fsync. Reads
+   * queued meanwhile share one empty entry after them, answered when it applies.
+   */
   private proposeQueued(node: RawNode): void {
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0 && this.reads.length === 0) return;
     const batch = this.queue.splice(0);
-    const status = node.basicStatus();
-    if (status.role !== 'leader') {
-      const reply = notLeader(this.options.id, status.leader);
+    const reads = this.reads.splice(0);
+    const refuse = (leader: NodeId): void => {
+      const reply = notLeader(this.options.id, leader);
       for (const waiter of batch) waiter.settle(reply);
-      return;
-    }
+      for (const waiter of reads) waiter.settle(reply);
+    };
+    const status = node.basicStatus();
+    if (status.role !== 'leader') return refuse(status.leader);
     // The stamp: the leader's monotonic clock immediately before `propose` (decision 0004).
     const stamp = this.clock.now();
+    const payloads = batch.map((q) => encodeLeaseCommand(q.command, stamp));
+    if (reads.length > 0) payloads.push(new Uint8Array(0));
     let positions;
     try {
-      positions = node.propose(...batch.map((q) => encodeLeaseCommand(q.command, stamp)));
+      positions = node.propose(...payloads);
     } catch (error) {
       if (!(error instanceof ProposalDroppedError)) throw error;
-      const reply = notLeader(this.options.id, error.leader);
-      for (const waiter of batch) waiter.settle(reply);
-      return;
+      return refuse(error.leader);
     }
-    positions.forEach((position, i) => {
-      const waiter = batch[i] as QueuedCommand;
+    batch.forEach((waiter, i) => {
+      const position = positions[i] as { index: number; term: number };
       this.pending.set(position.index, { term: position.term, settle: waiter.settle });
     });
+    if (reads.length > 0) {
+      const position = positions[batch.length] as { index: number; term: number };
+      this.pendingReads.set(position.index, { term: position.term, reads });
+    }
   }
 
   /**
@@ -726,6 +762,7 @@ export class RaftNode {
   private failPending(node: RawNode): void {
     const reply = notLeader(this.options.id, node.basicStatus().leader);
     for (const waiter of this.queue.splice(0)) waiter.settle(reply);
+    for (const waiter of this.reads.splice(0)) waiter.settle(reply);
   }
 
   /**
@@ -808,6 +845,18 @@ export class RaftNode {
     }
   }
 
+  /** Answers every local waiter (queued, proposed, reads) with `reply`. */
+  private settleAll(reply: LeaseReply): void {
+    for (const waiter of this.queue.splice(0)) waiter.settle(reply);
+    for (const waiter of this.reads.splice(0)) waiter.settle(reply);
+    for (const waiter of this.pending.values()) waiter.settle(reply);
+    for (const waiting of this.pendingReads.values()) {
+      for (const read of waiting.reads) read.settle(reply);
+    }
+    this.pending.clear();
+    this.pendingReads.clear();
+  }
+
   private fail(error: unknown): void {
     const fatal =
       error instanceof RaftNodeError
@@ -820,10 +869,7 @@ export class RaftNode {
     this.options.logger?.error({ err: error }, 'Raft node stopped on a fatal error');
     clearInterval(this.ticker);
     clearInterval(this.membershipTimer);
-    const reply = errorReply('PALISADE_RAFT_STOPPED', fatal.message, '');
-    for (const waiter of this.queue.splice(0)) waiter.settle(reply);
-    for (const waiter of this.pending.values()) waiter.settle(reply);
-    this.pending.clear();
+    this.settleAll(errorReply('PALISADE_RAFT_STOPPED', fatal.message, ''));
     this.options.onFatal?.(fatal);
   }
 }

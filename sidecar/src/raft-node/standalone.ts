@@ -44,6 +44,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const watcher = watchConfigFile({ path, store, initialHash: contentHash, pollIntervalMs: 500 });
   const admin = createAdminServer({ store, metrics, checks, logger: logging.child('admin') });
   admin.mount('/v1', raft.router);
+  admin.intercept(raft.httpHandler);
   const address = await admin.listen();
   process.stdout.write(
     `${JSON.stringify({ event: 'ready', admin: address.port, raft: config.listeners.raft })}\n`,

@@ -6,14 +6,14 @@
 import { isIP } from 'node:net';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
-import type { HealthCheckDefinition } from '../admin/index.js';
+import type { HealthCheckDefinition, RawRequestHandler } from '../admin/index.js';
 import type { ConfigApplier, ResolvedConfig } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Random } from '../core/random.js';
 import type { Metrics } from '../metrics/index.js';
 import { parseAddress, readSecretFile, type TrafficFilter } from '../raft-transport/index.js';
 import { RaftNodeError } from './errors.js';
-import { createLeaseRouter } from './lease-api.js';
+import { createLeaseHttpHandler, createLeaseRouter } from './lease-api.js';
 import type { PeerSpec } from './membership-policy.js';
 import { RaftNode } from './raft-node.js';
 
@@ -43,6 +43,8 @@ export interface StartRaftNodeOptions {
 export interface StartedRaftNode {
   /** Mount at `/v1`: `/v1/leases/…` and `/v1/raft`. */
   readonly router: Router;
+  /** `admin.intercept(...)`: the lease routes without Express (the hot path). */
+  readonly httpHandler: RawRequestHandler;
   /** Register with `HealthChecks`: "raft joined" (member of the group, leader known). */
   readonly readinessCheck: HealthCheckDefinition;
   readonly node: RaftNode;
@@ -96,6 +98,7 @@ export async function startRaftNode(options: StartRaftNodeOptions): Promise<Star
   });
   return {
     router: createLeaseRouter(node),
+    httpHandler: createLeaseHttpHandler(node, { logger: options.logger }),
     readinessCheck: {
       name: 'raft',
       readiness: true,

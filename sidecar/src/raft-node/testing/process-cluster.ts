@@ -156,6 +156,11 @@ export class ProcessCluster {
     return this.processes.has(id);
   }
 
+  /** The member's process id (of `ip netns exec`'s child, which execs node), if running. */
+  pid(id: string): number | undefined {
+    return this.processes.get(id)?.pid;
+  }
+
   /** Starts a member and waits for its ready line (its admin API listens). */
   async start(id: string, timeoutMs = 20_000): Promise<void> {
     const member = this.member(id);

@@ -1,0 +1,256 @@
+/**
+ * Load generation for bench:raft: keep-alive connections over raw sockets, one request in flight
+ * per connection, requests built as strings and answers parsed just far enough (status line,
+ * `Content-Length`, or one RESP line). Node's `http` client costs ~0.3 ms of CPU per request, as
+ * much as the server side it measures, on a machine where client and servers share two cores; this
+ * costs a fraction of that, so the figures say more about the server.
+ *
+ * The same connection class speaks to Redis (RESP), the throughput and latency baseline: a
+ * durable single-node `SET key holder NX PX ttl` (AOF with `appendfsync always`: one fsync per
+ * event-loop turn, group commit as our WAL) driven the same way, in the same run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer, type Socket } from 'node:net';
+
+/** Parses one complete answer at the start of `buffer`; its length and outcome, or undefined. */
+type AnswerParser = (buffer: Buffer) => { length: number; status: number } | undefined;
+
+const HEADER_END = Buffer.from('\r\n\r\n');
+const CONTENT_LENGTH = /\r\ncontent-length:\s*(\d+)/i;
+
+/** HTTP/1.1: status from the status line, body length from `Content-Length` (all we send). */
+export const parseHttpAnswer: AnswerParser = (buffer) => {
+  const headerEnd = buffer.indexOf(HEADER_END);
+  if (headerEnd < 0) return undefined;
+  const head = buffer.toString('latin1', 0, headerEnd);
+  const length = headerEnd + 4 + Number(CONTENT_LENGTH.exec(head)?.[1] ?? 0);
+  if (buffer.byteLength < length) return undefined;
+  return { length, status: Number(head.slice(9, 12)) };
+};
+
+/** RESP, one simple answer: `+OK` → 200, `$-1` (NX refused) → 409, `-ERR` → 500. */
+export const parseRespAnswer: AnswerParser = (buffer) => {
+  const end = buffer.indexOf('\r\n');
+  if (end < 0) return undefined;
+  const first = buffer[0];
+  return { length: end + 2, status: first === 0x2b ? 200 : first === 0x24 ? 409 : 500 };
+};
+
+/** One keep-alive connection with at most one request in flight. */
+export class LoadConnection {
+  private buffer: Buffer = Buffer.alloc(0);
+  private waiting: ((status: number) => void) | undefined;
+  private constructor(
+    private readonly socket: Socket,
+    private readonly parse: AnswerParser,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => this.settle(0));
+    socket.on('close', () => this.settle(0));
+  }
+
+  static open(port: number, parse: AnswerParser): Promise<LoadConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.off('error', reject);
+        resolve(new LoadConnection(socket, parse));
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  /** Sends one request; resolves with its status (0: connection failed). */
+  send(request: string): Promise<number> {
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.socket.write(request);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffer = this.buffer.byteLength === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    const answer = this.parse(this.buffer);
+    if (answer === undefined) return;
+    this.buffer = this.buffer.subarray(answer.length);
+    this.settle(answer.status);
+  }
+
+  private settle(status: number): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.(status);
+  }
+}
+
+/** Builds the i-th request of a load for worker `w`. */
+export type RequestMaker = (worker: number, i: number) => string;
+
+/** `POST /v1/leases/{name}/acquire {holder, ttl}` as raw HTTP/1.1. */
+export function leaseAcquire(port: number, name: string, holder: string, ttlMs: number): string {
+  const body = `{"holder":"${holder}","ttl":${ttlMs}}`;
+  return (
+    `POST /v1/leases/${name}/acquire HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`
+  );
+}
+
+/** `SET {name} {holder} NX PX {ttl}` as RESP. */
+export function redisSetNx(name: string, holder: string, ttlMs: number): string {
+  const args = ['SET', name, holder, 'NX', 'PX', String(ttlMs)];
+  return `*${args.length}\r\n${args.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`;
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+/** Outcome of a load run: answered 200/409 (`ok`), anything else (`errors`), client CPU. */
+export interface LoadResult {
+  readonly opsPerSecond: number;
+  readonly ok: number;
+  readonly errors: number;
+  readonly clientCpuUsPerOp: number;
+}
+
+/** Closed loop: `connections` workers, each sending its next request when the last answers. */
+export async function closedLoop(
+  port: number,
+  parse: AnswerParser,
+  connections: number,
+  seconds: number,
+  make: RequestMaker,
+): Promise<LoadResult> {
+  const pool = await Promise.all(
+    Array.from({ length: connections }, () => LoadConnection.open(port, parse)),
+  );
+  let ok = 0;
+  let errors = 0;
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  await Promise.all(
+    pool.map(async (connection, w) => {
+      for (let i = 0; performance.now() < end; i++) {
+        const status = await connection.send(make(w, i));
+        if (status === 200 || status === 409) ok++;
+        else errors++;
+        if (status === 0) return;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  for (const connection of pool) connection.close();
+  return {
+    opsPerSecond: ok / elapsed,
+    ok,
+    errors,
+    clientCpuUsPerOp: (used.user + used.system) / Math.max(1, ok + errors),
+  };
+}
+
+/** Open-loop latency: p50/p99 counted from each request's scheduled send time. */
+export interface RateResult {
+  readonly rate: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly ok: number;
+  readonly total: number;
+}
+
+/**
+ * Open loop at a fixed rate: request i is due at start + i/rate, sent on a free connection of the
+ * pool (opened up front, so no connect is timed); latency counts from the due time, so a stall of
+ * the server or of this client is not hidden (coordinated omission).
+ */
+export async function openLoop(
+  port: number,
+  parse: AnswerParser,
+  rate: number,
+  seconds: number,
+  make: RequestMaker,
+  poolSize = 64,
+): Promise<RateResult> {
+  const free = await Promise.all(
+    Array.from({ length: poolSize }, () => LoadConnection.open(port, parse)),
+  );
+  const all = [...free];
+  const total = Math.round(rate * seconds);
+  const latencies: number[] = [];
+  let ok = 0;
+  const backlog: number[] = [];
+  const start = performance.now() + 20;
+  const fire = (i: number, connection: LoadConnection): void => {
+    const due = start + (i * 1000) / rate;
+    void connection.send(make(0, i)).then((status) => {
+      latencies.push(performance.now() - due);
+      if (status === 200 || status === 409) ok++;
+      const next = backlog.shift();
+      if (next !== undefined) fire(next, connection);
+      else free.push(connection);
+    });
+  };
+  await new Promise<void>((resolve) => {
+    let i = 0;
+    const pump = (): void => {
+      const now = performance.now();
+      while (i < total && start + (i * 1000) / rate <= now) {
+        const connection = free.pop();
+        if (connection) fire(i, connection);
+        else backlog.push(i);
+        i++;
+      }
+      if (i < total) setTimeout(pump, Math.max(0, start + (i * 1000) / rate - performance.now()));
+      else resolve();
+    };
+    pump();
+  });
+  while (latencies.length < total) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (const connection of all) connection.close();
+  return { rate, p50: percentile(latencies, 50), p99: percentile(latencies, 99), ok, total };
+}
+
+/** A durable redis-server (AOF, `appendfsync always`) on a free loopback port, in `dir`. */
+export async function startDurableRedis(
+  dir: string,
+): Promise<{ port: number; pid: number; stop(): void }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+  const child: ChildProcess = spawn(
+    process.env.REDIS_SERVER ?? 'redis-server',
+    [
+      ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
+      ...['--appendonly', 'yes', '--appendfsync', 'always'],
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (/Ready to accept connections/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}: ${out}`));
+    });
+  });
+  return { port, pid: child.pid as number, stop: () => child.kill('SIGKILL') };
+}
