@@ -101,6 +101,13 @@ export function useNetnsLeaseScenario(members: number): NetnsLeaseScenario {
       await hold(2_000);
       phase('netem');
       for (const id of ids) await l.netem(hostOf(id), '50ms', 5);
+      // Which one ran is part of the result: the fallback delays only when packets queue.
+      process.stderr.write(
+        l.netemUnavailable === undefined
+          ? `netns ${members}: delay 50 ms + loss 5 % by tc netem\n`
+          : `netns ${members}: tc netem unavailable (${l.netemUnavailable.trim()}); fallback ` +
+              `ran: loss 5 % by iptables -m statistic, queueing delay by a tbf rate limit\n`,
+      );
       await hold(3_000);
 
       await faults({ cluster: c, lab: l, ids, hostOf, phase, hold });
@@ -145,8 +152,6 @@ export function useNetnsLeaseScenario(members: number): NetnsLeaseScenario {
       });
       expect(served.body.token).toBeGreaterThan(0);
       expect(first.term).toBeGreaterThanOrEqual(2);
-      if (l.netemUnavailable)
-        process.stderr.write(`netem unavailable, fallback used: ${l.netemUnavailable}\n`);
       process.stderr.write(
         `netns ${members}: ${histories.length} operations, ${report.grants} grants, ` +
           `${histories.filter((e) => e.outcome === 'unavailable' || e.outcome === 'error').length} unavailable\n`,

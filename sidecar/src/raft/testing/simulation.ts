@@ -9,11 +9,16 @@
  * (before persisting it, or after persisting but before sending): only what was persisted
  * survives. Clients acquire, renew and release leases through whichever node they believe leads.
  *
+ * Clients also read leases, as the driver serves reads: through the log (the leader appends an
+ * empty entry and answers when it applies, if it still leads the entry's term).
+ *
  * Checked invariants: election safety, log matching, leader completeness, state machine safety
  * (same entry, same lease result and same table at every index on every node), fencing tokens
- * strictly increasing per name, and lease mutual exclusion in real time as the clients see it
+ * strictly increasing per name, lease mutual exclusion in real time as the clients see it
  * (a client holds a lease from the grant's arrival until safeHoldMs after it sent the request,
- * on its own drifting clock). At the end, with faults healed, a leader must emerge and commit.
+ * on its own drifting clock), and linearizable reads (a read reflects every write acknowledged
+ * to any client before the read was sent). At the end, with faults healed, a leader must emerge
+ * and commit.
  */
 import { SeededRandom } from '../../core/random.js';
 import {
@@ -53,6 +58,11 @@ export interface SimulationOptions {
    * the TTL from sending, instead of safeHoldMs.
    */
   readonly clientHoldFactor?: number;
+  /**
+   * Deliberate bug, to prove the checker catches it: a leader answers reads from its table at
+   * once, without the log.
+   */
+  readonly staleReads?: boolean;
 }
 
 /** What a seed did, and the first invariant it broke, if any. */
@@ -80,17 +90,24 @@ export interface SimulationStats {
   messagesDropped: number;
   grants: number;
   conflicts: number;
+  reads: number;
   maxTerm: number;
   committed: number;
 }
 
 class Violation extends Error {}
 
+/** A read of one lease, served through the log. */
+interface ReadCommand {
+  readonly op: 'read';
+  readonly name: string;
+}
+
 interface ClientRequest {
   readonly kind: 'request';
   readonly client: number;
   readonly id: number;
-  readonly command: LeaseCommand;
+  readonly command: LeaseCommand | ReadCommand;
 }
 
 interface ClientReply {
@@ -98,6 +115,10 @@ interface ClientReply {
   readonly client: number;
   readonly id: number;
   readonly result?: LeaseResult;
+  /** A write's log index, or for a read the index its answer reflects (every entry up to it). */
+  readonly index?: number;
+  /** Set when a read was answered. */
+  readonly read?: true;
   readonly leaderHint?: NodeId;
 }
 
@@ -139,7 +160,7 @@ interface SimNode {
   role: string;
   term: number;
   /** Proposals awaiting their result, by log index. */
-  pending: Map<number, { term: number; client: number; id: number }>;
+  pending: Map<number, { term: number; client: number; id: number; read?: true }>;
   compactEvery: number;
 }
 
@@ -155,9 +176,11 @@ interface SimClient {
   nextActionAt: number;
   outstanding?: {
     id: number;
-    command: LeaseCommand;
+    command: LeaseCommand | ReadCommand;
     sentLocal: number;
     giveUpAt: number;
+    /** Reads: the highest write index acknowledged to any client when the read was sent. */
+    mustReflect: number;
   };
   holds: Map<string, Hold>;
 }
@@ -197,6 +220,7 @@ class Simulation {
     messagesDropped: 0,
     grants: 0,
     conflicts: 0,
+    reads: 0,
     maxTerm: 0,
     committed: 0,
   };
@@ -224,6 +248,8 @@ class Simulation {
   private readonly results = new Map<number, string>();
   private readonly tables = new Map<number, string>();
   private readonly lastToken = new Map<string, number>();
+  /** The highest log index of a write acknowledged to a client so far. */
+  private acknowledged = 0;
 
   constructor(private readonly options: SimulationOptions) {
     this.random = new SeededRandom(options.seed);
@@ -650,14 +676,26 @@ class Simulation {
         }
       }
       const pending = node.pending.get(entry.index);
-      if (pending) {
+      if (pending?.read) {
+        node.pending.delete(entry.index);
+        // As the driver: only the leader of the read's term answers (decision 0011).
+        const status = node.node.basicStatus();
+        const ok =
+          pending.term === entry.term && status.role === 'leader' && status.term === entry.term;
+        this.reply(node, {
+          kind: 'reply',
+          client: pending.client,
+          id: pending.id,
+          ...(ok && { read: true, index: entry.index }),
+        });
+      } else if (pending) {
         node.pending.delete(entry.index);
         const ok = pending.term === entry.term && result !== undefined;
         this.reply(node, {
           kind: 'reply',
           client: pending.client,
           id: pending.id,
-          ...(ok && { result }),
+          ...(ok && { result, index: entry.index }),
         });
       }
     }
@@ -685,15 +723,30 @@ class Simulation {
       reply(status.leader);
       return;
     }
-    // The leader stamps the command with its monotonic clock right before proposing it.
+    const command = request.command;
+    if (command.op === 'read' && this.options.staleReads) {
+      this.reply(node, {
+        kind: 'reply',
+        client: request.client,
+        id: request.id,
+        read: true,
+        index: status.applied,
+      });
+      return;
+    }
+    // The leader stamps the command with its monotonic clock right before proposing it; a read
+    // is an empty entry.
     const stamp = local(node.clock, this.now);
     try {
-      const [position] = node.node.propose(encodeLeaseCommand(request.command, stamp));
+      const [position] = node.node.propose(
+        command.op === 'read' ? new Uint8Array(0) : encodeLeaseCommand(command, stamp),
+      );
       if (position) {
         node.pending.set(position.index, {
           term: position.term,
           client: request.client,
           id: request.id,
+          ...(command.op === 'read' && { read: true as const }),
         });
       }
     } catch (error) {
@@ -720,8 +773,10 @@ class Simulation {
     const name = LEASE_NAMES[r.int(LEASE_NAMES.length)] ?? 'alpha';
     const holder = `client${client.index}`;
     const hold = client.holds.get(name);
-    let command: LeaseCommand;
-    if (hold && hold.until > this.now) {
+    let command: LeaseCommand | ReadCommand;
+    if (r.next() < 0.2) {
+      command = { op: 'read', name };
+    } else if (hold && hold.until > this.now) {
       const dice = r.next();
       if (dice < 0.6) command = { op: 'renew', name, holder, token: hold.token };
       else if (dice < 0.8) {
@@ -738,6 +793,7 @@ class Simulation {
       command,
       sentLocal: local(client.clock, this.now),
       giveUpAt: this.now + 300,
+      mustReflect: this.acknowledged,
     };
     this.send(
       { kind: 'request', client: client.index, id, command, to: client.guess },
@@ -746,13 +802,26 @@ class Simulation {
     );
   }
 
-  private handleReply(reply: ClientReply): void {
+  private handleReply(reply: ClientReply & { readonly from: NodeId }): void {
     const client = this.clients[reply.client];
     const out = client?.outstanding;
     if (!client || !out || out.id !== reply.id) return;
     client.outstanding = undefined;
     const result = reply.result;
     const name = out.command.name;
+    if (reply.index !== undefined && !reply.read) {
+      this.acknowledged = Math.max(this.acknowledged, reply.index);
+    }
+    if (reply.read) {
+      this.stats.reads++;
+      if ((reply.index ?? 0) < out.mustReflect) {
+        this.fail(
+          `linearizable read: client${client.index} read ${name} as of index ${reply.index ?? 0} ` +
+            `from ${reply.from}, but a write at ${out.mustReflect} was acknowledged before it asked`,
+        );
+      }
+      return;
+    }
     if (!result) {
       if (reply.leaderHint) client.guess = reply.leaderHint;
       else if (reply.leaderHint === '') client.guess = this.randomId();
