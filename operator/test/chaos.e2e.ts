@@ -374,7 +374,7 @@ describe('ChaosExperiment end to end', () => {
     expect(after.filter((ms) => ms >= base + 200)).toEqual([]);
   }, 120_000);
 
-  it('abort 503 on a dependency opens its callers CircuitBreaker: expect Verified, abortWhen aborts a second run', async () => {
+  it('abort 503 on a dependency opens its callers CircuitBreaker: expect Verified; abortWhen aborts on the breaker and on an error ratio', async () => {
     const app = await startEchoServer();
     echoes.push(app);
     const payments = await startPod('payments-1', { app: 'payments' }, '127.0.0.31', app.port);
@@ -522,7 +522,45 @@ describe('ChaosExperiment end to end', () => {
     console.log(
       `abortWhen: aborted and withdrawn ${(performance.now() - t0).toFixed(0)} ms after the breaker opened`,
     );
-  }, 150_000);
+
+    // An error budget: 30% aborts against a bound of 20% over 10 s, traffic straight to payments.
+    await createCustom(
+      'chaosexperiments',
+      drillBody('payments-budget', {
+        duration: '5m',
+        faults: [{ type: 'abort', httpStatus: 503, percentage: 30, direction: 'inbound' }],
+        abortWhen: { errorRatio: 0.2, window: '10s' },
+      }),
+    );
+    await waitFor(
+      'the 30% abort in payments-1 config',
+      async () => (await faultTypes(payments)) === 'abort',
+      20_000,
+      100,
+    );
+    const budget = await waitFor(
+      'payments-budget to abort on its error ratio',
+      async () => {
+        for (let i = 0; i < 10; i++) await send(payments.ports.inbound, { path: '/charge' });
+        const o = await chaos('payments-budget');
+        return o.status?.phase === 'Aborted' ? o : undefined;
+      },
+      30_000,
+      0,
+    );
+    expect(condition(budget, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'ErrorRatioExceeded',
+      message: expect.stringMatching(/^abortWhen: \d+ of \d+ requests failed \(5xx\) over 10s/),
+    });
+    console.log(`errorRatio guard: ${condition(budget, 'Ready')?.message ?? ''}`);
+    await waitFor(
+      'the budget fault to leave payments-1',
+      async () => (await faultTypes(payments)) === '',
+      20_000,
+      50,
+    );
+  }, 180_000);
 
   it('partition of one voter of a 3-member Raft group: the majority grants, the minority refuses, healing rejoins', async () => {
     const app = await startEchoServer();

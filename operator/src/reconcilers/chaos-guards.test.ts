@@ -70,6 +70,8 @@ describe('abortVerdict', () => {
       message: 'abortWhen: 20 of 100 requests failed (5xx) over 30s: 0.200 ≥ 0.2',
     });
     expect(at(0, 0)).toBeUndefined();
+    expect(at(9, 9)).toBeUndefined(); // too few requests to judge
+    expect(at(10, 10)?.reason).toBe('ErrorRatioExceeded');
     expect(abortVerdict(g, 'shop', NOTHING_OBSERVED)).toBeUndefined();
   });
 });

@@ -54,8 +54,15 @@ export function quorumLossRefusal(
 }
 
 /**
+ * Fewer requests than this in the window are not judged: one failed request out of two is
+ * not an error budget burning.
+ */
+export const MIN_REQUESTS_FOR_ERROR_RATIO = 10;
+
+/**
  * `abortWhen` against what the sidecars report: the error ratio of the targeted sidecars over
- * the window reached `errorRatio`, or the named CircuitBreaker is open on some sidecar.
+ * the window reached `errorRatio` (over at least `MIN_REQUESTS_FOR_ERROR_RATIO` requests), or
+ * the named CircuitBreaker is open on some sidecar.
  */
 export function abortVerdict(
   spec: ChaosExperimentSpec,
@@ -74,7 +81,11 @@ export function abortVerdict(
     }
   }
   const errors = observation.errorRatio;
-  if (guard.errorRatio !== undefined && errors !== undefined && errors.requests > 0) {
+  if (
+    guard.errorRatio !== undefined &&
+    errors !== undefined &&
+    errors.requests >= MIN_REQUESTS_FOR_ERROR_RATIO
+  ) {
     const ratio = errors.errors / errors.requests;
     if (ratio >= guard.errorRatio) {
       return {
