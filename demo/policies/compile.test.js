@@ -53,7 +53,7 @@ const output = compileSidecarConfigs({
     chaos: of('ChaosExperiment').map((c) => ({
       ...c,
       phase: 'Running',
-      targets: pods.filter((p) => p.labels.app === 'payments').map((p) => p.name),
+      targets: pods.filter((p) => p.labels.shop === 'payments').map((p) => p.name),
     })),
   },
   installation: {
@@ -98,6 +98,11 @@ test('orders enforces the rate limit, the breaker on payments and the saga, in o
   );
   assert.equal(config.raft?.id, 'orders-0');
   assert.equal(config.raft?.peers.filter((p) => p.voter).length, 3);
+});
+
+test('only orders is in a Raft group', () => {
+  assert.deepEqual([...output.raftGroups.keys()], ['shop/orders']);
+  assert.equal(configOf('payments-0').raft, undefined);
 });
 
 test('the latency drill reaches payments inbound only', () => {

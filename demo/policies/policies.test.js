@@ -30,12 +30,12 @@ test('every demo policy is valid for its CRD schema', () => {
 test('the policies select the shop apps and call its services by their full names', () => {
   const apps = shop
     .filter((d) => d.kind === 'Deployment')
-    .map((d) => d.spec.template.metadata.labels.app);
+    .map((d) => d.spec.template.metadata.labels.shop);
   const services = shop
     .filter((d) => d.kind === 'Service')
     .map((d) => `${d.metadata.name}.shop.svc.cluster.local`);
   for (const { file, doc } of policies) {
-    assert.ok(apps.includes(doc.spec.selector.matchLabels.app), `${file} selects no shop app`);
+    assert.ok(apps.includes(doc.spec.selector.matchLabels.shop), `${file} selects no shop service`);
     for (const url of JSON.stringify(doc.spec).match(/http:\/\/[^/"]+/g) ?? []) {
       assert.ok(
         services.includes(url.slice('http://'.length)),
