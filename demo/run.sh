@@ -17,17 +17,17 @@ mkdir -p "${DEMO_STATE}/logs"
 started=${SECONDS}
 headline "Palisade demo — $(date -u '+%Y-%m-%d %H:%M UTC')"
 
-# 1. Cluster. Remember what we started, so demo-down stops exactly that.
+# 1. Cluster. Remember what we started, so demo-down stops exactly that; `make cluster-up` is a
+# no-op for a cluster that is up, and adds the node when only the control plane runs.
 if e2e/cluster/status.sh >/dev/null 2>&1; then
   note "local cluster already up: using it (demo-down will leave it up)"
 else
-  # A running cluster is left as it is; a stopped one is started (and created if it never was).
   [[ -f "${DEMO_STATE}/started-cluster" ]] || {
     [[ -d "${PALISADE_CLUSTER_DIR}/pki" ]] && echo existing || echo created
   } >"${DEMO_STATE}/started-cluster"
-  progress "building Kubernetes from its Go modules (cached after the first run)" make --no-print-directory cluster-build
-  progress "starting the control plane and the node" make --no-print-directory cluster-up
 fi
+progress "building Kubernetes from its Go modules (cached after the first run)" make --no-print-directory cluster-build
+progress "starting the control plane and the node" make --no-print-directory cluster-up
 wait_for "the node to be Ready" 180 node_ready || die "no Ready node: see make cluster-status"
 
 # 2. Images.
