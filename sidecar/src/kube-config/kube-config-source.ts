@@ -9,7 +9,13 @@
 import type { Random } from '../core/random.js';
 import type { BackoffPolicy } from '../raft-transport/backoff.js';
 import { ConfigMapReflector, type ConfigMapClient } from './config-map-reflector.js';
-import { decidePodConfig, type PodConfigDecision, type PodIdentity } from './select-config.js';
+import {
+  decidePodConfig,
+  decisionSource,
+  selectConfigMap,
+  type PodConfigDecision,
+  type PodIdentity,
+} from './select-config.js';
 
 /** Options of `KubeConfigSource`. */
 export interface KubeConfigSourceOptions {
@@ -35,11 +41,13 @@ export class KubeConfigSource {
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
       onChange: (objects) => {
-        const decision = decidePodConfig(objects, options.pod, options.namespace);
-        // The source names the object and its resourceVersion (or "none").
-        if (decision.source === this.lastIdentity) return;
-        this.lastIdentity = decision.source;
-        options.onDecision(decision);
+        const selected = selectConfigMap(objects, options.pod.podName);
+        // Names the object and its resourceVersion (or "none"): the config is parsed only
+        // when it changes.
+        const identity = decisionSource(selected, options.namespace);
+        if (identity === this.lastIdentity) return;
+        this.lastIdentity = identity;
+        options.onDecision(decidePodConfig(selected, options.pod, options.namespace));
       },
     });
   }
@@ -57,7 +65,8 @@ export class KubeConfigSource {
 
   /** The decision for the objects cached now (what `onDecision` last received, or would). */
   current(): PodConfigDecision {
-    return decidePodConfig(this.reflector.objects(), this.options.pod, this.options.namespace);
+    const selected = selectConfigMap(this.reflector.objects(), this.options.pod.podName);
+    return decidePodConfig(selected, this.options.pod, this.options.namespace);
   }
 
   /** Stops the watch. */

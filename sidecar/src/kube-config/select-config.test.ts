@@ -6,6 +6,7 @@ import {
   NO_POLICY_VERSION,
   PODS_KEY,
   decidePodConfig,
+  listsPod,
   noPolicyDocument,
   podConfigDocument,
   selectConfigMap,
@@ -56,7 +57,7 @@ describe('toConfigMapView', () => {
       resourceVersion: 'rv-palisade-config-a',
       epoch: 42,
     });
-    expect([...(view?.pods ?? [])]).toEqual(['p1', 'p2']);
+    expect(view?.podsText).toBe('p1\np2');
     expect(view?.configText).toContain('"version"');
   });
 
@@ -68,12 +69,37 @@ describe('toConfigMapView', () => {
       data: { [PODS_KEY]: 3 },
     });
     expect(odd).toMatchObject({ name: 'n', epoch: 0, configText: undefined, resourceVersion: '' });
-    expect(odd?.pods.size).toBe(0);
+    expect(odd?.podsText).toBe('');
     expect(
       toConfigMapView({
         metadata: { name: 'n', annotations: { [ASSIGNMENT_EPOCH_ANNOTATION]: '-5' } },
       })?.epoch,
     ).toBe(0);
+  });
+});
+
+describe('listsPod', () => {
+  it('finds whole lines only, anywhere in the list', () => {
+    expect(listsPod('a\nb\nc', 'a')).toBe(true);
+    expect(listsPod('a\nb\nc', 'b')).toBe(true);
+    expect(listsPod('a\nb\nc', 'c')).toBe(true);
+    expect(listsPod('web-10\nweb-1x\nxweb-1', 'web-1')).toBe(false);
+    expect(listsPod('web-10\nweb-1x\nweb-1', 'web-1')).toBe(true);
+    expect(listsPod('', 'a')).toBe(false);
+    expect(listsPod('a\n\nb', '')).toBe(false);
+  });
+
+  it('agrees with splitting the list, on random lists and names', () => {
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const alphabet = ['a', 'b', '-', '1'];
+    const word = () =>
+      Array.from({ length: 1 + (next() % 3) }, () => alphabet[next() % 4]).join('');
+    for (let i = 0; i < 2000; i++) {
+      const lines = Array.from({ length: next() % 5 }, word);
+      const pod = word();
+      expect(listsPod(lines.join('\n'), pod)).toBe(lines.includes(pod));
+    }
   });
 });
 
@@ -149,7 +175,11 @@ describe('noPolicyDocument', () => {
 
 describe('decidePodConfig', () => {
   it('names the selected object and its resourceVersion as the source', () => {
-    const decision = decidePodConfig(views(configMap('a', ['checkout-1'], 3)), pod, 'shop');
+    const decision = decidePodConfig(
+      selectConfigMap(views(configMap('a', ['checkout-1'], 3)), pod.podName),
+      pod,
+      'shop',
+    );
     expect(decision).toMatchObject({
       kind: 'config',
       name: 'a',
@@ -159,7 +189,11 @@ describe('decidePodConfig', () => {
   });
 
   it('falls back to the no-policy document when nothing lists the pod', () => {
-    const decision = decidePodConfig(views(configMap('a', ['other'])), pod, 'shop');
+    const decision = decidePodConfig(
+      selectConfigMap(views(configMap('a', ['other'])), pod.podName),
+      pod,
+      'shop',
+    );
     expect(decision.kind).toBe('none');
     expect(decision.kind === 'none' && decision.document).toEqual(noPolicyDocument(pod));
   });
@@ -170,13 +204,17 @@ describe('decidePodConfig', () => {
       data: { [PODS_KEY]: 'checkout-1' },
     };
     const broken = configMap('b', ['checkout-1'], 1, '{"version":');
-    expect(decidePodConfig(views(missing), pod, 'shop')).toMatchObject({
+    expect(
+      decidePodConfig(selectConfigMap(views(missing), pod.podName), pod, 'shop'),
+    ).toMatchObject({
       kind: 'invalid',
       error: { code: 'CONFIG_READ_FAILED' },
     });
-    expect(decidePodConfig(views(broken), pod, 'shop')).toMatchObject({
-      kind: 'invalid',
-      error: { code: 'CONFIG_PARSE_FAILED' },
-    });
+    expect(decidePodConfig(selectConfigMap(views(broken), pod.podName), pod, 'shop')).toMatchObject(
+      {
+        kind: 'invalid',
+        error: { code: 'CONFIG_PARSE_FAILED' },
+      },
+    );
   });
 });

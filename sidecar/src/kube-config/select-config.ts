@@ -32,7 +32,26 @@ export interface ConfigMapView {
   readonly epoch: number;
   /** `data.config.json`, possibly absent (then the object is unusable, not ignored). */
   readonly configText: string | undefined;
-  readonly pods: ReadonlySet<string>;
+  /** `data.pods` as delivered (one name per line); ask `listsPod`. */
+  readonly podsText: string;
+}
+
+/**
+ * Whether `podsText` (one name per line) lists `pod` as a whole line. A search, not a split: a
+ * namespace's every sidecar receives every object, each listing up to all its pods, and each
+ * sidecar asks about one name only.
+ */
+export function listsPod(podsText: string, pod: string): boolean {
+  if (pod === '') return false;
+  for (let at = podsText.indexOf(pod); at >= 0; at = podsText.indexOf(pod, at + 1)) {
+    const end = at + pod.length;
+    if (
+      (at === 0 || podsText[at - 1] === '\n') &&
+      (end === podsText.length || podsText[end] === '\n')
+    )
+      return true;
+  }
+  return false;
 }
 
 /**
@@ -62,9 +81,7 @@ export function toConfigMapView(object: unknown): ConfigMapView | null {
     resourceVersion: typeof resourceVersion === 'string' ? resourceVersion : '',
     epoch: Number.isFinite(epoch) && epoch >= 0 ? epoch : 0,
     configText: typeof configText === 'string' ? configText : undefined,
-    pods: new Set(
-      typeof podsText === 'string' ? podsText.split('\n').filter((pod) => pod !== '') : [],
-    ),
+    podsText: typeof podsText === 'string' ? podsText : '',
   };
 }
 
@@ -78,7 +95,7 @@ export function selectConfigMap(
 ): ConfigMapView | null {
   let best: ConfigMapView | null = null;
   for (const object of objects) {
-    if (!object.pods.has(podName)) continue;
+    if (!listsPod(object.podsText, podName)) continue;
     if (
       best === null ||
       object.epoch > best.epoch ||
@@ -145,20 +162,21 @@ export type PodConfigDecision =
   | { readonly kind: 'invalid'; readonly source: string; readonly error: ConfigError }
   | { readonly kind: 'none'; readonly source: string; readonly document: unknown };
 
-/** Selection and parsing in one step: the decision for `objects` and this pod. */
+/** `source` of the decision for `selected`: its name and resourceVersion, or "none". */
+export function decisionSource(selected: ConfigMapView | null, namespace: string): string {
+  return selected === null
+    ? 'no config map lists this pod'
+    : `configmap ${namespace}/${selected.name}@${selected.resourceVersion}`;
+}
+
+/** The decision for the object `selectConfigMap` chose (parsing its config). */
 export function decidePodConfig(
-  objects: Iterable<ConfigMapView>,
+  selected: ConfigMapView | null,
   pod: PodIdentity,
   namespace: string,
 ): PodConfigDecision {
-  const selected = selectConfigMap(objects, pod.podName);
-  if (selected === null)
-    return {
-      kind: 'none',
-      source: 'no config map lists this pod',
-      document: noPolicyDocument(pod),
-    };
-  const source = `configmap ${namespace}/${selected.name}@${selected.resourceVersion}`;
+  const source = decisionSource(selected, namespace);
+  if (selected === null) return { kind: 'none', source, document: noPolicyDocument(pod) };
   if (selected.configText === undefined) {
     const error = new ConfigError('CONFIG_READ_FAILED', `${source} has no data.${CONFIG_KEY}`, [], {
       source,
