@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Stops the local node started by node-up.sh and removes what it created on the machine: pod
 # containers and their shims, network namespaces, mounts under the node folder, the pods' bridge,
-# the CNI configuration file, and the KUBE-*/CNI-* iptables chains (IPv4 and IPv6). Images stay
-# in containerd's root under the cluster folder (warm restart); `node-down.sh --purge` removes
-# that too. Harmless when nothing runs.
+# the CNI configuration file, kubelet's log links in /var/log/containers, and the KUBE-*/CNI-*
+# iptables chains (IPv4 and IPv6). Images stay in containerd's root under the cluster folder
+# (warm restart); `node-down.sh --purge` removes that too. Harmless when nothing runs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/node-lib.sh"
 
@@ -122,6 +122,9 @@ main() {
   fi
   ip link show "${BRIDGE}" >/dev/null 2>&1 && ip link del "${BRIDGE}" && log "bridge ${BRIDGE}: removed"
   rm -f "${CNI_CONF}" "${CNI_CONF}.tmp"
+  # kubelet's links to the containers' logs (their files are in the node folder).
+  find /var/log/containers -maxdepth 1 -type l -lname "${NODE_DIR}/*" -delete 2>/dev/null || true
+  rmdir /var/log/containers /var/log/pods 2>/dev/null || true
   rm -rf "${NODE_DIR}/cni-ipam"
   # containerd 1.6 puts shim sockets, fifos and runc state under /run/containerd whatever its
   # config says; they are empty once the shims are gone. Left alone if a system containerd runs.

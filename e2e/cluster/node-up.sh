@@ -10,6 +10,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/node-lib.sh"
 source "${CLUSTER_SRC_DIR}/pki.sh"
 
 READY_TIMEOUT="${READY_TIMEOUT:-120}"
+# CPU weight of all pods together (cgroup v1 shares; a busy process has 1024): see
+# raise_pods_cpu_weight.
+PODS_CPU_SHARES="${PODS_CPU_SHARES:-16384}"
 LOGS="${PALISADE_CLUSTER_DIR}/logs"
 RUN="${PALISADE_CLUSTER_DIR}/run"
 
@@ -117,6 +120,9 @@ containerRuntimeEndpoint: unix://${CONTAINERD_SOCK}
 clusterDNS: [${NODE_IP}]
 clusterDomain: ${CLUSTER_DOMAIN}
 resolvConf: /etc/resolv.conf
+# Containers' logs in the node folder, not /var/log/pods (kubelet still links them from
+# /var/log/containers, a fixed path: node-down.sh removes those links).
+podLogsDir: ${NODE_DIR}/pod-logs
 podCIDR: ${NODE_POD_CIDR}
 maxPods: 60
 serializeImagePulls: false
@@ -223,6 +229,19 @@ setup_network() {
   ip link set "${BRIDGE}" up
 }
 
+# kubelet gives the cgroup of all pods (kubepods) the CPU weight of the node's allocatable CPU
+# (2048 for 2 cores), which competes with every busy process of the machine at weight 1024 each.
+# On a development machine running the control plane, test runners and other work beside the
+# node, that starves pods: a sidecar's 1.5 CPU-s start-up took 30 s (its startup probe's whole
+# budget) at a load average of 12, 5 s with this weight. kubelet sets the weight once, at start.
+raise_pods_cpu_weight() {
+  local dir
+  for dir in /sys/fs/cgroup/cpu/kubepods /sys/fs/cgroup/cpu,cpuacct/kubepods; do
+    [[ -w "${dir}/cpu.shares" ]] && echo "${PODS_CPU_SHARES}" >"${dir}/cpu.shares" && return 0
+  done
+  [[ ! -w /sys/fs/cgroup/kubepods/cpu.weight ]] || echo 10000 >/sys/fs/cgroup/kubepods/cpu.weight
+}
+
 rbac() {
   "${KUBECTL[@]}" apply -f - >/dev/null <<'YAML'
 apiVersion: rbac.authorization.k8s.io/v1
@@ -255,6 +274,7 @@ main() {
     die "the control plane is not up: run e2e/cluster/up.sh first"
   if node_healthy && [[ -z "$(other_node_owner)" ]]; then
     echo "${PALISADE_CLUSTER_DIR}" >"${NODE_OWNER_FILE}"
+    raise_pods_cpu_weight
     log "node ${NODE_NAME} already up and Ready"
     return 0
   fi
@@ -276,6 +296,7 @@ main() {
   launch kube-proxy
   launch coredns
   wait_until "node ${NODE_NAME}: Ready" kubelet node_ready "${kubelet_started}"
+  raise_pods_cpu_weight
   wait_until "coredns: healthy" coredns curl -fsS "http://127.0.0.1:${COREDNS_HEALTH_PORT}/health"
   wait_until "kube-proxy: healthy" kube-proxy curl -fsS "http://127.0.0.1:${KUBE_PROXY_HEALTHZ_PORT}/healthz"
   if [[ -z "$("${KUBECTL[@]}" get endpoints kubernetes -o 'jsonpath={.subsets[*].addresses[*].ip}' 2>/dev/null)" ]]; then

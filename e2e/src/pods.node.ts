@@ -5,9 +5,15 @@
 // (the image exists only in the local node's containerd), so it runs in the e2e-node jest project
 // (`make e2e` runs it; the global setup brings the node up unless PALISADE_NODE=0).
 import { beforeAll, describe, expect, test } from '@jest/globals';
-import { e2eTarget, kubectl, waitFor, withNamespace } from './support/index.js';
+import {
+  e2eTarget,
+  echoContainer,
+  echoDeployment,
+  kubectl,
+  waitFor,
+  withNamespace,
+} from './support/index.js';
 
-const IMAGE = 'palisade.local/echo:1';
 const REPLICAS = 3;
 
 async function hasReadyNode(): Promise<boolean> {
@@ -28,29 +34,8 @@ beforeAll(async () => {
 }, 30_000);
 
 function manifests(namespace: string): string {
-  const env = [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }];
-  const container = {
-    name: 'echo',
-    image: IMAGE,
-    imagePullPolicy: 'Never',
-    env,
-    ports: [{ containerPort: 8080 }],
-    readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-  };
   const objects = [
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'echo', namespace },
-      spec: {
-        replicas: REPLICAS,
-        selector: { matchLabels: { app: 'echo' } },
-        template: {
-          metadata: { labels: { app: 'echo' } },
-          spec: { terminationGracePeriodSeconds: 2, containers: [container] },
-        },
-      },
-    },
+    echoDeployment(namespace, REPLICAS, { app: 'echo' }),
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -61,7 +46,7 @@ function manifests(namespace: string): string {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'client', namespace, labels: { app: 'client' } },
-      spec: { terminationGracePeriodSeconds: 1, containers: [container] },
+      spec: { terminationGracePeriodSeconds: 1, containers: [echoContainer()] },
     },
   ];
   return objects.map((object) => JSON.stringify(object)).join('\n---\n');

@@ -11,6 +11,8 @@
 //   one, so an image never misses a module it loads.
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import console from 'node:console';
+import process from 'node:process';
 
 const [root, workspace, out, flag, omitList] = process.argv.slice(2);
 if (root === undefined || workspace === undefined || out === undefined) {

@@ -2,3 +2,4 @@
 export * from './paths.js';
 export * from './kubectl.js';
 export * from './cluster.js';
+export * from './echo-app.js';
