@@ -12,6 +12,7 @@ PACKAGES=(
   iproute2       # Raft/chaos tests: network namespaces and tc netem
   iptables       # partitions between test hosts
   procps         # pgrep/pkill in cluster scripts
+  jq             # chaos/run.sh and chaos/pod-delete-loop.sh read objects as JSON
   # The local node (e2e/cluster/node-up.sh, real pods; docs/decisions/0012):
   containerd     # container runtime (CRI plugin); its own config, root and socket per cluster
   runc           # runs the pods' containers
