@@ -112,9 +112,14 @@ build_app() {
   log "${name}: built ${ARCHIVE} ($(du -m "${ARCHIVE}" | cut -f1) MB)"
 }
 
-# Imports an archive into the node's containerd unless the image is there with the same digest.
+# Imports an archive into the node's containerd unless the image is there with the same digest;
+# without a running node there is nothing to import into (the archive stays in the cache).
 import_image() {
   local ref="$1" archive="$2" ctr=(ctr --address "${CONTAINERD_SOCK}" -n k8s.io) digest
+  if [[ ! -S "${CONTAINERD_SOCK}" ]]; then
+    log "${ref}: the local node is not running, not imported (make cluster-up)"
+    return 0
+  fi
   digest="$(cat "${archive}.digest")"
   if "${ctr[@]}" images ls "name==${ref}" 2>/dev/null | grep -qF " ${digest} "; then
     return 0
