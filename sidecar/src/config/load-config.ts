@@ -9,6 +9,7 @@ import { validateSidecarConfig, type FieldError, type SidecarConfig } from '@pal
 import { parseAllDocuments } from 'yaml';
 import { resolveConfig, type ResolvedConfig } from './defaults.js';
 import { ConfigError } from './errors.js';
+import { sagaConfigErrors } from '../sagas/definition.js';
 
 /** Files larger than this are refused before being read (a SidecarConfig is kilobytes). */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -160,6 +161,7 @@ function crossFieldErrors(raw: SidecarConfig, config: ResolvedConfig): FieldErro
   }
   duplicates(config.rateLimits, (r) => `${r.policy}/${r.name}`, 'rateLimits', errors);
   duplicates(config.sagas, (s) => s.name, 'sagas', errors);
+  errors.push(...sagaConfigErrors(config.sagas));
   duplicates(config.raft?.peers ?? [], (p) => p.id, 'raft.peers', errors);
   return errors;
 }

@@ -1,0 +1,235 @@
+/**
+ * Saga commands as they travel through the Raft log (UTF-8 JSON `{"saga": …}`, next to the lease
+ * commands `{"lease": …}`). Every decision that depends on configuration or on the leader's
+ * clock (retry or give up, past the deadline or not) is taken by the leader and written into the
+ * command, so that applying the log needs nothing but the log: every replica computes the same
+ * table.
+ *
+ * `decodeSagaCommand` validates everything: entries come from the leader of the group, but a
+ * malformed one must be refused, not crash every replica.
+ */
+
+/** Which call of a step. */
+export type Phase = 'action' | 'compensation';
+
+/**
+ * What one attempt of a call gave. `response`: the service answered (any status). `error`: no
+ * answer; `uncertain` when the request may have reached the service (timeout, reset after
+ * sending) — such a step may have taken effect.
+ */
+export type CallOutcome =
+  | { readonly kind: 'response'; readonly status: number; readonly body?: unknown }
+  | { readonly kind: 'error'; readonly uncertain: boolean; readonly message: string };
+
+/**
+ * The leader's verdict on an attempt: `succeeded`; `retry` (another attempt will follow after a
+ * backoff); `failed` (no more attempts).
+ */
+export type Verdict = 'succeeded' | 'retry' | 'failed';
+
+/** One step as an instance records it when it starts. */
+export interface StartStep {
+  readonly name: string;
+  /** Whether the step has a compensation. */
+  readonly compensable: boolean;
+}
+
+/** A new instance; its first step's action is intended at once (one entry, not two). */
+export interface StartCommand {
+  readonly op: 'start';
+  readonly id: string;
+  readonly saga: string;
+  readonly input: unknown;
+  readonly steps: readonly StartStep[];
+  /** Leader's wall clock (ms since the epoch): for the step log, durations and retention. */
+  readonly at: number;
+}
+
+/**
+ * The outcome of the call in flight. Applying it records the outcome and, on success, intends
+ * the next call (the next step's action, or the next compensation): outcome and next intent
+ * share one entry.
+ */
+export interface OutcomeCommand {
+  readonly op: 'outcome';
+  readonly id: string;
+  readonly phase: Phase;
+  readonly step: number;
+  readonly attempt: number;
+  readonly outcome: CallOutcome;
+  readonly verdict: Verdict;
+  /** The instance's deadline had passed when the outcome was proposed: compensate, go no further. */
+  readonly deadlineExceeded: boolean;
+  readonly at: number;
+}
+
+/** The intent of the next attempt of a call awaiting retry. */
+export interface RetryCommand {
+  readonly op: 'retry';
+  readonly id: string;
+  readonly phase: Phase;
+  readonly step: number;
+  readonly attempt: number;
+  readonly at: number;
+}
+
+/** The deadline passed while an action awaited its retry: compensate instead. */
+export interface TimeoutCommand {
+  readonly op: 'timeout';
+  readonly id: string;
+  readonly at: number;
+}
+
+/** Drop finished instances (retention). */
+export interface ForgetCommand {
+  readonly op: 'forget';
+  readonly ids: readonly string[];
+}
+
+/** No change: a new leader proposes one and resumes once it applied (its table is then current). */
+export interface BarrierCommand {
+  readonly op: 'barrier';
+}
+
+/** Everything the saga table applies. */
+export type SagaCommand =
+  StartCommand | OutcomeCommand | RetryCommand | TimeoutCommand | ForgetCommand | BarrierCommand;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes a command as a log payload. */
+export function encodeSagaCommand(command: SagaCommand): Uint8Array {
+  return encoder.encode(JSON.stringify({ saga: command }));
+}
+
+/** Instance ids: 32 lowercase hex digits (also the instance's trace id). */
+export const INSTANCE_ID_PATTERN = /^[0-9a-f]{32}$/;
+/** Longest error text kept in the table. */
+export const MAX_ERROR_LENGTH = 1024;
+
+class Malformed extends Error {}
+
+function fail(what: string): never {
+  throw new Malformed(what);
+}
+
+function rec(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(what);
+  return value as Record<string, unknown>;
+}
+
+function int(value: unknown, what: string, min = 0): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) fail(what);
+  return value;
+}
+
+function text(value: unknown, what: string, max = 512): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) fail(what);
+  return value;
+}
+
+function id(value: unknown): string {
+  if (typeof value !== 'string' || !INSTANCE_ID_PATTERN.test(value)) fail('id');
+  return value;
+}
+
+function phase(value: unknown): Phase {
+  if (value !== 'action' && value !== 'compensation') fail('phase');
+  return value;
+}
+
+function outcome(value: unknown): CallOutcome {
+  const o = rec(value, 'outcome');
+  if (o.kind === 'response') {
+    const status = int(o.status, 'status', 100);
+    return o.body === undefined
+      ? { kind: 'response', status }
+      : { kind: 'response', status, body: o.body };
+  }
+  if (o.kind === 'error') {
+    if (typeof o.uncertain !== 'boolean') fail('uncertain');
+    return {
+      kind: 'error',
+      uncertain: o.uncertain,
+      message: text(o.message, 'message', MAX_ERROR_LENGTH),
+    };
+  }
+  return fail('outcome kind');
+}
+
+function parse(value: unknown): SagaCommand {
+  const c = rec(value, 'command');
+  switch (c.op) {
+    case 'start': {
+      if (!Array.isArray(c.steps) || c.steps.length === 0 || c.steps.length > 32) fail('steps');
+      return {
+        op: 'start',
+        id: id(c.id),
+        saga: text(c.saga, 'saga'),
+        input: c.input,
+        steps: c.steps.map((s) => {
+          const step = rec(s, 'step');
+          if (typeof step.compensable !== 'boolean') fail('compensable');
+          return { name: text(step.name, 'step name', 253), compensable: step.compensable };
+        }),
+        at: int(c.at, 'at'),
+      };
+    }
+    case 'outcome': {
+      const verdict = c.verdict;
+      if (verdict !== 'succeeded' && verdict !== 'retry' && verdict !== 'failed') fail('verdict');
+      if (typeof c.deadlineExceeded !== 'boolean') fail('deadlineExceeded');
+      return {
+        op: 'outcome',
+        id: id(c.id),
+        phase: phase(c.phase),
+        step: int(c.step, 'step'),
+        attempt: int(c.attempt, 'attempt', 1),
+        outcome: outcome(c.outcome),
+        verdict,
+        deadlineExceeded: c.deadlineExceeded,
+        at: int(c.at, 'at'),
+      };
+    }
+    case 'retry':
+      return {
+        op: 'retry',
+        id: id(c.id),
+        phase: phase(c.phase),
+        step: int(c.step, 'step'),
+        attempt: int(c.attempt, 'attempt', 2),
+        at: int(c.at, 'at'),
+      };
+    case 'timeout':
+      return { op: 'timeout', id: id(c.id), at: int(c.at, 'at') };
+    case 'forget':
+      if (!Array.isArray(c.ids) || c.ids.length > 100_000) fail('ids');
+      return { op: 'forget', ids: c.ids.map(id) };
+    case 'barrier':
+      return { op: 'barrier' };
+    default:
+      return fail('op');
+  }
+}
+
+/**
+ * Decodes a log payload: the command, `'malformed'` for a saga entry that fails validation, or
+ * undefined when the payload is not a saga command (another state machine's entry).
+ */
+export function decodeSagaCommand(data: Uint8Array): SagaCommand | 'malformed' | undefined {
+  if (data.byteLength === 0 || data[0] !== 0x7b /* { */) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(data));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || !('saga' in value)) return undefined;
+  try {
+    return parse(value.saga);
+  } catch (error) {
+    if (error instanceof Malformed) return 'malformed';
+    throw error;
+  }
+}

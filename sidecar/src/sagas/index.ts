@@ -1,0 +1,6 @@
+/** Sagas: the pure state machine and decisions, the leader's orchestrator, the admin API. */
+export * from './commands.js';
+export * from './decisions.js';
+export * from './definition.js';
+export * from './saga-table.js';
+export * from './template.js';

@@ -1,0 +1,281 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  decodeSagaCommand,
+  encodeSagaCommand,
+  type CallOutcome,
+  type SagaCommand,
+} from './commands.js';
+import { SagaTable, currentCall, idempotencyKey, type SagaInstance } from './saga-table.js';
+
+const ID = '0123456789abcdef0123456789abcdef';
+const ok = (body?: unknown): CallOutcome => ({ kind: 'response', status: 200, body });
+const http = (status: number): CallOutcome => ({ kind: 'response', status });
+const timeout: CallOutcome = {
+  kind: 'error',
+  uncertain: true,
+  message: 'no answer within 2000 ms',
+};
+
+/** Applies commands as consecutive log entries. */
+class Log {
+  index = 0;
+  readonly commands: SagaCommand[] = [];
+  constructor(readonly table = new SagaTable()) {}
+  apply(command: SagaCommand) {
+    this.index++;
+    this.commands.push(command);
+    // Through the codec, as the driver does.
+    const decoded = decodeSagaCommand(encodeSagaCommand(command));
+    if (decoded === undefined || decoded === 'malformed') throw new Error('codec lost the command');
+    return this.table.apply({ index: this.index, term: 2 }, decoded);
+  }
+  start(steps: [string, boolean][]) {
+    return this.apply({
+      op: 'start',
+      id: ID,
+      saga: 'shop/order',
+      input: { total: 1 },
+      steps: steps.map(([name, compensable]) => ({ name, compensable })),
+      at: 1000,
+    });
+  }
+  outcome(
+    phase: 'action' | 'compensation',
+    step: number,
+    attempt: number,
+    outcome: CallOutcome,
+    verdict: 'succeeded' | 'retry' | 'failed',
+    deadlineExceeded = false,
+  ) {
+    return this.apply({
+      op: 'outcome',
+      id: ID,
+      phase,
+      step,
+      attempt,
+      outcome,
+      verdict,
+      deadlineExceeded,
+      at: 2000,
+    });
+  }
+  get instance(): SagaInstance {
+    return this.table.get(ID) as SagaInstance;
+  }
+}
+
+const THREE: [string, boolean][] = [
+  ['reserve', true],
+  ['charge', true],
+  ['ship', false],
+];
+
+describe('saga table', () => {
+  it('runs the steps in order and completes: intent of the next step in the outcome entry', () => {
+    const log = new Log();
+    log.start(THREE);
+    expect(currentCall(log.instance)).toMatchObject({
+      phase: 'action',
+      step: 0,
+      record: { status: 'in-flight', attempts: 1 },
+    });
+    log.outcome('action', 0, 1, ok({ id: 'r1' }), 'succeeded');
+    expect(currentCall(log.instance)).toMatchObject({
+      phase: 'action',
+      step: 1,
+      record: { status: 'in-flight' },
+    });
+    log.outcome('action', 1, 1, ok(), 'succeeded');
+    log.outcome('action', 2, 1, ok(), 'succeeded');
+    expect(log.index).toBe(4);
+    expect(log.instance).toMatchObject({ state: 'Completed', finishedAt: 2000 });
+    expect(log.instance.steps[0]?.action.response).toEqual({ status: 200, body: { id: 'r1' } });
+    expect([...log.table.unfinished()]).toEqual([]);
+  });
+
+  it('compensates the completed steps in reverse order when a step fails, then is Compensated', () => {
+    const log = new Log();
+    log.start(THREE);
+    log.outcome('action', 0, 1, ok(), 'succeeded');
+    log.outcome('action', 1, 1, ok(), 'succeeded');
+    log.outcome('action', 2, 1, http(400), 'failed');
+    expect(log.instance).toMatchObject({
+      state: 'Compensating',
+      cursor: 1,
+      error: 'step ship failed: HTTP 400',
+    });
+    log.outcome('compensation', 1, 1, ok(), 'succeeded');
+    expect(log.instance).toMatchObject({ state: 'Compensating', cursor: 0 });
+    log.outcome('compensation', 0, 1, ok(), 'succeeded');
+    expect(log.instance.state).toBe('Compensated');
+    const compensations = log.instance.log.filter(
+      (l) => l.phase === 'compensation' && l.event === 'succeeded',
+    );
+    expect(compensations.map((l) => l.step)).toEqual(['charge', 'reserve']);
+  });
+
+  it('is Failed when the first step fails (nothing to undo)', () => {
+    const log = new Log();
+    log.start(THREE);
+    log.outcome('action', 0, 1, http(422), 'failed');
+    expect(log.instance.state).toBe('Failed');
+  });
+
+  it('retries: the failed attempt waits, the retry entry intends the next attempt', () => {
+    const log = new Log();
+    log.start(THREE);
+    log.outcome('action', 0, 1, http(503), 'retry');
+    expect(currentCall(log.instance)?.record).toMatchObject({
+      status: 'awaiting-retry',
+      attempts: 1,
+      error: 'HTTP 503',
+    });
+    // A stale or duplicated outcome of attempt 1 changes nothing.
+    expect(log.outcome('action', 0, 1, ok(), 'succeeded')).toEqual({
+      applied: false,
+      reason: 'stale',
+    });
+    expect(log.apply({ op: 'retry', id: ID, phase: 'action', step: 0, attempt: 3, at: 3 })).toEqual(
+      { applied: false, reason: 'stale' },
+    );
+    log.apply({ op: 'retry', id: ID, phase: 'action', step: 0, attempt: 2, at: 3 });
+    expect(currentCall(log.instance)?.record).toMatchObject({ status: 'in-flight', attempts: 2 });
+    log.outcome('action', 0, 2, ok(), 'succeeded');
+    expect(log.instance.cursor).toBe(1);
+  });
+
+  it('compensates a step whose outcome is unknown (it may have taken effect)', () => {
+    const log = new Log();
+    log.start(THREE);
+    log.outcome('action', 0, 1, ok(), 'succeeded');
+    log.outcome('action', 1, 1, timeout, 'failed');
+    expect(log.instance).toMatchObject({ state: 'Compensating', cursor: 1 });
+    expect(log.instance.steps[1]?.action.maybeApplied).toBe(true);
+  });
+
+  it('ends in NeedsAttention, error kept, when a compensation fails for good', () => {
+    const log = new Log();
+    log.start(THREE);
+    log.outcome('action', 0, 1, ok(), 'succeeded');
+    log.outcome('action', 1, 1, http(409), 'failed');
+    log.outcome('compensation', 0, 1, http(500), 'retry');
+    log.apply({ op: 'retry', id: ID, phase: 'compensation', step: 0, attempt: 2, at: 5 });
+    log.outcome('compensation', 0, 2, http(500), 'failed');
+    expect(log.instance).toMatchObject({
+      state: 'NeedsAttention',
+      error: 'compensation of step reserve failed: HTTP 500',
+    });
+  });
+
+  it('past the deadline: a success compensates, a pending retry times out', () => {
+    const a = new Log();
+    a.start(THREE);
+    a.outcome('action', 0, 1, ok(), 'succeeded', true);
+    expect(a.instance).toMatchObject({
+      state: 'Compensating',
+      cursor: 0,
+      error: 'saga deadline exceeded',
+    });
+    const b = new Log();
+    b.start(THREE);
+    b.outcome('action', 0, 1, ok(), 'succeeded');
+    b.outcome('action', 1, 1, http(503), 'retry');
+    b.apply({ op: 'timeout', id: ID, at: 9 });
+    expect(b.instance).toMatchObject({ state: 'Compensating', cursor: 0 });
+    // A timeout while a call is in flight is refused: that call's outcome decides.
+    expect(b.apply({ op: 'timeout', id: ID, at: 10 })).toEqual({ applied: false, reason: 'stale' });
+  });
+
+  it('refuses a duplicate start and commands for unknown instances', () => {
+    const log = new Log();
+    log.start(THREE);
+    expect(log.start(THREE)).toEqual({ applied: false, reason: 'duplicate' });
+    expect(log.apply({ op: 'timeout', id: 'f'.repeat(32), at: 1 })).toEqual({
+      applied: false,
+      reason: 'unknown-instance',
+    });
+  });
+
+  it('forgets finished instances past retention, and the oldest beyond the cap', () => {
+    const table = new SagaTable();
+    const ids = ['a', 'b', 'c'].map((c) => c.repeat(32));
+    ids.forEach((id, i) => {
+      table.apply(
+        { index: i * 2 + 1, term: 2 },
+        {
+          op: 'start',
+          id,
+          saga: 's/x',
+          input: {},
+          steps: [{ name: 'a', compensable: false }],
+          at: 1000 * i,
+        },
+      );
+      table.apply(
+        { index: i * 2 + 2, term: 2 },
+        {
+          op: 'outcome',
+          id,
+          phase: 'action',
+          step: 0,
+          attempt: 1,
+          outcome: ok(),
+          verdict: 'succeeded',
+          deadlineExceeded: false,
+          at: 1000 * i,
+        },
+      );
+    });
+    expect(table.expired(1500, () => 1000, 10)).toEqual([ids[0]]);
+    expect(table.expired(0, () => 1e9, 1)).toEqual([ids[0], ids[1]]);
+    table.apply({ index: 7, term: 2 }, { op: 'forget', ids: [ids[0] as string] });
+    expect(table.size).toBe(2);
+    expect(table.counts().get('s/x')?.Completed).toBe(2);
+  });
+
+  it('snapshots: equal tables give equal bytes, and restore continues identically', () => {
+    const log = new Log();
+    log.start(THREE);
+    log.outcome('action', 0, 1, ok({ id: 1 }), 'succeeded');
+    const restored = SagaTable.restore(log.table.snapshot());
+    expect(restored.snapshot()).toEqual(log.table.snapshot());
+    expect([...restored.unfinished()].map((i) => i.id)).toEqual([ID]);
+    const next: SagaCommand = {
+      op: 'outcome',
+      id: ID,
+      phase: 'action',
+      step: 1,
+      attempt: 1,
+      outcome: ok(),
+      verdict: 'succeeded',
+      deadlineExceeded: false,
+      at: 1,
+    };
+    restored.apply({ index: 3, term: 2 }, next);
+    log.apply(next);
+    expect(restored.snapshot()).toEqual(log.table.snapshot());
+  });
+
+  it('idempotency keys: <instance>-<step>, and a distinct key for the compensation', () => {
+    expect(idempotencyKey(ID, 'charge', 'action')).toBe(`${ID}-charge`);
+    expect(idempotencyKey(ID, 'charge', 'compensation')).toBe(`${ID}-charge-compensation`);
+  });
+});
+
+describe('saga commands codec', () => {
+  it('ignores other machines entries and flags malformed saga entries', () => {
+    const enc = new TextEncoder();
+    expect(decodeSagaCommand(enc.encode('{"lease":{"op":"acquire"},"stamp":1}'))).toBeUndefined();
+    expect(decodeSagaCommand(new Uint8Array())).toBeUndefined();
+    expect(decodeSagaCommand(enc.encode('{"saga":{"op":"start","id":"nothex"}}'))).toBe(
+      'malformed',
+    );
+    expect(
+      decodeSagaCommand(
+        enc.encode(
+          '{"saga":{"op":"outcome","id":"' + ID + '","phase":"action","step":0,"attempt":0}}',
+        ),
+      ),
+    ).toBe('malformed');
+  });
+});
