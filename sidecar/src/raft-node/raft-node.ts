@@ -48,9 +48,11 @@ import {
   decodeStoredSnapshot,
 } from './core-storage.js';
 import { RaftNodeError } from './errors.js';
+import { composeSnapshot, splitSnapshot, type LogMachine } from './log-machine.js';
 import { desiredConf, nextConfChange, type PeerSpec } from './membership-policy.js';
 import {
   decodeNodeMessage,
+  type CallReply,
   type LeaseReply,
   type LeaseRequest,
   type NodeMessage,
@@ -100,7 +102,12 @@ export interface RaftNodeOptions {
   readonly requestTimeoutMs?: number;
   /** Called once when the node stops on a fatal error (storage): the process should exit. */
   readonly onFatal?: (error: RaftNodeError) => void;
+  /** A second state machine on the log (sagas): gets the entries that are not lease commands. */
+  readonly machine?: LogMachine;
 }
+
+/** The answer to {@link RaftNode.proposeEntry} and {@link RaftNode.callLeader}. */
+export type EntryReply = CallReply;
 
 /** A member as `GET /v1/raft` shows it. */
 export interface RaftMemberView {
@@ -160,6 +167,11 @@ export class RaftNode {
   private readonly reads: QueuedRead[] = [];
   private readonly pendingReads = new Map<number, PendingReads>();
   private readonly forwarded = new Map<number, ForwardedRequest>();
+  /** Machine entries proposed here, by index, until applied (or their deadline). */
+  private readonly entryWaiters = new Map<number, { term: number; settle(r: EntryReply): void }>();
+  /** Calls sent to the leader, by id, until answered. */
+  private readonly calls = new Map<number, { leader: NodeId; settle(r: EntryReply): void }>();
+  private callHandler: ((payload: unknown) => Promise<unknown>) | undefined;
   private nextForwardId = 1;
   private turnScheduled = false;
   private turnRunning: Promise<void> | undefined;
@@ -386,7 +398,7 @@ export class RaftNode {
     const snapshot = this.store.snapshot();
     if (snapshot) {
       const decoded = decodeStoredSnapshot(snapshot);
-      this.table = LeaseTable.restore(decoded.data);
+      this.restoreMachines(decoded.data);
       this.lastSnapshotIndex = snapshot.index;
       this.applied = snapshot.index;
     }
@@ -478,6 +490,22 @@ export class RaftNode {
         void this.serveLocally(message.request).then(reply);
         return;
       }
+      case 'call': {
+        const { id } = message;
+        const node = this.node;
+        const answer =
+          node !== undefined && node.basicStatus().role === 'leader'
+            ? this.serveCall(message.payload)
+            : Promise.resolve<EntryReply>({
+                ok: false,
+                ...notLeaderError(this.options.id, node?.basicStatus().leader ?? ''),
+              });
+        void answer.then((reply) => this.transport.send(from, { kind: 'call-reply', id, reply }));
+        return;
+      }
+      case 'call-reply':
+        this.calls.get(message.id)?.settle(message.reply);
+        return;
       case 'forward-reply': {
         const waiter = this.forwarded.get(message.id);
         if (waiter) {
@@ -594,6 +622,129 @@ export class RaftNode {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // The second state machine (sagas): proposals, calls forwarded to the leader, snapshots
+
+  /**
+   * Leader only: appends `data` (an entry of `options.machine`) and resolves with what the machine
+   * returned when it applied it here, or a retryable error (not leader, term changed, timeout).
+   * Proposed at once, outside the lease queue: it still goes into the next Ready's fsync.
+   */
+  proposeEntry(data: Uint8Array): Promise<EntryReply> {
+    const unavailable = this.unavailableEntry();
+    if (unavailable) return Promise.resolve(unavailable);
+    const node = this.node as RawNode;
+    let position;
+    try {
+      [position] = node.propose(data);
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+      return Promise.resolve({ ok: false, ...notLeaderError(this.options.id, error.leader) });
+    }
+    const { index, term } = position as { index: number; term: number };
+    this.scheduleTurn();
+    return this.awaitReply(this.entryWaiters, index, { term }, this.knownLeader);
+  }
+
+  /** Registers the leader-side handler of {@link callLeader} payloads (validated by it). */
+  setCallHandler(handler: (payload: unknown) => Promise<unknown>): void {
+    this.callHandler = handler;
+  }
+
+  /** Runs the call handler on the leader (here, or over the Raft transport) with `payload`. */
+  callLeader(payload: unknown): Promise<EntryReply> {
+    const unavailable = this.unavailableEntry();
+    if (unavailable) return Promise.resolve(unavailable);
+    const status = (this.node as RawNode).basicStatus();
+    if (status.role === 'leader') return this.serveCall(payload);
+    if (status.leader === '') {
+      return Promise.resolve({
+        ok: false,
+        code: 'PALISADE_RAFT_NO_LEADER',
+        message: 'no leader is known (election in progress)',
+        leader: '',
+      });
+    }
+    const id = this.nextForwardId++;
+    const reply = this.awaitReply(this.calls, id, { leader: status.leader }, status.leader);
+    this.transport.send(status.leader, { kind: 'call', id, payload });
+    return reply;
+  }
+
+  private unavailableEntry(): EntryReply | undefined {
+    const unavailable = this.unavailable();
+    if (unavailable?.kind !== 'error') return undefined;
+    return {
+      ok: false,
+      code: unavailable.code,
+      message: unavailable.message,
+      leader: unavailable.leader,
+    };
+  }
+
+  private async serveCall(payload: unknown): Promise<EntryReply> {
+    if (this.callHandler === undefined) {
+      return { ok: false, ...notLeaderError(this.options.id, '') };
+    }
+    return { ok: true, result: await this.callHandler(payload) };
+  }
+
+  /** Registers a waiter under `key` in `waiters`, answered by its owner or timed out. */
+  private awaitReply<K, T extends object>(
+    waiters: Map<K, T & { settle(r: EntryReply): void }>,
+    key: K,
+    fields: T,
+    leader: NodeId,
+  ): Promise<EntryReply> {
+    return new Promise<EntryReply>((resolve) => {
+      const timer = setTimeout(() => {
+        waiters.delete(key);
+        resolve({
+          ok: false,
+          code: 'PALISADE_RAFT_TIMEOUT',
+          message: `no answer within ${this.requestTimeoutMs} ms: the outcome is unknown`,
+          leader,
+        });
+      }, this.requestTimeoutMs);
+      waiters.set(key, {
+        ...fields,
+        settle: (reply: EntryReply) => {
+          clearTimeout(timer);
+          waiters.delete(key);
+          resolve(reply);
+        },
+      });
+    });
+  }
+
+  private applyMachineEntry(entry: Entry): void {
+    const applied = this.options.machine?.apply(entry, entry.data);
+    const waiter = this.entryWaiters.get(entry.index);
+    if (waiter === undefined) return;
+    if (waiter.term !== entry.term || applied === undefined) {
+      waiter.settle({ ok: false, ...notLeaderError(this.options.id, this.knownLeader) });
+    } else waiter.settle({ ok: true, result: applied.result });
+  }
+
+  private snapshotMachines(): Uint8Array {
+    const machine = this.options.machine;
+    return machine
+      ? composeSnapshot(this.table.snapshot(), machine.snapshot())
+      : this.table.snapshot();
+  }
+
+  private restoreMachines(data: Uint8Array): void {
+    const { leases, machine } = splitSnapshot(data);
+    this.table = LeaseTable.restore(leases);
+    this.options.machine?.restore(machine);
+  }
+
+  /** Settles every machine proposal and call waiting here (stop, fatal error). */
+  private failEntryWaiters(reply: EntryReply): void {
+    for (const waiter of [...this.entryWaiters.values(), ...this.calls.values()])
+      waiter.settle(reply);
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // The loop
 
   private scheduleTurn(): void {
@@ -631,7 +782,7 @@ export class RaftNode {
       this.observeState(ready, node);
       for (const message of late) this.transport.send(message.to, { kind: 'raft', message });
       if (ready.snapshot) {
-        this.table = LeaseTable.restore(ready.snapshot.data);
+        this.restoreMachines(ready.snapshot.data);
         this.applied = ready.snapshot.metadata.index;
         this.lastSnapshotIndex = Math.max(this.lastSnapshotIndex, this.applied);
       }
@@ -771,6 +922,10 @@ export class RaftNode {
    * way; the client must treat it as not granted).
    */
   private failForwarded(leader: NodeId): void {
+    for (const waiter of this.calls.values()) {
+      if (waiter.leader === leader) continue;
+      waiter.settle({ ok: false, ...notLeaderError(this.options.id, leader) });
+    }
     for (const [id, waiter] of this.forwarded) {
       if (waiter.leader === leader) continue;
       this.forwarded.delete(id);
@@ -790,6 +945,7 @@ export class RaftNode {
     const stamped = entry.data.byteLength > 0 ? decodeLeaseCommand(entry.data) : undefined;
     if (stamped === undefined) {
       waiter?.settle(notLeader(this.options.id, this.knownLeader));
+      this.applyMachineEntry(entry);
       return;
     }
     const result = this.table.apply({ index: entry.index, term: entry.term }, stamped);
@@ -814,7 +970,7 @@ export class RaftNode {
     // The deferred commit index goes with it: a restart must not find a snapshot beyond its
     // durable commit index.
     await this.store.save({
-      snapshot: encodeStoredSnapshot({ metadata, data: this.table.snapshot() }),
+      snapshot: encodeStoredSnapshot({ metadata, data: this.snapshotMachines() }),
       hardState: this.deferredHardState,
     });
     this.deferredHardState = undefined;
@@ -855,6 +1011,10 @@ export class RaftNode {
     }
     this.pending.clear();
     this.pendingReads.clear();
+    if (reply.kind === 'error') {
+      const { code, message, leader } = reply;
+      this.failEntryWaiters({ ok: false, code, message, leader });
+    }
   }
 
   private fail(error: unknown): void {
@@ -879,11 +1039,15 @@ function errorReply(code: RaftNodeUnavailableCode, message: string, leader: Node
 }
 
 function notLeader(self: NodeId, leader: NodeId): LeaseReply {
-  return errorReply(
-    'PALISADE_RAFT_NOT_LEADER',
-    `${self} lost the leadership before the command committed; retry`,
-    leader === self ? '' : leader,
-  );
+  return { kind: 'error', ...notLeaderError(self, leader) };
+}
+
+function notLeaderError(self: NodeId, leader: NodeId) {
+  return {
+    code: 'PALISADE_RAFT_NOT_LEADER' as const,
+    message: `${self} lost the leadership before the command committed; retry`,
+    leader: leader === self ? '' : leader,
+  };
 }
 
 function resultReply(result: LeaseResult): LeaseReply {

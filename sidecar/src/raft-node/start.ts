@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics/index.js';
 import { parseAddress, readSecretFile, type TrafficFilter } from '../raft-transport/index.js';
 import { RaftNodeError } from './errors.js';
 import { createLeaseHttpHandler, createLeaseRouter } from './lease-api.js';
+import type { LogMachine } from './log-machine.js';
 import type { PeerSpec } from './membership-policy.js';
 import { RaftNode } from './raft-node.js';
 
@@ -37,6 +38,8 @@ export interface StartRaftNodeOptions {
   readonly snapshots?: { readonly every?: number; readonly keep?: number };
   /** Called once if the node stops on a storage failure: the process should exit and replay. */
   readonly onFatal?: (error: RaftNodeError) => void;
+  /** The second state machine on the log (the saga table). */
+  readonly machine?: LogMachine;
 }
 
 /** A started Raft node, as `main` uses it. */
@@ -95,6 +98,7 @@ export async function startRaftNode(options: StartRaftNodeOptions): Promise<Star
     snapshotEvery: options.snapshots?.every,
     snapshotKeep: options.snapshots?.keep,
     onFatal: options.onFatal,
+    machine: options.machine,
   });
   return {
     router: createLeaseRouter(node),

@@ -61,7 +61,20 @@ export type NodeMessage =
   | { readonly kind: 'probe' }
   | { readonly kind: 'probe-reply'; readonly initialized: boolean }
   | { readonly kind: 'forward'; readonly id: number; readonly request: LeaseRequest }
-  | { readonly kind: 'forward-reply'; readonly id: number; readonly reply: LeaseReply };
+  | { readonly kind: 'forward-reply'; readonly id: number; readonly reply: LeaseReply }
+  /** Another module's request for the leader (sagas); its handler validates `payload`. */
+  | { readonly kind: 'call'; readonly id: number; readonly payload: unknown }
+  | { readonly kind: 'call-reply'; readonly id: number; readonly reply: CallReply };
+
+/** The leader's answer to a `call`: the handler's result, or why it was not run (retryable). */
+export type CallReply =
+  | { readonly ok: true; readonly result: unknown }
+  | {
+      readonly ok: false;
+      readonly code: RaftNodeUnavailableCode;
+      readonly message: string;
+      readonly leader: string;
+    };
 
 const MAX_ID_LENGTH = 253;
 const MAX_ENTRIES_PER_MESSAGE = 100_000;
@@ -266,6 +279,20 @@ function leaseReply(value: unknown): LeaseReply {
   }
 }
 
+function callReply(value: unknown): CallReply {
+  const r = record(value, 'call reply');
+  if (r.ok === true) return { ok: true, result: r.result };
+  const code = r.code;
+  if (r.ok !== false || typeof code !== 'string' || !UNAVAILABLE_CODES.has(code))
+    fail('call reply');
+  return {
+    ok: false,
+    code: code as RaftNodeUnavailableCode,
+    message: shortText(r.message, 'message'),
+    leader: str(r.leader, 'leader'),
+  };
+}
+
 function finite(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) fail(what);
   return value;
@@ -288,6 +315,10 @@ export function decodeNodeMessage(payload: unknown): NodeMessage {
       return { kind: 'forward', id: count(m.id, 'id'), request: leaseRequest(m.request) };
     case 'forward-reply':
       return { kind: 'forward-reply', id: count(m.id, 'id'), reply: leaseReply(m.reply) };
+    case 'call':
+      return { kind: 'call', id: count(m.id, 'id'), payload: m.payload };
+    case 'call-reply':
+      return { kind: 'call-reply', id: count(m.id, 'id'), reply: callReply(m.reply) };
     default:
       return fail('kind');
   }
