@@ -44,6 +44,7 @@ import {
   startRaftNode,
   type StartedRaftNode,
 } from './raft-node/index.js';
+import { SagaMachine, startSagas, type StartedSagas } from './sagas/index.js';
 import { InboundServer, OutboundServer, Pipeline } from './proxy/index.js';
 import { createTracing, tracingOptionsFromConfig, type Tracing } from './tracing/index.js';
 
@@ -422,6 +423,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       : createProbeServer({ checks, metrics, port: probePort, logger: logging.child('probe') });
   let watcher: ConfigWatcher | null = null;
   let raft: StartedRaftNode | null = null;
+  let sagas: StartedSagas | null = null;
 
   const closeAll = async (graceMs: number): Promise<void> => {
     watcher?.close();
@@ -432,6 +434,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     ]);
     await probe?.close();
     await admin.close();
+    await sagas?.stop();
     await raft?.stop();
     await redis.close();
     await tracing.shutdown().catch(() => undefined);
@@ -440,10 +443,13 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   let ports: RunningSidecar['ports'];
   try {
     await redis.waitReady(1000);
-    // The Raft group (leases, later sagas) runs only where the config has a raft section; its
+    // The Raft group (leases, sagas) runs only where the config has a raft section; its
     // API lives on the admin server and its readiness is part of /readyz.
     if (config.raft !== undefined) {
+      // The saga table is the log's second state machine: it exists before the node restores.
+      const sagaMachine = new SagaMachine();
       raft = await startRaftNode({
+        machine: sagaMachine,
         config: config.raft,
         listenPort: config.listeners.raft,
         metrics,
@@ -456,6 +462,17 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       store.register(raftPartitionApplier(raft, config));
       admin.mount('/v1', raft.router);
       admin.intercept(raft.httpHandler);
+      sagas = startSagas({
+        node: raft.node,
+        machine: sagaMachine,
+        sagas: config.sagas,
+        tracing: () => tracing,
+        metrics,
+        logger: logging.child('sagas'),
+        random,
+      });
+      store.register(sagas.applier);
+      admin.mount('/v1', sagas.router);
     }
     const [inboundPort, outboundPort, adminAddress, probeAddress] = await Promise.all([
       inbound.listen(),

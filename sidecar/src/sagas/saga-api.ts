@@ -1,0 +1,240 @@
+/**
+ * The saga API (API.md), an Express router mounted at `/v1` on the admin server:
+ *
+ *   POST /v1/sagas/{saga} {input}   → 202 {id}            (the start entry is committed)
+ *   GET  /v1/sagas/{saga}/{id}      → 200 {id, saga, state, steps, log, …} · 404
+ *
+ * `{saga}` is `namespace/name` as in the config (`/v1/sagas/shop/place-order`), or the bare name
+ * when only one configured saga has it. Every member answers: the request (validated here) goes
+ * to the leader over the Raft transport, which starts the instance or reads its table (reads are
+ * the leader's: a 202 is always followed by a readable instance). Retryable failures are 503 with
+ * `Retry-After`, like the lease API.
+ */
+import { randomBytes } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import { AdminHttpError } from '../admin/index.js';
+import type { EntryReply } from '../raft-node/index.js';
+import { INSTANCE_ID_PATTERN } from './commands.js';
+import type { SagaDefinition } from './definition.js';
+import type { SagaOrchestrator, SagaLog } from './orchestrator.js';
+import type { SagaInstance, SagaTable } from './saga-table.js';
+import { describeRef, readInput } from './template.js';
+
+/** A request as forwarded to the leader (validated again there: it crossed the network). */
+export type SagaCall =
+  | { readonly op: 'start'; readonly saga: string; readonly input: Record<string, unknown> }
+  | { readonly op: 'view'; readonly saga: string; readonly id: string };
+
+/** The leader's answer: an HTTP status and JSON body. */
+export interface SagaAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+const NAME = /^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
+/** Largest accepted `input` (bytes of JSON): it is copied into the Raft log. */
+export const MAX_INPUT_BYTES = 64 * 1024;
+
+function invalid(field: string, message: string): never {
+  throw new AdminHttpError(400, 'INVALID_REQUEST', 'request is invalid', [{ field, message }]);
+}
+
+/** `ns/name` or a bare `name`, from the path segments. */
+function sagaParam(req: Request): string {
+  const { namespace, name } = req.params as { namespace?: string; name?: string };
+  for (const part of [namespace, name]) {
+    if (part !== undefined && !NAME.test(part))
+      invalid('saga', 'must be namespace/name or name (lowercase DNS labels)');
+  }
+  return namespace === undefined ? (name as string) : `${namespace}/${name}`;
+}
+
+/** Validates a forwarded call's payload. */
+export function decodeSagaCall(payload: unknown): SagaCall | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const p = payload as Record<string, unknown>;
+  if (typeof p.saga !== 'string' || p.saga.length > 317) return undefined;
+  if (p.op === 'view' && typeof p.id === 'string' && INSTANCE_ID_PATTERN.test(p.id)) {
+    return { op: 'view', saga: p.saga, id: p.id };
+  }
+  if (
+    p.op === 'start' &&
+    typeof p.input === 'object' &&
+    p.input !== null &&
+    !Array.isArray(p.input)
+  ) {
+    return { op: 'start', saga: p.saga, input: p.input as Record<string, unknown> };
+  }
+  return undefined;
+}
+
+/** Finds the configured saga a request names (`ns/name`, or a bare name when unique). */
+export function resolveSaga(
+  definitions: ReadonlyMap<string, SagaDefinition>,
+  saga: string,
+): SagaDefinition | undefined {
+  const exact = definitions.get(saga);
+  if (exact !== undefined || saga.includes('/')) return exact;
+  const matches = [...definitions.values()].filter((d) => d.name.endsWith(`/${saga}`));
+  return matches.length === 1 ? matches[0] : undefined;
+}
+
+/** An instance as `GET /v1/sagas/{saga}/{id}` shows it. */
+export function viewInstance(instance: SagaInstance): Record<string, unknown> {
+  const iso = (ms: number | undefined) =>
+    ms === undefined ? undefined : new Date(ms).toISOString();
+  return {
+    id: instance.id,
+    saga: instance.saga,
+    state: instance.state,
+    input: instance.input,
+    startedAt: iso(instance.startedAt),
+    finishedAt: iso(instance.finishedAt),
+    error: instance.error,
+    steps: instance.steps.map((s) => ({
+      name: s.name,
+      action: s.action,
+      ...(s.compensable ? { compensation: s.compensation } : {}),
+    })),
+    log: instance.log.map((l) => ({ ...l, at: iso(l.at) })),
+  };
+}
+
+/** Options of {@link createSagaService}. */
+export interface SagaServiceOptions {
+  readonly log: SagaLog;
+  readonly table: () => SagaTable;
+  readonly definitions: () => ReadonlyMap<string, SagaDefinition>;
+  readonly orchestrator: SagaOrchestrator;
+  readonly wallClock: () => number;
+}
+
+function notFound(what: string): SagaAnswer {
+  return { status: 404, body: { error: { code: 'PALISADE_SAGA_NOT_FOUND', message: what } } };
+}
+
+function unavailable(reply: { code: string; message: string; leader: string }): SagaAnswer {
+  return {
+    status: 503,
+    body: { error: { code: reply.code, message: reply.message, leader: reply.leader || null } },
+  };
+}
+
+/** The leader-side handler of saga calls (what `callLeader` runs on the leader). */
+export function createSagaService(
+  options: SagaServiceOptions,
+): (payload: unknown) => Promise<SagaAnswer> {
+  return async (payload) => {
+    const call = decodeSagaCall(payload);
+    if (call === undefined) {
+      return {
+        status: 400,
+        body: { error: { code: 'INVALID_REQUEST', message: 'malformed saga call' } },
+      };
+    }
+    const definition = resolveSaga(options.definitions(), call.saga);
+    if (definition === undefined) return notFound(`no saga ${call.saga} is configured`);
+    if (call.op === 'view') {
+      const instance = options.table().get(call.id);
+      return instance === undefined || instance.saga !== definition.name
+        ? notFound(`${definition.name} has no instance ${call.id}`)
+        : { status: 200, body: viewInstance(instance) };
+    }
+    if (!options.orchestrator.ready()) {
+      return unavailable({
+        code: 'PALISADE_RAFT_NOT_LEADER',
+        message: 'the leader is still resuming its instances; retry',
+        leader: '',
+      });
+    }
+    const missing = definition.inputRefs.filter((ref) => readInput(ref, call.input) === undefined);
+    if (missing.length > 0) {
+      return {
+        status: 400,
+        body: {
+          error: {
+            code: 'INVALID_REQUEST',
+            message: 'input lacks values the saga reads',
+            details: missing.map((ref) => ({
+              field: describeRef(ref),
+              message: "required by the saga's templates",
+            })),
+          },
+        },
+      };
+    }
+    const id = randomBytes(16).toString('hex');
+    const answer = await options.log.propose({
+      op: 'start',
+      id,
+      saga: definition.name,
+      input: call.input,
+      steps: definition.steps.map((s) => ({
+        name: s.name,
+        compensable: s.compensation !== undefined,
+      })),
+      at: Math.floor(options.wallClock()),
+    });
+    if (!answer.ok) return unavailable(answer);
+    options.orchestrator.started(id);
+    return { status: 202, body: { id } };
+  };
+}
+
+function answerOf(reply: EntryReply): SagaAnswer {
+  if (!reply.ok) return unavailable(reply);
+  const r = reply.result as Partial<SagaAnswer> | null;
+  if (
+    typeof r !== 'object' ||
+    r === null ||
+    typeof r.status !== 'number' ||
+    !Number.isInteger(r.status) ||
+    r.status < 200 ||
+    r.status > 599 ||
+    typeof r.body !== 'object' ||
+    r.body === null
+  ) {
+    return unavailable({
+      code: 'PALISADE_RAFT_NOT_LEADER',
+      message: 'the leader answered something malformed',
+      leader: '',
+    });
+  }
+  return { status: r.status, body: r.body };
+}
+
+/** The `/v1` router of sagas: every request goes to the leader through `callLeader`. */
+export function createSagaRouter(callLeader: (payload: SagaCall) => Promise<EntryReply>): Router {
+  const router = Router();
+  const send = async (res: Response, call: SagaCall): Promise<void> => {
+    const answer = answerOf(await callLeader(call));
+    if (answer.status === 503) res.setHeader('retry-after', '1');
+    res.status(answer.status).json(answer.body);
+  };
+  const start = async (req: Request, res: Response): Promise<void> => {
+    const saga = sagaParam(req);
+    const body: unknown = req.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      invalid('', 'body must be a JSON object {input}');
+    const unknown = Object.keys(body).filter((k) => k !== 'input');
+    if (unknown.length > 0) invalid(unknown[0] as string, 'unknown field');
+    const input = (body as { input?: unknown }).input ?? {};
+    if (typeof input !== 'object' || input === null || Array.isArray(input))
+      invalid('input', 'must be a JSON object');
+    if (Buffer.byteLength(JSON.stringify(input)) > MAX_INPUT_BYTES)
+      invalid('input', `must be at most ${MAX_INPUT_BYTES} bytes of JSON`);
+    await send(res, { op: 'start', saga, input: input as Record<string, unknown> });
+  };
+  const view = async (req: Request, res: Response): Promise<void> => {
+    const saga = sagaParam(req);
+    const id = req.params.id;
+    if (typeof id !== 'string' || !INSTANCE_ID_PATTERN.test(id))
+      invalid('id', 'must be 32 lowercase hex digits');
+    await send(res, { op: 'view', saga, id });
+  };
+  router.post('/sagas/:name', start);
+  router.post('/sagas/:namespace/:name', start);
+  router.get('/sagas/:name/:id', view);
+  router.get('/sagas/:namespace/:name/:id', view);
+  return router;
+}
