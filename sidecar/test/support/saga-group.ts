@@ -136,7 +136,8 @@ export class SagaGroup {
   /** (Re)starts member `id` with its config, Raft port and data directory. */
   async restart(id: string): Promise<SidecarProcess> {
     const { config, raftPort } = this.configs.get(id) as { config: TestConfig; raftPort: number };
-    const member = await startSidecarProcess({ config, raftPort });
+    // Generous: six node processes loading at once on a loaded 2-core host take a while.
+    const member = await startSidecarProcess({ config, raftPort, startTimeoutMs: 60_000 });
     this.members.set(id, member);
     return member;
   }
