@@ -9,6 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { KubeApiClient } from './adapters/kube-api-client.js';
 import { KubeEventRecorder } from './adapters/kube-event-recorder.js';
+import { pingRedis } from './adapters/redis-ping.js';
 import type { PolicyKind } from './compiler/types.js';
 import { systemScheduler, type Scheduler } from './core/clock.js';
 import { systemRandom } from './core/random.js';
@@ -16,12 +17,15 @@ import { createKubeInformers } from './informer/kube-informers.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import { KubeLeaseLock } from './leader/lease-lock.js';
 import { Operator, type EventSource } from './operator.js';
+import { RedisHealth } from './reconcilers/redis-health.js';
 import { OptionsError, USAGE, parseOptions, type OperatorRuntimeOptions } from './options.js';
 import { HealthServer } from './server/health-server.js';
 import { OperatorMetrics } from './server/metrics.js';
 import { CertificateManager } from './webhook/certificate-manager.js';
 import { WebhookServer } from './webhook/webhook-server.js';
 
+/** A Redis that does not answer PING within this long counts as unavailable. */
+const REDIS_PING_TIMEOUT_MS = 1000;
 /** Exit codes of the command. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, lostLease: 3 } as const;
 
@@ -83,6 +87,10 @@ export async function startOperator(
     installation: options.installation,
     scheduler,
     random: systemRandom,
+    redis: new RedisHealth({
+      check: (url) => pingRedis(url, REDIS_PING_TIMEOUT_MS),
+      clock: scheduler,
+    }),
     events: new KubeEventRecorder(kubeConfig, options.identity, (error) =>
       logger.warn({ err: errorText(error) }, 'event not recorded'),
     ),

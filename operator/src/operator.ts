@@ -17,6 +17,7 @@ import type { EventRecorder } from './reconcilers/condition-events.js';
 import type { KubeApi } from './reconcilers/kube-api.js';
 import { NamespaceCompiler } from './reconcilers/namespace-compiler.js';
 import { createPolicyReconciler } from './reconcilers/policy-reconciler.js';
+import type { RedisHealth } from './reconcilers/redis-health.js';
 
 /** What the operator needs of an informer (`ResourceInformer` fits). */
 export interface EventSource {
@@ -52,6 +53,8 @@ export interface OperatorOptions {
   reconcileTimeoutMs?: number;
   /** Kubernetes Events on condition transitions (none if absent). */
   events?: EventRecorder;
+  /** Redis reachability behind `RedisUnavailable` on RateLimitPolicies (not checked if absent). */
+  redis?: RedisHealth;
   /**
    * How chaos guards and expectations read the sidecars' metrics (default: HTTP to the pod IP's
    * probe port 15020) and how often while a guarded experiment runs (default 2000 ms).
@@ -126,6 +129,9 @@ export class Operator {
               installation,
               clock: scheduler,
               ...(options.events === undefined ? {} : { events: options.events }),
+              ...(options.redis === undefined || kind !== 'RateLimitPolicy'
+                ? {}
+                : { redis: options.redis }),
             });
       kinds.set(kind, new Controller({ ...common(kind.toLowerCase(), statusWorkers), reconcile }));
     }

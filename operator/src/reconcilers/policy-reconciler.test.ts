@@ -14,6 +14,7 @@ import {
 import type { CommonStatus } from './kube-api.js';
 import { NamespaceCompiler } from './namespace-compiler.js';
 import { createPolicyReconciler } from './policy-reconciler.js';
+import { RedisHealth } from './redis-health.js';
 import type { InstallationSettings } from '../compiler/types.js';
 
 const never = new AbortController().signal;
@@ -107,6 +108,49 @@ describe('RateLimitPolicy status', () => {
     api.putResource(kubeRateLimit('limits', rateLimitSpec('checkout', 10, 'global')));
     await reconcile('shop/limits', never);
     expect(ready(statusOf(api, 'RateLimitPolicy', 'limits'))?.reason).toBe('RedisNotConfigured');
+  });
+
+  it('RedisUnavailable while the Redis of a global rule does not answer, re-checked on requeue', async () => {
+    const api = new FakeKubeApi();
+    const clock = new ManualScheduler(Date.UTC(2026, 0, 1, 12));
+    const installation = testInstallation;
+    const compiler = new NamespaceCompiler({ api, installation, memoize: false });
+    let up = false;
+    const checked: string[] = [];
+    const redis = new RedisHealth({
+      clock,
+      intervalMs: 5000,
+      check: (url) => (
+        checked.push(url),
+        up ? Promise.resolve() : Promise.reject(new Error('ECONNREFUSED'))
+      ),
+    });
+    const reconcile = createPolicyReconciler({
+      kind: 'RateLimitPolicy',
+      api,
+      compiler,
+      installation,
+      clock,
+      redis,
+    });
+    api.putPod(kubePod('checkout-1', { app: 'checkout' }));
+    api.putResource(kubeRateLimit('limits', rateLimitSpec('checkout', 10, 'global')));
+    expect(await reconcile('shop/limits', never)).toEqual({ requeueAfterMs: 5000 });
+    const down = ready(statusOf(api, 'RateLimitPolicy', 'limits'));
+    expect(down).toMatchObject({ status: 'False', reason: 'RedisUnavailable' });
+    expect(down?.message).toContain('ECONNREFUSED');
+    expect(checked).toEqual([installation.redis?.url]);
+    up = true;
+    clock.advance(5000);
+    await reconcile('shop/limits', never);
+    expect(ready(statusOf(api, 'RateLimitPolicy', 'limits'))).toMatchObject({
+      status: 'True',
+      reason: 'Enforced',
+    });
+    // A local-only policy needs no Redis: no check, no requeue.
+    api.putResource(kubeRateLimit('local', rateLimitSpec('checkout', 10, 'local')));
+    expect(await reconcile('shop/local', never)).toBeUndefined();
+    expect(checked).toHaveLength(2);
   });
 
   it('does nothing for a deleted resource', async () => {

@@ -6,7 +6,8 @@ import { conditionTransitionEvents, type EventRecorder } from './condition-event
 import type { KubeApi } from './kube-api.js';
 import type { NamespaceCompiler } from './namespace-compiler.js';
 import { ownedStatusUpToDate } from './owned-status.js';
-import { desiredPolicyStatus } from './policy-status.js';
+import { desiredPolicyStatus, redisUrlOf } from './policy-status.js';
+import type { RedisHealth } from './redis-health.js';
 
 /** Options of a status reconciler for RateLimitPolicy, CircuitBreaker or Saga. */
 export interface PolicyReconcilerOptions {
@@ -17,6 +18,11 @@ export interface PolicyReconcilerOptions {
   clock: Clock;
   /** Told about condition transitions, after the status carrying them was written. */
   events?: EventRecorder;
+  /**
+   * Reachability of Redis for RateLimitPolicies with global rules (`RedisUnavailable`); such
+   * policies are re-reconciled every `intervalMs` while they need it. None: not checked.
+   */
+  redis?: RedisHealth;
 }
 
 /**
@@ -26,15 +32,26 @@ export interface PolicyReconcilerOptions {
  * nothing here.
  */
 export function createPolicyReconciler(options: PolicyReconcilerOptions): Reconcile {
-  const { kind, api, compiler, installation, clock, events } = options;
+  const { kind, api, compiler, installation, clock, events, redis } = options;
   return async (key, signal) => {
     const { namespace, name } = splitKey(key);
     const resource = await api.getResource(kind, namespace, name);
     if (resource === undefined || resource.metadata.deletionTimestamp !== undefined) return;
     const output = await compiler.compile(namespace);
     const diag = output.diagnostics.get(policyKey(kind, namespace, name));
-    const desired = desiredPolicyStatus(resource, diag, installation, new Date(clock.now()));
-    if (ownedStatusUpToDate(resource.status, desired)) return;
+    const redisUrl = redis === undefined ? undefined : redisUrlOf(resource, installation);
+    const redisState =
+      redisUrl === undefined ? undefined : await (redis as RedisHealth).state(redisUrl);
+    // Level-based: while the policy needs Redis, look again after the check interval.
+    const result = redisUrl === undefined ? undefined : { requeueAfterMs: redis?.intervalMs };
+    const desired = desiredPolicyStatus(
+      resource,
+      diag,
+      installation,
+      new Date(clock.now()),
+      redisState,
+    );
+    if (ownedStatusUpToDate(resource.status, desired)) return result;
     signal.throwIfAborted();
     await api.applyStatus(kind, namespace, name, desired, signal);
     if (events !== undefined)
@@ -49,5 +66,6 @@ export function createPolicyReconciler(options: PolicyReconcilerOptions): Reconc
         desired.conditions,
       ))
         events.record(event);
+    return result;
   };
 }

@@ -1,7 +1,9 @@
 import type { Condition } from '@palisade/crds';
 import { setConditions, type DesiredCondition } from '../conditions.js';
 import type { InstallationSettings, PolicyDiagnostics } from '../compiler/types.js';
+import { redisAddress } from '../adapters/redis-ping.js';
 import type { CommonStatus, PalisadeResource } from './kube-api.js';
+import type { RedisState } from './redis-health.js';
 
 /** Reasons of the `Ready` condition users can act on (printed by `kubectl get`). */
 export const Reasons = {
@@ -11,6 +13,7 @@ export const Reasons = {
   ConflictingCircuitBreakers: 'ConflictingCircuitBreakers',
   NoConflict: 'NoConflict',
   RedisNotConfigured: 'RedisNotConfigured',
+  RedisUnavailable: 'RedisUnavailable',
   SpansRaftGroups: 'SpansRaftGroups',
   NoRaftGroup: 'NoRaftGroup',
 } as const;
@@ -26,6 +29,7 @@ export function desiredConditions(
   resource: PalisadeResource,
   diag: PolicyDiagnostics | undefined,
   installation: InstallationSettings,
+  redis?: RedisState,
 ): DesiredCondition[] {
   const generation = resource.metadata.generation;
   const cond = (
@@ -67,6 +71,15 @@ export function desiredConditions(
         false,
         Reasons.RedisNotConfigured,
         'a rule has scope global but no Redis is configured (installation or spec.redis)',
+      ),
+    );
+  } else if (redis !== undefined && !redis.reachable && resource.kind === 'RateLimitPolicy') {
+    const url = redisUrlOf(resource, installation) ?? '';
+    out.push(
+      ready(
+        false,
+        Reasons.RedisUnavailable,
+        `Redis at ${redisAddress(url)} does not answer (${redis.detail}): global rules fall back to failureMode ${resource.spec.failureMode ?? 'open'}`,
       ),
     );
   } else if (
@@ -127,10 +140,11 @@ export function desiredPolicyStatus(
   diag: PolicyDiagnostics | undefined,
   installation: InstallationSettings,
   now: Date,
+  redis?: RedisState,
 ): CommonStatus {
   const { conditions } = setConditions(
     resource.status?.conditions,
-    desiredConditions(resource, diag, installation),
+    desiredConditions(resource, diag, installation, redis),
     now,
   );
   return {
@@ -144,6 +158,15 @@ export function desiredPolicyStatus(
 
 function needsRedis(resource: PalisadeResource & { kind: 'RateLimitPolicy' }): boolean {
   return resource.spec.rules.some((r) => r.scope === 'global');
+}
+
+/** The Redis URL a RateLimitPolicy's global rules use, or undefined when none needs one. */
+export function redisUrlOf(
+  resource: PalisadeResource,
+  installation: InstallationSettings,
+): string | undefined {
+  if (resource.kind !== 'RateLimitPolicy' || !needsRedis(resource)) return undefined;
+  return resource.spec.redis?.url ?? installation.redis?.url;
 }
 
 function conflictMessage(diag: PolicyDiagnostics): string {
