@@ -67,7 +67,7 @@ beforeAll(async () => {
   secretFile = join(work, 'raft-secret');
   writeFileSync(secretFile, RAFT_SECRET, { mode: 0o600 });
   operator = await startOperator();
-}, 60_000);
+}, 240_000); // buildSidecar may run `tsc -b sidecar` first (up to 170 s on a loaded host)
 
 /** The operator, in this process, with the sidecars' probe ports as its metrics addresses. */
 async function startOperator(): Promise<Operator> {
