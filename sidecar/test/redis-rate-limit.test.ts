@@ -151,6 +151,47 @@ describe('GCRA Lua script', () => {
     );
   }, 30_000);
 
+  it('sends the decisions of one event-loop turn as one script call, taken in order', async () => {
+    const redisServer = await server();
+    const redis = client(redisServer.url);
+    await ready(redis);
+    const limiter = new RedisRateLimiter({
+      redis,
+      policy: 'shop/batch',
+      rule: 'r',
+      limit: { requests: 5, periodMs: 60_000, burst: 0 }, // no refill during the test
+      failureMode: 'open',
+      timeoutMs: 1000,
+    });
+    const scriptCalls = async () => {
+      const stats = await redis.info('commandstats');
+      const calls = (name: string) =>
+        Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+      return calls('evalsha') + calls('eval');
+    };
+    const before = await scriptCalls();
+    const keys = ['a', 'a', 'b', 'a', 'a', 'a', 'a', 'b'];
+    const decisions = await Promise.all(keys.map((key) => limiter.take(key)));
+    // One call (two if the first EVALSHA met NOSCRIPT and ioredis resent it as EVAL).
+    expect((await scriptCalls()) - before).toBeLessThanOrEqual(2);
+    expect(decisions.map((d) => d.source)).toEqual(keys.map(() => 'redis'));
+    // Key a: five admitted in arrival order with remaining 4..0, then refused; b is independent.
+    expect(decisions.map((d) => d.allowed)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+      true,
+    ]);
+    expect(decisions.filter((_, i) => keys[i] === 'a').map((d) => d.remaining)).toEqual([
+      4, 3, 2, 1, 0, 0,
+    ]);
+    expect(limiter.pending).toBe(0);
+  }, 30_000);
+
   it('survives SCRIPT FLUSH (EVALSHA falls back to EVAL on NOSCRIPT)', async () => {
     const redisServer = await server();
     const redis = client(redisServer.url);

@@ -72,16 +72,18 @@ export function gcraStep(tatUs: number | undefined, nowUs: number, params: GcraP
 }
 
 /**
- * The same step as `gcraStep`, atomically in Redis, in one round trip.
+ * The same step as `gcraStep`, atomically in Redis, in one round trip, for one key or for a batch
+ * of keys taken in order (a key may repeat: each step sees the TAT the previous one stored).
  *
- * KEYS[1] the key's TAT (a string of whole µs, with a PX TTL of the time to full capacity, so an
- * idle key disappears exactly when forgetting it changes nothing).
+ * KEYS[1..n] the keys' TATs (strings of whole µs, each with a PX TTL of the time to full
+ * capacity, so an idle key disappears exactly when forgetting it changes nothing).
  * ARGV[1] intervalUs, ARGV[2] toleranceUs, ARGV[3] (optional, conformance tests only) now in µs;
  * otherwise now is Redis' own TIME, so sidecar clocks never matter.
- * Returns {allowed 0|1, remaining, retryAfterUs, resetAfterUs, nowUs}: the `gcraStep` numbers plus
- * the Redis time the decision was taken at (for traces, and for tests that replay the decisions
- * through `gcraStep`). Numbers stay below 2^53, exact in Lua's doubles; '%.0f' avoids tostring's
- * 14-digit rounding.
+ * Returns, per key, {allowed 0|1, remaining, retryAfterUs, resetAfterUs, nowUs}: the `gcraStep`
+ * numbers plus the Redis time the decision was taken at (for traces, and for tests that replay
+ * the decisions through `gcraStep`). Numbers stay below 2^53, exact in Lua's doubles; '%.0f'
+ * avoids tostring's 14-digit rounding. The keys of a batch must live on one Redis (not a
+ * cluster spread over slots): that is how the sidecar uses Redis.
  */
 export const GCRA_LUA = `
 local interval = tonumber(ARGV[1])
@@ -93,16 +95,29 @@ else
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 end
-local tat = tonumber(redis.call('GET', KEYS[1]))
-if tat == nil or tat < now then
-  tat = now
+local out = {}
+for i = 1, #KEYS do
+  local n = #out
+  local tat = tonumber(redis.call('GET', KEYS[i]))
+  if tat == nil or tat < now then
+    tat = now
+  end
+  local new_tat = tat + interval
+  local allow_at = new_tat - tolerance
+  if now < allow_at then
+    out[n + 1] = 0
+    out[n + 2] = 0
+    out[n + 3] = allow_at - now
+    out[n + 4] = tat - now
+  else
+    local reset = new_tat - now
+    redis.call('SET', KEYS[i], string.format('%.0f', new_tat), 'PX', math.ceil(reset / 1000))
+    out[n + 1] = 1
+    out[n + 2] = math.floor((now - allow_at) / interval)
+    out[n + 3] = 0
+    out[n + 4] = reset
+  end
+  out[n + 5] = now
 end
-local new_tat = tat + interval
-local allow_at = new_tat - tolerance
-if now < allow_at then
-  return {0, 0, allow_at - now, tat - now, now}
-end
-local reset = new_tat - now
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(reset / 1000))
-return {1, math.floor((now - allow_at) / interval), 0, reset, now}
+return out
 `;
