@@ -41,7 +41,15 @@ describe('local rate limit', () => {
         headers: user === undefined ? {} : { 'x-user-id': user },
       });
 
-    for (let i = 0; i < 3; i++) expect((await order('alice')).status).toBe(200);
+    // Admitted answers advertise the quota and what is left of it.
+    for (let i = 0; i < 3; i++) {
+      const admitted = await order('alice');
+      expect(admitted.status).toBe(200);
+      expect(admitted.headers['ratelimit-policy']).toBe('"per-user-orders";q=3;w=60');
+      expect(admitted.headers['ratelimit']).toMatch(
+        new RegExp(`^"per-user-orders";r=${2 - i};t=\\d+$`),
+      );
+    }
     const refused = await order('alice');
     expect(refused.status).toBe(429);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);

@@ -73,6 +73,24 @@ describe('tracing', () => {
           key: { type: 'global' },
         },
       ],
+      circuitBreakers: [
+        {
+          policy: 'shop/app-breaker',
+          target: { direction: 'inbound' },
+          trip: { consecutiveFailures: 5 },
+          openDuration: '30s',
+        },
+      ],
+      faults: [
+        {
+          experiment: 'shop/slow-once',
+          type: 'latency',
+          delay: '1ms',
+          percentage: 100,
+          direction: 'inbound',
+          match: { path: '/once' },
+        },
+      ],
     });
     const sc = await sidecar(config('traced', true));
 
@@ -101,6 +119,23 @@ describe('tracing', () => {
     expect(attribute(server!, 'palisade.route')).toBe('default');
     const limited = collector.spans.find((s) => attribute(s, 'http.response.status_code') === 429);
     expect(limited && attribute(limited, 'error.type')).toBe('RATE_LIMITED');
+    // Policy decisions are span attributes: the rate limit (admitted, then refused), the fault
+    // and the breaker's state, each on the request it applied to.
+    expect(limited && attribute(limited, 'palisade.rate_limit.decision')).toBe('limited');
+    expect(limited && attribute(limited, 'palisade.rate_limit.rule')).toBe('shop/limits/one');
+    const admittedOnce = collector.spans.find(
+      (s) =>
+        attribute(s, 'url.path') === '/once' && attribute(s, 'http.response.status_code') === 200,
+    );
+    expect(admittedOnce && attribute(admittedOnce, 'palisade.rate_limit.decision')).toBe('allowed');
+    expect(admittedOnce && attribute(admittedOnce, 'palisade.fault.type')).toBe('latency');
+    expect(admittedOnce && attribute(admittedOnce, 'palisade.fault.experiment')).toBe(
+      'shop/slow-once',
+    );
+    expect(admittedOnce && attribute(admittedOnce, 'palisade.circuit_breaker.state')).toBe(
+      'closed',
+    );
+    expect(attribute(server!, 'palisade.rate_limit.decision')).toBeUndefined(); // no rule matched
     const client = collector.spans.find((s) => s.kind === 3); // CLIENT
     expect(client && attribute(client, 'palisade.direction')).toBe('outbound');
 

@@ -16,6 +16,7 @@ import {
   UpstreamUnavailable,
   type Filter,
 } from '../proxy/index.js';
+import { PALISADE_SPAN_ATTRIBUTES } from '../tracing/tracing.js';
 import type { Clock } from '../core/clock.js';
 import type { CallOutcome, CircuitBreaker, OutcomeClassifier } from '../filters/index.js';
 
@@ -72,7 +73,11 @@ export function classifyError(error: unknown, classifier: OutcomeClassifier): Ca
 export function createCircuitBreakerFilter(options: CircuitBreakerFilterOptions): Filter {
   const { breaker, classifier, clock } = options;
   return (next) => (req) => {
-    const permit = breaker.tryAcquire(clock.now());
+    const now = clock.now();
+    const permit = breaker.tryAcquire(now);
+    const attributes = req.spanAttributes;
+    if (attributes !== null)
+      attributes[PALISADE_SPAN_ATTRIBUTES.circuitBreaker] = breaker.currentState(now);
     if (permit.open) return Promise.reject(refusal(permit.retryAfterMs));
     return next(req).then(
       (response) => {

@@ -11,6 +11,7 @@ import type { Random } from '../core/random.js';
 import { FaultInjector, type Fault, type RouteMatcher } from '../filters/index.js';
 import type { CounterCell } from '../metrics/index.js';
 import { PolicyRefusal, type Filter, type ProxyRequest } from '../proxy/index.js';
+import { PALISADE_SPAN_ATTRIBUTES } from '../tracing/tracing.js';
 
 /** Stable code of a request answered by an injected abort. */
 export const FAULT_ABORT_CODE = 'FAULT_INJECTED';
@@ -41,6 +42,16 @@ interface Entry {
   readonly injected: CounterCell;
   /** Set for abort faults: the answer, built once. */
   readonly refusal: PolicyRefusal | null;
+  readonly experiment: string;
+  readonly type: 'latency' | 'abort';
+}
+
+/** Records an injected fault on the request's span, when it is traced. */
+function recordFault(req: ProxyRequest, entry: Entry): void {
+  const attributes = req.spanAttributes;
+  if (attributes === null) return;
+  attributes[PALISADE_SPAN_ATTRIBUTES.fault] = entry.type;
+  attributes[PALISADE_SPAN_ATTRIBUTES.faultExperiment] = entry.experiment;
 }
 
 /** Builds the fault filter of one direction. */
@@ -52,6 +63,8 @@ export function createFaultFilter(options: FaultFilterOptions): Filter {
       injector: new FaultInjector([compiled.fault], options.random),
       matches: compiled.matches,
       injected: compiled.injected,
+      experiment: compiled.experiment,
+      type: compiled.fault.type,
       refusal:
         compiled.fault.type === 'abort'
           ? new PolicyRefusal(
@@ -70,6 +83,7 @@ export function createFaultFilter(options: FaultFilterOptions): Filter {
     for (const entry of aborts) {
       if (entry.matches(req.method, req.path, req.headers) && entry.injector.decide().abortStatus) {
         entry.injected.value++;
+        recordFault(req, entry);
         return entry.refusal;
       }
     }
@@ -83,6 +97,7 @@ export function createFaultFilter(options: FaultFilterOptions): Filter {
       delayMs = entry.injector.decide().delayMs;
       if (delayMs > 0) {
         entry.injected.value++;
+        recordFault(req, entry);
         break;
       }
     }

@@ -144,8 +144,23 @@ describe('rate-limit filter', () => {
         }),
       ],
     });
-    expect((await filter(ok)(request({ path: '/api' }))).statusCode).toBe(200);
+    const traced = request({ path: '/api' });
+    traced.spanAttributes = {};
+    const answer = await filter(ok)(traced);
+    expect(answer.statusCode).toBe(200);
     expect(seen).toEqual(['global', 'local']);
+    // The admitted answer advertises both rules; the span records the last decision.
+    expect(answer.headers).toEqual([
+      'ratelimit-policy',
+      '"r";q=10;w=60',
+      'ratelimit',
+      '"r";r=5;t=0',
+      'ratelimit-policy',
+      '"r";q=10;w=60',
+      'ratelimit',
+      '"r";r=5;t=0',
+    ]);
+    expect(traced.spanAttributes).toMatchObject({ 'palisade.rate_limit.decision': 'allowed' });
   });
 });
 
@@ -193,9 +208,12 @@ describe('retry filter', () => {
       if (req.abortReason !== null) return Promise.reject(req.abortReason);
       return Promise.resolve(localResponse(200));
     };
-    expect((await filter(timesOutOnce)(request())).statusCode).toBe(200);
+    const traced = request();
+    traced.spanAttributes = {};
+    expect((await filter(timesOutOnce)(traced)).statusCode).toBe(200);
     expect(attempts).toBe(2);
     expect(retried.value).toBe(1);
+    expect(traced.spanAttributes).toEqual({ 'palisade.retry.attempts': 1 });
 
     attempts = 0;
     const clientGone: Handler = (req) => {

@@ -20,6 +20,7 @@ import {
   type ProxyRequest,
   type ProxyResponse,
 } from '../proxy/index.js';
+import { PALISADE_SPAN_ATTRIBUTES } from '../tracing/tracing.js';
 import { classifyError } from './circuit-breaker-filter.js';
 
 /** Options of `createRetryFilter`. */
@@ -68,6 +69,8 @@ export function createRetryFilter(options: RetryFilterOptions): Filter {
           if (body !== null && typeof body === 'object' && !Buffer.isBuffer(body)) body.discard();
         }
         retried.value++;
+        const attributes = req.spanAttributes;
+        if (attributes !== null) attributes[PALISADE_SPAN_ATTRIBUTES.retryAttempts] = attempt;
         if (decision.delayMs > 0) await sleep(decision.delayMs);
         // The previous attempt's deadline aborted it; the next attempt gets a fresh one.
         if (req.abortReason instanceof UpstreamTimeout) req.abortReason = null;

@@ -86,6 +86,15 @@ export function localResponse(
   return { statusCode, headers, body };
 }
 
+/** `response` with `extra` (a flat `[name, value, …]` list) appended to its headers. */
+export function withHeaders(response: ProxyResponse, extra: readonly string[]): ProxyResponse {
+  return {
+    statusCode: response.statusCode,
+    headers: response.headers.concat(extra),
+    body: response.body,
+  };
+}
+
 type FinishListener = (outcome: ExchangeOutcome) => void;
 
 /**
@@ -107,6 +116,12 @@ export class ProxyRequest {
   inFlight: Abortable | null = null;
   /** Set once `abort` was called: later attempts fail at once with it. */
   abortReason: ProxyError | null = null;
+  /**
+   * Attributes of the request's span while it is recorded (set by the observe filter), else
+   * null: filters write their decisions here (`palisade.rate_limit.decision`, …) only when it
+   * is not null, so an untraced request pays nothing.
+   */
+  spanAttributes: Record<string, string | number | boolean> | null = null;
   private finishListeners: FinishListener[] | null = null;
 
   constructor(

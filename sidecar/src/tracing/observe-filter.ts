@@ -6,8 +6,11 @@
  * - tracing off, no metrics: no filter at all (`undefined`, the pipeline skips the position);
  * - tracing off, metrics on: one `onFinish` registration of a listener built per route, then
  *   two additions and a bucket search when the exchange ends;
- * - tracing on: a span (recording or not, per sampling), its `traceparent` written into the
- *   upstream request headers, and one closure to end it with the final status.
+ * - tracing on, request not sampled (most of them): the sampling decision (one header lookup
+ *   and a random draw; a new trace gets an unsampled `traceparent`), then as tracing off;
+ * - tracing on, request sampled: a recording span, its `traceparent` written into the upstream
+ *   request headers, `req.spanAttributes` for the policy filters' decisions, and one closure to
+ *   end the span with them and the final status.
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { RouteMetrics } from '../metrics/metrics.js';
@@ -49,7 +52,12 @@ export function createObserveFilter(options: ObserveFilterOptions): Filter | und
   }
 
   const inbound = direction === 'inbound';
+  const untraced = record ?? noop;
   return (next) => (req) => {
+    if (!tracing.sample(req.headers)) {
+      req.onFinish(untraced);
+      return next(req);
+    }
     const query = req.path.indexOf('?');
     const attributes: Attributes = {
       'http.request.method': req.method,
@@ -64,10 +72,15 @@ export function createObserveFilter(options: ObserveFilterOptions): Filter | und
       ? tracing.startServerSpan(req.headers, attributes, name)
       : tracing.startClientSpan(req.headers, attributes, name);
     tracing.inject(span, req.headers);
+    const decisions: Record<string, string | number | boolean> = {};
+    req.spanAttributes = decisions;
     req.onFinish((outcome) => {
       record?.(outcome);
+      span.setAttributes(decisions);
       tracing.finishSpan(span, outcome.statusCode, outcome.error?.code);
     });
     return next(req);
   };
 }
+
+function noop(): void {}

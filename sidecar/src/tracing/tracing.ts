@@ -15,6 +15,8 @@
  * On, parent-based sampling honours the caller's decision: a sampled `traceparent` is recorded
  * whatever the ratio, an unsampled one is not; only new traces are sampled at `sampleRatio`.
  */
+import { randomFillSync } from 'node:crypto';
+import { createRequire } from 'node:module';
 import {
   INVALID_SPAN_CONTEXT,
   ROOT_CONTEXT,
@@ -25,25 +27,27 @@ import {
   type Context,
   type Span,
 } from '@opentelemetry/api';
-import {
-  CompositePropagator,
-  W3CBaggagePropagator,
-  W3CTraceContextPropagator,
-} from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace-base';
-import {
-  ATTR_ERROR_TYPE,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_SERVICE_NAME,
-} from '@opentelemetry/semantic-conventions';
+import type * as OtelCore from '@opentelemetry/core';
+import type * as OtelExporter from '@opentelemetry/exporter-trace-otlp-http';
+import type * as OtelResources from '@opentelemetry/resources';
+import type * as OtelSdk from '@opentelemetry/sdk-trace-base';
 import { headerGetter, headerSetter, type HeaderCarrier } from './header-carrier.js';
+
+/**
+ * The SDK is loaded on first use (CommonJS, synchronously: a reload may turn tracing on), so a
+ * sidecar without tracing never pays its memory (several MB of modules). `@opentelemetry/api`
+ * resolves to the same CommonJS build either way, so there is one API instance.
+ */
+const loadCommonJs = createRequire(import.meta.url);
+type CoreModule = typeof OtelCore;
+type ExporterModule = typeof OtelExporter;
+type ResourcesModule = typeof OtelResources;
+type SdkModule = typeof OtelSdk;
+
+/** Semantic-convention attribute names used here (stable; the package is large). */
+const ATTR_ERROR_TYPE = 'error.type';
+const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
+const ATTR_SERVICE_NAME = 'service.name';
 
 export type { Span } from '@opentelemetry/api';
 
@@ -53,12 +57,14 @@ export const PALISADE_SPAN_ATTRIBUTES = Object.freeze({
   direction: 'palisade.direction',
   /** `allowed` | `limited` | `backend-error-open` | `backend-error-closed`. */
   rateLimit: 'palisade.rate_limit.decision',
+  /** `policy/rule` that took the last decision (the refusing one, if any). */
   rateLimitRule: 'palisade.rate_limit.rule',
   /** `closed` | `open` | `half-open`, at decision time. */
   circuitBreaker: 'palisade.circuit_breaker.state',
   /** `latency` | `abort`, when a fault was injected. */
   fault: 'palisade.fault.type',
   faultExperiment: 'palisade.fault.experiment',
+  /** Retries made for the call (not counting the first attempt), when there was one. */
   retryAttempts: 'palisade.retry.attempts',
 });
 
@@ -76,12 +82,22 @@ export interface TracingOptions {
   readonly exportDelayMs?: number;
   /** Spans buffered before new ones are dropped (bounded memory). Default 2048. */
   readonly maxQueueSize?: number;
+  /** Source of the sampling draw for new traces, in [0, 1). Default `Math.random`. */
+  readonly random?: () => number;
 }
 
 /** Tracing helpers for the proxy; see the module comment. */
 export interface Tracing {
   /** False when off: every method below is then a no-op. */
   readonly enabled: boolean;
+  /**
+   * The sampling decision, taken before any span exists (the cheap path for the requests that
+   * are not recorded). A `traceparent` in `headers` decides (parent-based); without a valid one
+   * a new trace is sampled at `sampleRatio`. False: do not start a span; `headers` then carry an
+   * unsampled `traceparent` (the caller's, untouched, or a new one) so that the next hop does not
+   * sample either. True: start the span with `startServerSpan`/`startClientSpan`, which records.
+   */
+  sample(headers: string[]): boolean;
   /** Starts the inbound span, child of the `traceparent` in `headers` if any. */
   startServerSpan(headers: HeaderCarrier, attributes?: Attributes, name?: string): Span;
   /**
@@ -108,6 +124,7 @@ export const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 const disabledTracing: Tracing = Object.freeze({
   enabled: false,
+  sample: () => false,
   startServerSpan: () => NOOP_SPAN,
   startClientSpan: () => NOOP_SPAN,
   inject: () => undefined,
@@ -125,17 +142,25 @@ export function tracesUrl(endpoint: string): string {
 /** Creates tracing per `options`; off (the shared no-op) without endpoint or with ratio 0. */
 export function createTracing(options: TracingOptions): Tracing {
   if (options.otlpEndpoint === undefined || !(options.sampleRatio > 0)) return disabledTracing;
+  const core = loadCommonJs('@opentelemetry/core') as CoreModule;
+  const sdk = loadCommonJs('@opentelemetry/sdk-trace-base') as SdkModule;
+  const { OTLPTraceExporter } = loadCommonJs(
+    '@opentelemetry/exporter-trace-otlp-http',
+  ) as ExporterModule;
+  const { resourceFromAttributes } = loadCommonJs('@opentelemetry/resources') as ResourcesModule;
   const exporter = new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) });
-  const provider = new BasicTracerProvider({
+  const ratio = Math.min(1, options.sampleRatio);
+  const random = options.random ?? Math.random;
+  const provider = new sdk.BasicTracerProvider({
     resource: resourceFromAttributes({
       ...options.resourceAttributes,
       [ATTR_SERVICE_NAME]: options.serviceName,
     }),
-    sampler: new ParentBasedSampler({
-      root: new TraceIdRatioBasedSampler(Math.min(1, options.sampleRatio)),
-    }),
+    // New traces reach the SDK only once `sample` drew them (at `ratio`), so its root sampler
+    // records them all; parents keep their own decision.
+    sampler: new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() }),
     spanProcessors: [
-      new BatchSpanProcessor(exporter, {
+      new sdk.BatchSpanProcessor(exporter, {
         scheduledDelayMillis: options.exportDelayMs ?? 1000,
         maxQueueSize: options.maxQueueSize ?? 2048,
         maxExportBatchSize: 512,
@@ -143,8 +168,8 @@ export function createTracing(options: TracingOptions): Tracing {
     ],
   });
   const tracer = provider.getTracer('palisade-sidecar');
-  const propagator = new CompositePropagator({
-    propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+  const propagator = new core.CompositePropagator({
+    propagators: [new core.W3CTraceContextPropagator(), new core.W3CBaggagePropagator()],
   });
 
   const contextOf = (parent: Span | HeaderCarrier | undefined): Context => {
@@ -155,6 +180,14 @@ export function createTracing(options: TracingOptions): Tracing {
 
   return {
     enabled: true,
+    sample(headers) {
+      const parent = headerGetter.get(headers, 'traceparent');
+      const flags = typeof parent === 'string' ? traceparentFlags(parent) : -1;
+      if (flags >= 0) return (flags & 1) === 1;
+      if (random() < ratio) return true;
+      headerSetter.set(headers, 'traceparent', unsampledTraceparent());
+      return false;
+    },
     startServerSpan(headers, attributes, name = 'palisade inbound') {
       return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, contextOf(headers));
     },
@@ -181,6 +214,37 @@ export function createTracing(options: TracingOptions): Tracing {
     forceFlush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
   };
+}
+
+const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const allZeroTraceId = '0'.repeat(32);
+const allZeroSpanId = '0'.repeat(16);
+
+/**
+ * The trace flags of a valid W3C `traceparent` (version 00, non-zero ids), or -1 when it is not
+ * one (the propagator would then ignore it and start a new trace).
+ */
+export function traceparentFlags(value: string): number {
+  const match = traceparentPattern.exec(value.trim());
+  if (match === null || match[1] === allZeroTraceId || match[2] === allZeroSpanId) return -1;
+  return parseInt(match[3] as string, 16);
+}
+
+/** Random bytes drawn in blocks: a new unsampled trace needs 24 of them. */
+const idPool = Buffer.allocUnsafe(24 * 256);
+let idOffset = idPool.length;
+
+/** A `traceparent` for a new trace that is not sampled (random, non-zero ids; flags 00). */
+function unsampledTraceparent(): string {
+  if (idOffset + 24 > idPool.length) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  const at = idOffset;
+  idOffset += 24;
+  idPool[at + 15] = (idPool[at + 15] as number) | 1; // never the all-zero (invalid) trace id
+  idPool[at + 23] = (idPool[at + 23] as number) | 1; // nor span id
+  return `00-${idPool.toString('hex', at, at + 16)}-${idPool.toString('hex', at + 16, at + 24)}-00`;
 }
 
 function isSpan(value: Span | HeaderCarrier): value is Span {
