@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type * as IORedis from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { systemRandom, type Random } from '../core/random.js';
 import {
   RateLimitBackendError,
@@ -49,6 +51,8 @@ export interface RedisRateLimiterOptions {
    */
   onBackendFailure?: (error: RateLimitBackendError) => void;
 }
+
+const loadCommonJs = createRequire(import.meta.url);
 
 /** Keys longer than this are hashed, so a huge header value cannot make a huge Redis key. */
 const MAX_RAW_KEY_LENGTH = 128;
@@ -294,7 +298,9 @@ export function createRateLimitRedisClient(
     retryStrategy: (attempt) => reconnectDelayMs(attempt, base, cap, random),
     connectionName: 'palisade-sidecar-ratelimit',
   };
-  const redis = new Redis(options.url, redisOptions);
+  // Loaded on first use: a sidecar without global limits never pays for ioredis (~14 MB).
+  const { Redis: RedisClient } = loadCommonJs('ioredis') as typeof IORedis;
+  const redis = new RedisClient(options.url, redisOptions);
   const onError = options.onConnectionError;
   redis.on('error', (error: Error) => onError?.(error));
   return defineGcraCommand(redis);
