@@ -13,10 +13,21 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  freePort,
+  pinned,
+  sidecarNodeFlags,
+  startRedis,
+  startSidecarBinary,
+  stop,
+  waitForPort,
+  writeSidecarConfig,
+} from './bench-processes.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -28,11 +39,24 @@ const cores = os.cpus().length;
 const proxyCore = '0';
 const loadCore = cores > 1 ? '1' : '0';
 
+/** What every row may use besides the upstream: the run's Redis and OTLP collector. */
+interface Services {
+  readonly redisUrl: string;
+  readonly otlpEndpoint: string;
+}
+
 /** One row of the benchmark. */
 interface Target {
   readonly name: string;
   /** Starts the proxy on `port` in front of the upstream; null for `direct`. */
-  readonly start: ((port: number, upstreamPort: number, dir: string) => ChildProcess) | null;
+  readonly start:
+    | ((
+        port: number,
+        upstreamPort: number,
+        dir: string,
+        services: Services,
+      ) => ChildProcess | Promise<ChildProcess>)
+    | null;
 }
 
 interface WrkResult {
@@ -67,60 +91,6 @@ interface Row {
   };
   rssKiB: number | null;
   peakRssKiB: number | null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess | null): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (child !== null && child.exitCode !== null)
-      throw new Error(`process exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`port ${port} never opened`);
-}
-
-function pinned(core: string, command: string, args: string[]): ChildProcess {
-  const child = spawn('taskset', ['-c', core, command, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    if (stderr.length > 4096) stderr = stderr.slice(-4096);
-  });
-  child.on('exit', (code, signal) => {
-    if (code !== 0 && code !== null && signal === null)
-      process.stderr.write(`${command} exited ${code}: ${stderr}\n`);
-  });
-  child.stdout?.resume();
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** The pid doing the work: taskset execs the command, so it is the child's own pid. */
@@ -271,23 +241,123 @@ function sidecar(...extra: string[]): Target['start'] {
     ]);
 }
 
+/**
+ * The real palisade-sidecar binary from a SidecarConfig: `policies` adds sections to the minimal
+ * config (app, listeners on free ports, log level warn).
+ */
+function sidecarWithConfig(
+  name: string,
+  policies: (services: Services) => object,
+): NonNullable<Target['start']> {
+  return async (port, up, dir, services) => {
+    const file = writeSidecarConfig(dir, name, {
+      version: name,
+      app: { host: '127.0.0.1', port: up },
+      listeners: { inbound: port, admin: await freePort(), outbound: await freePort() },
+      logLevel: 'warn',
+      ...policies(services),
+    });
+    return startSidecarBinary(proxyCore, file);
+  };
+}
+
+/**
+ * Every filter on, none of them refusing at the benchmark's load: a local and a global rate
+ * limit far above it (the global one decided by Redis for every request), an inbound circuit
+ * breaker with a request timeout, an abort fault at 0%, the retry policy, tracing at 10% to a
+ * collector that accepts everything.
+ */
+function everyFilter(services: Services): object {
+  const high = { requests: 1_000_000, period: '1s' };
+  return {
+    redis: { url: services.redisUrl, timeout: '50ms' },
+    rateLimits: [
+      {
+        policy: 'bench/limits',
+        name: 'local',
+        match: { pathPrefix: '/' },
+        limit: high,
+        key: { type: 'remoteAddress' },
+        scope: 'local',
+      },
+      {
+        policy: 'bench/limits',
+        name: 'global',
+        match: { pathPrefix: '/' },
+        limit: high,
+        key: { type: 'global' },
+        scope: 'global',
+        failureMode: 'open',
+      },
+    ],
+    circuitBreakers: [
+      {
+        policy: 'bench/app',
+        target: { direction: 'inbound' },
+        trip: { consecutiveFailures: 5 },
+        requestTimeout: '2s',
+        openDuration: '30s',
+      },
+    ],
+    faults: [
+      {
+        experiment: 'bench/never',
+        type: 'abort',
+        httpStatus: 503,
+        percentage: 0,
+        direction: 'inbound',
+      },
+    ],
+    retries: { attempts: 3, backoff: '25ms', budgetPercent: 20 },
+    tracing: { otlpEndpoint: services.otlpEndpoint, sampleRatio: 0.1 },
+  };
+}
+
+/** An OTLP/HTTP sink: accepts every export (the sidecar's export cost is what counts). */
+function startCollector(): Promise<{ endpoint: string; close: () => void; exports: () => number }> {
+  let exports = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      exports++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        endpoint: `http://127.0.0.1:${port}`,
+        close: () => server.close(),
+        exports: () => exports,
+      });
+    });
+  });
+}
+
 function naive(kind: string): Target['start'] {
   return (port, up) =>
     pinned(proxyCore, process.execPath, [naiveEntry, kind, String(port), String(up)]);
 }
 
 /**
- * The rows. The default set is the comparison of the issue; the others (BENCH_TARGETS) are the
- * steps of docs/decisions/0006-proxy-data-path.md. To add "sidecar, every filter": a row
- * `sidecar('--filters', 'all')` once proxy-sidecar.ts maps `all` to the real filter instances.
+ * The rows. The default set is the comparison of the issue (the sidecar rows are the real
+ * binary started from a SidecarConfig); the others (BENCH_TARGETS) are the steps of
+ * docs/decisions/0006-proxy-data-path.md, on the bare inbound proxy of proxy-sidecar.ts.
  */
 const allTargets: (Target & { readonly byDefault: boolean })[] = [
   { name: 'direct', start: null, byDefault: true },
-  { name: 'palisade', start: sidecar('--filters', 'none'), byDefault: true },
+  { name: 'palisade', start: sidecarWithConfig('palisade', () => ({})), byDefault: true },
   {
-    name: 'palisade-passthrough-filters',
-    start: sidecar('--filters', 'passthrough'),
+    name: 'palisade-every-filter',
+    start: sidecarWithConfig('palisade-every-filter', everyFilter),
     byDefault: true,
+  },
+  { name: 'proxy-only', start: sidecar('--filters', 'none'), byDefault: false },
+  {
+    name: 'proxy-only-passthrough-filters',
+    start: sidecar('--filters', 'passthrough'),
+    byDefault: false,
   },
   {
     name: 'nginx',
@@ -317,9 +387,15 @@ const allTargets: (Target & { readonly byDefault: boolean })[] = [
   },
 ];
 
-async function measure(target: Target, upstreamPort: number, dir: string): Promise<Row> {
+async function measure(
+  target: Target,
+  upstreamPort: number,
+  dir: string,
+  services: Services,
+): Promise<Row> {
   const port = target.start === null ? upstreamPort : await freePort();
-  const child = target.start === null ? null : target.start(port, upstreamPort, dir);
+  const child =
+    target.start === null ? null : await target.start(port, upstreamPort, dir, services);
   try {
     await waitForPort(port, child);
     const pid = child?.pid ?? null;
@@ -412,15 +488,24 @@ async function main(): Promise<void> {
     '-c',
     path.join(dir, 'upstream.conf'),
   ]);
+  // Redis and the OTLP sink share the load core with wrk and the upstream.
+  const redisPort = await freePort();
+  const redis = startRedis(loadCore, redisPort);
+  const collector = await startCollector();
+  const services: Services = {
+    redisUrl: `redis://127.0.0.1:${redisPort}`,
+    otlpEndpoint: collector.endpoint,
+  };
   const rows: Row[] = [];
   try {
     await waitForPort(upstreamPort, upstream);
+    await waitForPort(redisPort, redis);
     // Rounds interleave the targets so that a burst of noise from other tenants hits them alike.
     for (let round = 0; round < repeat; round++) {
       for (const target of targets) {
         process.stderr.write(`bench:proxy: round ${round + 1}/${repeat}: ${target.name}…\n`);
         try {
-          rows.push(await measure(target, upstreamPort, dir));
+          rows.push(await measure(target, upstreamPort, dir, services));
         } catch (error) {
           // One broken row must not lose the others; the failure is printed and the row omitted.
           process.stderr.write(`bench:proxy: ${target.name} failed: ${String(error)}\n`);
@@ -429,6 +514,8 @@ async function main(): Promise<void> {
     }
   } finally {
     await stop(upstream);
+    await stop(redis);
+    collector.close();
     rmSync(dir, { recursive: true, force: true });
   }
   const date = new Date().toISOString();
@@ -455,7 +542,8 @@ async function main(): Promise<void> {
   const text = table(best);
   const md =
     `# bench:proxy ${date}\n\nCommand: \`${command}\`\n\nMachine: ${machine}\n\n` +
-    `Setup: proxy pinned to core ${proxyCore}; wrk (1 thread) and upstream nginx (fixed 1 KiB answer) on core ${loadCore}. ` +
+    `Setup: proxy pinned to core ${proxyCore}; wrk (1 thread), upstream nginx (fixed 1 KiB answer), redis-server and an OTLP sink on core ${loadCore}. ` +
+    `palisade rows: the palisade-sidecar binary (node ${sidecarNodeFlags.join(' ')}) from a SidecarConfig — no policy, or every filter (local + global rate limit far above the load, inbound breaker with requestTimeout, abort fault at 0%, retries, tracing at 10%). ` +
     `Fixed rate: ${latencyConnections} connections, 1 KiB POST bodies, ≈${rate} req/s (wrk + per-connection delay), ${seconds} s. ` +
     `Saturation: ${saturationConnections} connections, ${seconds} s. "added" latency = target − direct at the fixed rate. ` +
     `CPU per request = Δ(utime+stime) of the proxy process from /proc / requests completed. RSS = VmRSS after the saturation run.\n\n` +

@@ -38,13 +38,8 @@ import { SeededRandom, systemRandom, type Random } from './core/random.js';
 import { createLogging, logLevelApplier, type Logging } from './logging/index.js';
 import { Metrics } from './metrics/index.js';
 import { RedisClients, RouteCompiler, type CompiledRouteTables } from './policies/index.js';
-import {
-  raftPartitionApplier,
-  raftPeersApplier,
-  startRaftNode,
-  type StartedRaftNode,
-} from './raft-node/index.js';
-import { SagaMachine, startSagas, type StartedSagas } from './sagas/index.js';
+import type { StartedRaftNode } from './raft-node/index.js';
+import type { StartedSagas } from './sagas/index.js';
 import { InboundServer, OutboundServer, Pipeline } from './proxy/index.js';
 import { createTracing, tracingOptionsFromConfig, type Tracing } from './tracing/index.js';
 
@@ -446,6 +441,11 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     // The Raft group (leases, sagas) runs only where the config has a raft section; its
     // API lives on the admin server and its readiness is part of /readyz.
     if (config.raft !== undefined) {
+      // Loaded only here: a sidecar without Raft does not carry these modules in memory.
+      const [
+        { raftPartitionApplier, raftPeersApplier, startRaftNode },
+        { SagaMachine, startSagas },
+      ] = await Promise.all([import('./raft-node/index.js'), import('./sagas/index.js')]);
       // The saga table is the log's second state machine: it exists before the node restores.
       const sagaMachine = new SagaMachine();
       raft = await startRaftNode({

@@ -1,0 +1,102 @@
+/**
+ * Processes of the benchmarks: free ports, pinned children, waiting for a port, stopping, and a
+ * SidecarConfig file for the real `palisade-sidecar` binary. Shared by proxy-bench.ts and
+ * ratelimit-accuracy.ts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The sidecar binary as users run it (`node …/palisade-sidecar.js --config <file>`). */
+export const sidecarBinary = path.join(repoRoot, 'sidecar/dist/bin/palisade-sidecar.js');
+
+/**
+ * Node flags the benchmarks start the sidecar with: a 1 MiB young generation instead of 16 MiB
+ * semi-spaces (−15 to −25 MB resident, CPU per request within noise; see
+ * docs/decisions/0006-proxy-data-path.md). Deployments pass the same flag.
+ */
+export const sidecarNodeFlags = ['--max-semi-space-size=1'];
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(port: number, child: ChildProcess | null): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (child !== null && child.exitCode !== null)
+      throw new Error(`process exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+export function pinned(core: string, command: string, args: string[]): ChildProcess {
+  const child = spawn('taskset', ['-c', core, command, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (stderr.length > 4096) stderr = stderr.slice(-4096);
+  });
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && code !== null && signal === null)
+      process.stderr.write(`${command} exited ${code}: ${stderr}\n`);
+  });
+  child.stdout?.resume();
+  return child;
+}
+
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Writes `config` (a SidecarConfig document) as JSON into `dir` and returns the file's path. */
+export function writeSidecarConfig(dir: string, name: string, config: object): string {
+  const file = path.join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+/** The sidecar binary pinned to `core`, enforcing the config in `file`. */
+export function startSidecarBinary(core: string, file: string): ChildProcess {
+  return pinned(core, process.execPath, [...sidecarNodeFlags, sidecarBinary, '--config', file]);
+}
+
+/** A redis-server without persistence on `port`, pinned to `core`. */
+export function startRedis(core: string, port: number): ChildProcess {
+  return pinned(core, 'redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ]);
+}
