@@ -32,8 +32,13 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Waits until `port` accepts connections, up to 60 s: on a shared 2-core machine a Node process
+ * has been seen to take 15–20 s of wall-clock time to start.
+ */
 export async function waitForPort(port: number, child: ChildProcess | null): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
+  const deadline = performance.now() + 60_000;
+  while (performance.now() < deadline) {
     if (child !== null && child.exitCode !== null)
       throw new Error(`process exited with ${child.exitCode}`);
     const ok = await new Promise<boolean>((resolve) => {
@@ -46,7 +51,7 @@ export async function waitForPort(port: number, child: ChildProcess | null): Pro
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`port ${port} never opened`);
+  throw new Error(`port ${port} did not open within 60 s`);
 }
 
 export function pinned(core: string, command: string, args: string[]): ChildProcess {
@@ -75,9 +80,25 @@ export async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Writes `config` (a SidecarConfig document) as JSON into `dir` and returns the file's path. */
-export function writeSidecarConfig(dir: string, name: string, config: object): string {
+/**
+ * Writes a SidecarConfig for the app on `appPort`, inbound on `inboundPort` (admin and outbound
+ * on free ports), plus `policies`' sections, as JSON into `dir`; returns the file's path.
+ */
+export async function writeSidecarConfig(
+  dir: string,
+  name: string,
+  ports: { readonly app: number; readonly inbound: number },
+  logLevel: string,
+  policies: object,
+): Promise<string> {
   const file = path.join(dir, `${name}.json`);
+  const config = {
+    version: name,
+    app: { host: '127.0.0.1', port: ports.app },
+    listeners: { inbound: ports.inbound, admin: await freePort(), outbound: await freePort() },
+    logLevel,
+    ...policies,
+  };
   writeFileSync(file, JSON.stringify(config, null, 2));
   return file;
 }

@@ -250,13 +250,8 @@ function sidecarWithConfig(
   policies: (services: Services) => object,
 ): NonNullable<Target['start']> {
   return async (port, up, dir, services) => {
-    const file = writeSidecarConfig(dir, name, {
-      version: name,
-      app: { host: '127.0.0.1', port: up },
-      listeners: { inbound: port, admin: await freePort(), outbound: await freePort() },
-      logLevel: 'warn',
-      ...policies(services),
-    });
+    const ports = { app: up, inbound: port };
+    const file = await writeSidecarConfig(dir, name, ports, 'warn', policies(services));
     return startSidecarBinary(proxyCore, file);
   };
 }

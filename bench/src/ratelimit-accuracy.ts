@@ -131,17 +131,22 @@ async function startSidecars(
   const children: ChildProcess[] = [];
   for (let i = 0; i < count; i++) {
     const port = await freePort();
-    const file = writeSidecarConfig(dir, `${name}-${i}`, {
-      version: `${name}-${i}`,
-      app: { host: '127.0.0.1', port: appPort },
-      listeners: { inbound: port, admin: await freePort(), outbound: await freePort() },
-      logLevel: 'error',
-      ...policies,
-    });
+    const file = await writeSidecarConfig(
+      dir,
+      `${name}-${i}`,
+      { app: appPort, inbound: port },
+      'error',
+      policies,
+    );
     children.push(startSidecarBinary(anyCore, file));
     ports.push(port);
   }
-  await Promise.all(ports.map((port, i) => waitForPort(port, children[i] as ChildProcess)));
+  try {
+    await Promise.all(ports.map((port, i) => waitForPort(port, children[i] as ChildProcess)));
+  } catch (error) {
+    await Promise.all(children.map(stop));
+    throw error;
+  }
   return { ports, children };
 }
 

@@ -379,6 +379,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   let draining = false;
   const checks = new HealthChecks();
   checks.register({ name: 'config', check: configLoadedCheck(store) });
+  checks.register({ name: 'rate-limit-redis', readiness: false, check: () => redis.check() });
   checks.register({ name: 'app', check: tcpConnectCheck({ target: () => store.config.app }) });
   if (kube !== undefined) {
     checks.register({

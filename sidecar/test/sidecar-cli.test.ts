@@ -77,7 +77,12 @@ describe('a running sidecar', () => {
     };
     expect(health.status).toBe('pass');
     expect(health.config.version).toBe('v1');
-    expect(health.checks.map((c) => c.name).sort()).toEqual(['app', 'config', 'shutdown']);
+    expect(health.checks.map((c) => c.name).sort()).toEqual([
+      'app',
+      'config',
+      'rate-limit-redis',
+      'shutdown',
+    ]);
     for (const check of health.checks) expect(typeof check.durationMs).toBe('number');
     const config = JSON.parse((await sc.admin('/config')).body) as {
       version: string;

@@ -168,6 +168,13 @@ describe('global rate limit through Redis', () => {
     };
     expect((await timed('/open')).status).toBe(200);
     expect((await timed('/closed')).status).toBe(200);
+    const redisCheck = async () => {
+      const health = JSON.parse((await sc.admin('/healthz')).body) as {
+        checks: { name: string; status: string; readiness: boolean; durationMs: number }[];
+      };
+      return health.checks.find((c) => c.name === 'rate-limit-redis');
+    };
+    expect(await redisCheck()).toMatchObject({ status: 'pass', readiness: false });
 
     // Hung Redis (SIGSTOP): the socket stays open and nothing answers; each decision waits out
     // the timeout, then failureMode decides.
@@ -203,6 +210,9 @@ describe('global rate limit through Redis', () => {
       for (const r of [open, closed]) expect(r.ms).toBeLessThan(timeoutMs + 600);
       figures.push(`killed: open ${open.ms.toFixed(0)} ms, closed ${closed.ms.toFixed(0)} ms`);
     }
+    // /healthz names the missing Redis (readiness is unaffected: failureMode decides).
+    expect(await redisCheck()).toMatchObject({ status: 'fail', readiness: false });
+    expect((await sc.admin('/readyz')).status).toBe(200);
     expect(
       await sc.metric('palisade_rate_limit_backend_errors_total', { policy: 'shop/global-limits' }),
     ).toBeGreaterThanOrEqual(12);

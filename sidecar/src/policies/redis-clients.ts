@@ -63,6 +63,21 @@ export class RedisClients {
     clearTimeout(timer);
   }
 
+  /**
+   * Health check (`/healthz`, not readiness: `failureMode` decides while Redis is away): passes
+   * with the connected URLs, fails naming those that are not connected and their state.
+   */
+  check(): string {
+    if (this.clients.size === 0) return 'no global rate limit configured';
+    const down = [...this.clients].filter(([, client]) => client.status !== 'ready');
+    if (down.length > 0) {
+      throw new Error(
+        `${down.map(([url, client]) => `${redactUrl(url)} ${client.status}`).join(', ')}: global limits decided by failureMode`,
+      );
+    }
+    return `connected to ${[...this.clients.keys()].map(redactUrl).join(', ')}`;
+  }
+
   /** Closes every client. */
   async close(): Promise<void> {
     const all = [...this.clients.values()];
@@ -78,4 +93,9 @@ export class RedisClients {
       ),
     );
   }
+}
+
+/** A Redis URL without its password (health details are readable by anyone on loopback). */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
