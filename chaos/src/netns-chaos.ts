@@ -21,7 +21,12 @@ import {
 } from '../../sidecar/src/raft-node/testing/lease-client.js';
 import type * as ProcessClusterModule from '../../sidecar/src/raft-node/testing/process-cluster.js';
 import { checkLeaseHistory } from '../../sidecar/test/support/history-checker.js';
-import { NetnsLab, runClientInNetns, type LabHost } from '../../sidecar/test/support/netns.js';
+import {
+  NetnsLab,
+  labMembers,
+  runLeaseClients,
+  type LabHost,
+} from '../../sidecar/test/support/netns.js';
 
 const USAGE = `Usage: chaos/netns.sh [--members 3] [--phase-seconds 8] [--delay 100ms] [--loss 5] [--report <file>]
 
@@ -118,17 +123,7 @@ async function main(): Promise<number> {
   try {
     lab = await NetnsLab.create(options.members);
     const hosts = lab.hosts;
-    cluster = new ProcessCluster({
-      dir,
-      members: hosts.map((host, i) => ({
-        id: `n${i + 1}`,
-        host: host.address,
-        raftPort: 15010,
-        adminPort: 15000,
-        voter: true,
-        netns: host.netns,
-      })),
-    });
+    cluster = new ProcessCluster({ dir, members: labMembers(lab) });
     const c = cluster;
     const l = lab;
     const hostOf = (id: string) => hosts[Number(id.slice(1)) - 1] as LabHost;
@@ -139,17 +134,7 @@ async function main(): Promise<number> {
 
     const durationMs = options.phaseMs * 4;
     const startedAt = monotonicMs();
-    const clients = c.members.map((m) =>
-      runClientInNetns({
-        netns: m.netns as string,
-        clientJs: LEASE_CLIENT_JS,
-        client: `app-${m.id}`,
-        adminPort: m.adminPort,
-        durationMs,
-        ttlMs: 1_000,
-        names: ['alpha', 'beta'],
-      }),
-    );
+    const clients = runLeaseClients(c.members, LEASE_CLIENT_JS, durationMs);
     const phases: { name: string; at: number }[] = [];
     const phase = (name: string) => {
       phases.push({ name, at: monotonicMs() });

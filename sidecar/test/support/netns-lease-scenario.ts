@@ -18,7 +18,7 @@ import {
 } from '../../src/raft-node/testing/process-cluster.js';
 import { monotonicMs } from '../../src/raft-node/testing/lease-client.js';
 import { checkLeaseHistory } from './history-checker.js';
-import { NetnsLab, runClientInNetns, type LabHost } from './netns.js';
+import { NetnsLab, labMembers, runLeaseClients, type LabHost } from './netns.js';
 
 /** What the test's own fault phases get. */
 export interface FaultContext {
@@ -52,17 +52,7 @@ export function useNetnsLeaseScenario(members: number): NetnsLeaseScenario {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'palisade-raft-netns-'));
     lab = await NetnsLab.create(members);
-    cluster = new ProcessCluster({
-      dir,
-      members: lab.hosts.map((host, i) => ({
-        id: `n${i + 1}`,
-        host: host.address,
-        raftPort: 15010,
-        adminPort: 15000,
-        voter: true,
-        netns: host.netns,
-      })),
-    });
+    cluster = new ProcessCluster({ dir, members: labMembers(lab) });
     await cluster.prepare();
     await cluster.startAll();
   });
@@ -82,17 +72,7 @@ export function useNetnsLeaseScenario(members: number): NetnsLeaseScenario {
       const first = await c.waitForLeader(20_000);
 
       const startedAt = monotonicMs();
-      const clients = c.members.map((m) =>
-        runClientInNetns({
-          netns: m.netns as string,
-          clientJs: LEASE_CLIENT_JS,
-          client: `app-${m.id}`,
-          adminPort: m.adminPort,
-          durationMs,
-          ttlMs: 1_000,
-          names: ['alpha', 'beta'],
-        }),
-      );
+      const clients = runLeaseClients(c.members, LEASE_CLIENT_JS, durationMs);
       const phases: { name: string; at: number }[] = [];
       const phase = (name: string): void => {
         phases.push({ name, at: monotonicMs() });

@@ -11,6 +11,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { LeaseHistoryEvent } from '../../src/raft-node/testing/lease-client.js';
+import type { ClusterMember } from '../../src/raft-node/testing/process-cluster.js';
 
 const run = promisify(execFile);
 
@@ -262,4 +263,38 @@ export function runClientInNetns(options: {
       }
     });
   });
+}
+
+/** The members of a `ProcessCluster` on a lab: one voter per namespace, Raft 15010, admin 15000. */
+export function labMembers(lab: NetnsLab): ClusterMember[] {
+  return lab.hosts.map((host, i) => ({
+    id: `n${i + 1}`,
+    host: host.address,
+    raftPort: 15010,
+    adminPort: 15000,
+    voter: true,
+    netns: host.netns,
+  }));
+}
+
+/**
+ * One lease client per member, in the member's namespace, on names `alpha` and `beta` with a
+ * 1 s TTL for `durationMs`; `clientJs` is the built lease client (`LEASE_CLIENT_JS`).
+ */
+export function runLeaseClients(
+  members: readonly ClusterMember[],
+  clientJs: string,
+  durationMs: number,
+): Promise<LeaseHistoryEvent[]>[] {
+  return members.map((m) =>
+    runClientInNetns({
+      netns: m.netns as string,
+      clientJs,
+      client: `app-${m.id}`,
+      adminPort: m.adminPort,
+      durationMs,
+      ttlMs: 1_000,
+      names: ['alpha', 'beta'],
+    }),
+  );
 }
