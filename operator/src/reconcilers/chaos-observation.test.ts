@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  emptySample,
   foldScrape,
   newRunHistory,
   observe,
@@ -23,15 +24,7 @@ garbage line {
 `;
 
 function sample(extra: Partial<SidecarSample>): SidecarSample {
-  return {
-    requests: 0,
-    errors: 0,
-    rateLimited: 0,
-    openBreakers: [],
-    sagasNonTerminal: 0,
-    faults: {},
-    ...extra,
-  };
+  return { ...emptySample(), ...extra };
 }
 
 describe('parseSidecarMetrics', () => {

@@ -140,6 +140,18 @@ export function observe(history: RunHistory): ChaosObservation {
   };
 }
 
+/** A sidecar that reported nothing. */
+export function emptySample(): SidecarSample {
+  return {
+    requests: 0,
+    errors: 0,
+    rateLimited: 0,
+    openBreakers: [],
+    sagasNonTerminal: 0,
+    faults: {},
+  };
+}
+
 const NON_TERMINAL_SAGA_STATES = new Set(['running', 'compensating']);
 
 /**
@@ -148,14 +160,7 @@ const NON_TERMINAL_SAGA_STATES = new Set(['running', 'compensating']);
  * nothing in it may throw).
  */
 export function parseSidecarMetrics(text: string): SidecarSample {
-  const sample: SidecarSample = {
-    requests: 0,
-    errors: 0,
-    rateLimited: 0,
-    openBreakers: [],
-    sagasNonTerminal: 0,
-    faults: {},
-  };
+  const sample = emptySample();
   for (const line of text.split('\n')) {
     if (!line.startsWith('palisade_')) continue;
     const match = /^([a-z_]+)(?:\{(.*)\})?\s+(\S+)/.exec(line);
