@@ -25,7 +25,7 @@ import {
   kubeconfigPath,
   type Cluster,
 } from './support/cluster.js';
-import { OperatorProcess } from './support/operator-process.js';
+import { startNamespacedOperator, type OperatorProcess } from './support/operator-process.js';
 
 const namespace = `palisade-ops-${process.pid}`;
 const PODS = ['web-1', 'web-2', 'web-3'];
@@ -47,18 +47,7 @@ afterAll(async () => {
 });
 
 function startOperator(): OperatorProcess {
-  const p = new OperatorProcess(`operator-${operators.length}`, [
-    '--kubeconfig',
-    kubeconfigPath,
-    '--leader-elect=false',
-    '--webhook=false',
-    '--watch-namespace',
-    namespace,
-    '--operator-namespace',
-    namespace,
-    '--health-bind',
-    '127.0.0.1:0',
-  ]);
+  const p = startNamespacedOperator(`operator-${operators.length}`, kubeconfigPath, namespace);
   operators.push(p);
   return p;
 }
@@ -73,7 +62,7 @@ async function operatorIdle(p: OperatorProcess, policies: number): Promise<void>
       (await p.metric('palisade_operator_reconcile_duration_seconds_count', 'ratelimitpolicy')) >=
         policies &&
       (await p.metric('palisade_operator_queue_depth')) === 0,
-    30_000,
+    60_000,
     100,
   );
 }
@@ -308,8 +297,9 @@ describe('operator → ConfigMaps → sidecars in Kubernetes mode', () => {
     await operator.exited;
     await setLimit('web-limit', 6);
     operator = startOperator();
-    await propagation(sidecars, 6, performance.now());
+    // A fresh process on a loaded host: imports, lists and the first compile come first.
     await operatorIdle(operator, 3);
+    await propagation(sidecars, 6, performance.now());
     const afterChange = await writes.settle();
     // One new shared config, the old one deleted: two writes for three pods.
     expect(afterChange.map((e) => e.split(' ')[0])).toEqual(['ADDED', 'DELETED']);

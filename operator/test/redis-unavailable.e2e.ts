@@ -12,7 +12,7 @@ import {
   kubeconfigPath,
   type Cluster,
 } from './support/cluster.js';
-import { OperatorProcess } from './support/operator-process.js';
+import { startNamespacedOperator, type OperatorProcess } from './support/operator-process.js';
 
 const namespace = `palisade-redis-${process.pid}`;
 const rlpPath = { group: GROUP, version: VERSION, namespace, plural: 'ratelimitpolicies' };
@@ -51,17 +51,7 @@ describe('RedisUnavailable', () => {
       ip: '10.244.8.1',
       appPort: 8080,
     });
-    operator = new OperatorProcess('redis-operator', [
-      '--kubeconfig',
-      kubeconfigPath,
-      '--leader-elect=false',
-      '--webhook=false',
-      '--watch-namespace',
-      namespace,
-      '--operator-namespace',
-      namespace,
-      '--health-bind',
-      '127.0.0.1:0',
+    operator = startNamespacedOperator('redis-operator', kubeconfigPath, namespace, [
       '--redis-url',
       redis.url,
     ]);

@@ -130,3 +130,28 @@ export class OperatorProcess {
       .join(' | ')} stderr: ${this.stderr.slice(-500)}`;
   }
 }
+
+/**
+ * An operator for one test namespace: no leader election, no webhook, watching and keeping its
+ * state in `namespace`, health on a free loopback port; `extraArgs` add to that.
+ */
+export function startNamespacedOperator(
+  name: string,
+  kubeconfig: string,
+  namespace: string,
+  extraArgs: readonly string[] = [],
+): OperatorProcess {
+  return new OperatorProcess(name, [
+    '--kubeconfig',
+    kubeconfig,
+    '--leader-elect=false',
+    '--webhook=false',
+    '--watch-namespace',
+    namespace,
+    '--operator-namespace',
+    namespace,
+    '--health-bind',
+    '127.0.0.1:0',
+    ...extraArgs,
+  ]);
+}

@@ -6,7 +6,6 @@
  * Loopback only, and requests must name a loopback host (`Host: 127.0.0.1:15000`,
  * `localhost`, `[::1]`): a web page cannot reach the API through DNS rebinding.
  */
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ValidationResult } from '@palisade/crds';
@@ -24,7 +23,7 @@ import { redactSecrets } from '../config/redact.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { AdminHttpError, AdminServerError } from './errors.js';
 import type { CheckResult, HealthChecks } from './health-checks.js';
-import { readinessAnswer } from './probe-server.js';
+import { listenOn, readinessAnswer } from './probe-server.js';
 
 /** Bind addresses the admin server accepts. */
 export const LOOPBACK_BIND_ADDRESSES: readonly string[] = ['127.0.0.1', '::1'];
@@ -201,20 +200,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     },
     async listen() {
       const port = options.port ?? store.config.listeners.admin;
-      server.listen({ host, port });
-      try {
-        await Promise.race([
-          once(server, 'listening'),
-          once(server, 'error').then(([error]) => Promise.reject(error as Error)),
-        ]);
-      } catch (cause) {
-        throw new AdminServerError(
-          'ADMIN_LISTEN_FAILED',
-          `admin API cannot listen on ${host}:${port}: ${(cause as Error).message}`,
-          { cause },
-        );
-      }
-      const address = server.address() as AddressInfo;
+      const address = await listenOn(server, host, port, 'admin API');
       logger?.info({ host: address.address, port: address.port }, 'admin API listening');
       return address;
     },

@@ -6,7 +6,7 @@
  * `node:http` server is enough.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
@@ -31,6 +31,32 @@ export interface ProbeServerOptions {
 export interface ProbeServer {
   listen(): Promise<AddressInfo>;
   close(): Promise<void>;
+}
+
+/**
+ * Listens on `host:port` and resolves with the bound address, or rejects with
+ * `ADMIN_LISTEN_FAILED` naming `what` (shared by the admin API and the probe listener).
+ */
+export async function listenOn(
+  server: Server,
+  host: string,
+  port: number,
+  what: string,
+): Promise<AddressInfo> {
+  server.listen({ host, port });
+  try {
+    await Promise.race([
+      once(server, 'listening'),
+      once(server, 'error').then(([error]) => Promise.reject(error as Error)),
+    ]);
+  } catch (cause) {
+    throw new AdminServerError(
+      'ADMIN_LISTEN_FAILED',
+      `${what} cannot listen on ${host}:${port}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  return server.address() as AddressInfo;
 }
 
 /** `/readyz`'s answer, shared with the admin API: 200 when every readiness check passes. */
@@ -97,20 +123,7 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
   server.keepAliveTimeout = 5_000;
   return {
     async listen() {
-      server.listen({ host, port: options.port });
-      try {
-        await Promise.race([
-          once(server, 'listening'),
-          once(server, 'error').then(([error]) => Promise.reject(error as Error)),
-        ]);
-      } catch (cause) {
-        throw new AdminServerError(
-          'ADMIN_LISTEN_FAILED',
-          `probe listener cannot listen on ${host}:${options.port}: ${(cause as Error).message}`,
-          { cause },
-        );
-      }
-      const address = server.address() as AddressInfo;
+      const address = await listenOn(server, host, options.port, 'probe listener');
       options.logger?.info({ host: address.address, port: address.port }, 'probe listener up');
       return address;
     },
