@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { Random } from '../core/random.js';
 import type { Metrics } from '../metrics/index.js';
+import type { CallReply } from '../raft-node/index.js';
 import { NOOP_SPAN, type Span, type Tracing } from '../tracing/index.js';
 import type { CallOutcome, SagaCommand } from './commands.js';
 import type { CompiledCall, SagaDefinition } from './definition.js';
@@ -35,13 +36,7 @@ import { TemplateError } from './template.js';
 
 /** The answer to a proposal: applied (with the table's result), or why not (retryable). */
 export type SagaProposal =
-  | { readonly ok: true; readonly result: SagaApplyResult }
-  | {
-      readonly ok: false;
-      readonly code: string;
-      readonly message: string;
-      readonly leader: string;
-    };
+  { readonly ok: true; readonly result: SagaApplyResult } | Extract<CallReply, { ok: false }>;
 
 /** What the orchestrator needs from the Raft node. */
 export interface SagaLog {

@@ -260,19 +260,30 @@ export class SagaTable {
     return { applied: true, instance };
   }
 
-  private outcome(position: LogPosition, c: OutcomeCommand): SagaApplyResult {
+  /**
+   * The instance of `c` when its current call is the one `c` names, in `status`, with `c.attempt`
+   * being attempt number `attempts + ahead`; otherwise why the command does not apply.
+   */
+  private find(
+    c: OutcomeCommand | RetryCommand,
+    status: CallStatus,
+    ahead: number,
+  ): { instance: SagaInstance; call: CurrentCall } | SagaApplyResult {
     const instance = this.instances.get(c.id);
     if (instance === undefined) return { applied: false, reason: 'unknown-instance' };
     const call = currentCall(instance);
-    if (
-      call === undefined ||
-      call.phase !== c.phase ||
-      call.step !== c.step ||
-      call.record.status !== 'in-flight' ||
-      call.record.attempts !== c.attempt
-    ) {
-      return { applied: false, reason: 'stale' };
-    }
+    const matches =
+      call?.phase === c.phase &&
+      call.step === c.step &&
+      call.record.status === status &&
+      call.record.attempts + ahead === c.attempt;
+    return matches ? { instance, call } : { applied: false, reason: 'stale' };
+  }
+
+  private outcome(position: LogPosition, c: OutcomeCommand): SagaApplyResult {
+    const found = this.find(c, 'in-flight', 0);
+    if (!('call' in found)) return found;
+    const { instance, call } = found;
     const record = call.record;
     const step = instance.steps[c.step] as StepRecord;
     const { outcome } = c;
@@ -329,20 +340,10 @@ export class SagaTable {
   }
 
   private retry(position: LogPosition, c: RetryCommand): SagaApplyResult {
-    const instance = this.instances.get(c.id);
-    if (instance === undefined) return { applied: false, reason: 'unknown-instance' };
-    const call = currentCall(instance);
-    if (
-      call === undefined ||
-      call.phase !== c.phase ||
-      call.step !== c.step ||
-      call.record.status !== 'awaiting-retry' ||
-      call.record.attempts + 1 !== c.attempt
-    ) {
-      return { applied: false, reason: 'stale' };
-    }
-    this.intend(instance, position, c.at);
-    return { applied: true, instance };
+    const found = this.find(c, 'awaiting-retry', 1);
+    if (!('call' in found)) return found;
+    this.intend(found.instance, position, c.at);
+    return { applied: true, instance: found.instance };
   }
 
   private timeout(position: LogPosition, c: TimeoutCommand): SagaApplyResult {
