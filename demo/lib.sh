@@ -32,7 +32,8 @@ progress() {
       sleep 0.5
     done
     if kill -0 "${pid}" 2>/dev/null; then
-      last="$(tail -n 1 "${log}" 2>/dev/null | cut -c1-90)"
+      # The newest line that says something (npm repeats a config warning on every call).
+      last="$(tail -n 30 "${log}" 2>/dev/null | grep -v '^npm warn' | tail -n 1 | cut -c1-90)"
       printf '    %3ds  %s\n' "$((SECONDS - started))" "${last}"
     fi
   done
@@ -70,12 +71,21 @@ node_ready() {
   grep -q '=True' <<<"${ready}"
 }
 
+# Ready when every service has its replicas Ready and no other pod of it is still starting;
+# prints e.g. "orders 2/3 · inventory 1/1 · payments 1/1".
 shop_ready() {
-  local pods
-  pods="$("${KUBECTL}" -n shop get pods -o jsonpath='{range .items[*]}{.metadata.name}:{.status.phase}:{.status.containerStatuses[*].ready} {end}')"
-  echo "${pods:-no pods yet}" | tr ' ' '\n' | sed -E 's/-[a-z0-9]+-[a-z0-9]+:/:/' | sort | uniq -c | tr -s ' \n' ' '
-  # 5 pods, every container ready.
-  [[ "$(grep -oE ':Running:(true ?)+' <<<"${pods}" | wc -l)" -ge 5 && "${pods}" != *false* ]]
+  local pods svc want ready starting done=0 summary=()
+  pods="$("${KUBECTL}" -n shop get pods -o jsonpath='{range .items[*]}{.metadata.labels.shop}|{.metadata.deletionTimestamp}|{.status.containerStatuses[*].ready}{"\n"}{end}')"
+  for svc in orders:3 inventory:1 payments:1; do
+    want="${svc#*:}" svc="${svc%%:*}"
+    # Pods not being deleted, with every container ready (and at least one container).
+    ready="$(grep -cE "^${svc}\|\|(true ?)+$" <<<"${pods}" || true)"
+    starting="$(grep -E "^${svc}\|\|" <<<"${pods}" | grep -cvE '\|(true ?)+$' || true)"
+    summary+=("${svc} ${ready}/${want}")
+    ((ready >= want && starting == 0)) && done=$((done + 1))
+  done
+  echo "${summary[0]} · ${summary[1]} · ${summary[2]}"
+  ((done == 3))
 }
 
 # The last line an orders sidecar logged about Raft before it crashed; fails when none did.

@@ -24,8 +24,8 @@ const COLOURS = [
   '#1f60c4',
 ];
 const WIDTH = 440;
-const HEIGHT = 190;
-const PAD = { left: 44, right: 10, top: 26, bottom: 38 };
+const HEIGHT = 200;
+const PAD = { left: 44, right: 10, top: 26, bottom: 52 };
 
 /** @param {string} s */
 const escape = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -60,11 +60,11 @@ export function panelSvg({ title, unit, series, t0, t1, marks }) {
     parts.push(
       `<polyline points="${d}" fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="1.6"/>`,
     );
-    const lx = 10 + (i % 3) * 143;
-    const ly = HEIGHT - 22 + Math.floor(i / 3) * 12;
+    const lx = 10 + (i % 2) * 215;
+    const ly = HEIGHT - 34 + Math.floor(i / 2) * 12;
     parts.push(
       `<rect x="${lx}" y="${ly - 7}" width="8" height="8" fill="${COLOURS[i % COLOURS.length]}"/>`,
-      `<text x="${lx + 11}" y="${ly}" fill="#ccccdc" font-size="9.5">${escape(s.name.slice(0, 26))}</text>`,
+      `<text x="${lx + 11}" y="${ly}" fill="#ccccdc" font-size="9.5">${escape(s.name.slice(0, 34))}</text>`,
     );
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>`;
@@ -169,7 +169,7 @@ async function main() {
         '--disable-gpu',
         '--hide-scrollbars',
         `--screenshot=${resolve(pngPath)}`,
-        '--window-size=1392,700',
+        '--window-size=1392,760',
         `file://${resolve(htmlPath)}`,
       ],
       { stdio: 'ignore', timeout: 60_000 },
