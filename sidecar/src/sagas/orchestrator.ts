@@ -46,6 +46,9 @@ export interface SagaLog {
   leadership(): { readonly leader: boolean; readonly term: number };
 }
 
+/** Instances forgotten per `forget` entry at most. */
+export const FORGET_BATCH = 1000;
+
 /** Finished instances kept at most, whatever the retention (memory bound). */
 export const MAX_FINISHED_INSTANCES = 50_000;
 
@@ -345,6 +348,8 @@ export class SagaOrchestrator {
     const ids = this.options
       .table()
       .expired(now, (saga) => definitions.get(saga)?.retentionMs ?? 0, MAX_FINISHED_INSTANCES);
-    if (ids.length > 0) void this.options.log.propose({ op: 'forget', ids });
+    // At most FORGET_BATCH per entry: a large backlog goes over a few sweeps, in small entries.
+    if (ids.length > 0)
+      void this.options.log.propose({ op: 'forget', ids: ids.slice(0, FORGET_BATCH) });
   }
 }
