@@ -5,7 +5,7 @@
 #   helm                                                             (helm-build/: helm.sh/helm/v3/cmd/helm)
 # and for the local node (node-up.sh, issue 7):
 #   kubelet kube-proxy                                               (k8s-build/, same version)
-#   coredns                                                          (coredns-build/: github.com/coredns/coredns)
+#   coredns                                (coredns-build/main.go: github.com/coredns/coredns, Corefile's plugins)
 #
 # Output: ${PALISADE_CACHE_DIR:-~/.cache/palisade}/k8s/<K8S_VERSION>/bin/. Each binary has a stamp
 # (bin/.<name>.stamp) holding the version and build recipe it was built with; a binary whose stamp
@@ -38,7 +38,7 @@ component_source() {
       echo "k8s-build k8s.io/kubernetes/cmd/$1 ${K8S_VERSION}" ;;
     etcd) echo "etcd-build go.etcd.io/etcd/server/v3 ${ETCD_VERSION}" ;;
     helm) echo "helm-build helm.sh/helm/v3/cmd/helm ${HELM_VERSION}" ;;
-    coredns) echo "coredns-build github.com/coredns/coredns ${COREDNS_VERSION}" ;;
+    coredns) echo "coredns-build palisade.local/e2e/cluster/coredns-build ${COREDNS_VERSION}" ;;
     *) die "unknown component '$1' (known: ${DEFAULT_COMPONENTS[*]})" ;;
   esac
 }
