@@ -129,7 +129,13 @@ export class SagaGroup {
         },
       });
     });
-    await Promise.all(ids.map((id) => group.restart(id)));
+    // Settle every start before giving up, so that a failed start leaves nothing running.
+    const started = await Promise.allSettled(ids.map((id) => group.restart(id)));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      await group.stop();
+      throw failed.reason;
+    }
     return group;
   }
 
