@@ -2,8 +2,8 @@
 // KubeApiClient's server-side applies) and its wiring against a real kube-apiserver: the local
 // control plane of e2e/cluster. It runs in the e2e project (jest.config.js), whose global setup
 // brings the cluster up: `make e2e`.
-// Pods are created but never run (no kubelet is needed): the operator only reads their labels
-// and status, which the test writes through the status subresource.
+// Pods are created but never run (kept off the node): the operator only reads their labels and
+// status, which the test writes through the status subresource.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -17,7 +17,6 @@ import {
   loadAllYaml,
   setHeaderOptions,
   type KubernetesObject,
-  type V1Pod,
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '@palisade/crds';
 import {
@@ -25,14 +24,13 @@ import {
   KubeApiClient,
   Operator,
   PODS_KEY,
-  SIDECAR_LABEL,
-  SIDECAR_LABEL_VALUE,
   SeededRandom,
   createKubeInformers,
   systemScheduler,
   type KubeApi,
   type PolicyKind,
 } from '@palisade/operator';
+import { createInjectedPod } from './support/cluster.js';
 
 const cacheDir = process.env['PALISADE_CACHE_DIR'] ?? join(homedir(), '.cache', 'palisade');
 const kubeconfigPath =
@@ -123,28 +121,7 @@ afterAll(async () => {
 });
 
 async function createReadyPod(name: string, app: string, ip: string): Promise<void> {
-  const pod: V1Pod = {
-    metadata: { name, namespace, labels: { app, [SIDECAR_LABEL]: SIDECAR_LABEL_VALUE } },
-    spec: {
-      automountServiceAccountToken: false,
-      containers: [{ name: 'app', image: 'registry.invalid/app:1' }],
-    },
-  };
-  await core.createNamespacedPod({ namespace, body: pod });
-  await core.patchNamespacedPodStatus(
-    {
-      namespace,
-      name,
-      body: {
-        status: {
-          podIP: ip,
-          podIPs: [{ ip }],
-          conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date() }],
-        },
-      },
-    },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  );
+  await createInjectedPod({ kc, core, custom }, namespace, { name, labels: { app }, ip });
 }
 
 function rateLimitPolicy(requests: number) {

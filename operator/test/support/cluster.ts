@@ -1,6 +1,6 @@
 // The local control plane as e2e files see it: the admin kubeconfig (exported by the jest global
 // setup as PALISADE_KUBECONFIG), API clients, and a namespace per test file that is removed
-// afterwards. Pods are created without a kubelet: tests write their status themselves.
+// afterwards. Pods made here stay off the node: tests write their status themselves.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,9 @@ export interface Cluster {
   readonly custom: CustomObjectsApi;
 }
 
+/** A scheduler name no scheduler answers to: pods that name it stay off every node. */
+const UNSCHEDULED = 'palisade-test-unscheduled';
+
 /** Loads the admin kubeconfig and builds the clients. */
 export function connectCluster(): Cluster {
   const kc = new KubeConfig();
@@ -46,12 +49,14 @@ export async function createNamespace(cluster: Cluster, name: string): Promise<v
 
 /**
  * Creates a pod as the webhook would have left it (label `palisade.dev/sidecar=injected`, the
- * app-port annotation) and marks it Ready with `ip`, as a kubelet would.
+ * app-port annotation) and marks it Ready with `ip`, as a kubelet would. Its scheduler does not
+ * exist, so the local node never runs it and never overwrites the status written here (the test
+ * runs the pod's sidecar as a local process on `ip`).
  */
 export async function createInjectedPod(
   cluster: Cluster,
   namespace: string,
-  pod: { name: string; labels: Record<string, string>; ip: string; appPort: number },
+  pod: { name: string; labels: Record<string, string>; ip: string; appPort?: number },
 ): Promise<void> {
   await cluster.core.createNamespacedPod({
     namespace,
@@ -60,10 +65,13 @@ export async function createInjectedPod(
         name: pod.name,
         namespace,
         labels: { ...pod.labels, [SIDECAR_LABEL]: SIDECAR_LABEL_VALUE },
-        annotations: { [APP_PORT_ANNOTATION]: String(pod.appPort) },
+        ...(pod.appPort === undefined
+          ? {}
+          : { annotations: { [APP_PORT_ANNOTATION]: String(pod.appPort) } }),
       },
       spec: {
         automountServiceAccountToken: false,
+        schedulerName: UNSCHEDULED,
         containers: [{ name: 'app', image: 'registry.invalid/app:1' }],
       },
     },
