@@ -35,7 +35,7 @@ test-unit: build ## unit tests (pure modules, schemas, Raft simulation)
 test-integration: build ## integration tests (real sockets, processes, Redis)
 	$(JEST) --selectProjects integration --runInBand --passWithNoTests
 
-test: build lint test-unit test-integration e2e ## everything CI runs: build, lint, unit, integration, e2e
+test: build lint test-unit demo-test test-integration e2e ## everything CI runs: build, lint, unit, demo, integration, e2e
 
 demo: deps ## the main job: Palisade on a local cluster with a demo shop, live traffic and a report
 	demo/run.sh
@@ -43,7 +43,7 @@ demo: deps ## the main job: Palisade on a local cluster with a demo shop, live t
 demo-down: ## remove the demo and the local cluster it started; leaves the machine clean
 	demo/down.sh
 
-# Not in `test` yet: plain-JS tests under node's own runner (demo/ is no TypeScript workspace).
+# Plain-JS tests under node's own runner (demo/ is no TypeScript workspace); part of `test`.
 demo-test: build ## tests of the demo shop, load driver, policies, dashboard and alert rules
 	npx tsc -p demo
 	node --test demo/ deploy/
