@@ -63,11 +63,15 @@ export class OperatorProcess {
     );
   }
 
-  /** Waits for a log line matching `predicate` (already seen ones count). */
+  /**
+   * Waits for a log line matching `predicate` (already seen ones count). The default bound covers
+   * a cold start on the shared 2-core host (loading client-node alone takes ~1.5 CPU-s, and the
+   * e2e runs beside the API server, etcd and the node): 20 s was exceeded there.
+   */
   async waitForLog(
     what: string,
     predicate: (line: LogLine) => boolean,
-    timeoutMs = 20_000,
+    timeoutMs = 60_000,
   ): Promise<LogLine> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
