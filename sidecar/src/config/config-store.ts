@@ -2,7 +2,8 @@
  * The config in force. A reload is a two-phase commit across subsystems:
  *
  * 1. validate the candidate (schema, cross-field rules, defaults);
- * 2. diff it against the config in force; identical content is a no-op;
+ * 2. diff it against the config in force, section by section; identical content (same `version`,
+ *    no section changed) is a no-op;
  * 3. `prepare` every registered applier in registration order: each compiles its part (route
  *    tables, filter instances, …) without touching anything live, and returns a commit;
  * 4. only if every prepare succeeded: run every commit (each swaps one reference and must not
@@ -14,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from './defaults.js';
-import { diffConfig, hashConfig, type ConfigChange } from './diff.js';
+import { diffConfig, isUnchanged, type ConfigChange } from './diff.js';
 import { ConfigError } from './errors.js';
 import { validateConfigDocument } from './load-config.js';
 
@@ -27,8 +28,6 @@ export interface ConfigSnapshot {
   readonly generation: number;
   /** Wall-clock milliseconds when it was put in force. */
   readonly appliedAt: number;
-  /** Hex SHA-256 of the canonical content. */
-  readonly hash: string;
 }
 
 /** A reload that was refused; the previous config stayed in force. */
@@ -125,7 +124,6 @@ export class ConfigStore {
       version: options.initial.version,
       generation: 1,
       appliedAt,
-      hash: hashConfig(options.initial),
     });
     this.recorder?.recordApplied(this.snapshot.version, appliedAt);
   }
@@ -216,12 +214,11 @@ export class ConfigStore {
       return this.reject(asConfigError(error, 'CONFIG_INVALID', source));
     }
     const previous = this.snapshot;
-    const hash = hashConfig(next);
-    if (hash === previous.hash) {
+    const change = diffConfig(previous.config, next);
+    if (isUnchanged(change)) {
       this.lastAttempt = { status: 'unchanged', at: this.now() };
       return { status: 'unchanged', snapshot: previous };
     }
-    const change = diffConfig(previous.config, next);
 
     const commits: { name: string; commit: ConfigCommit }[] = [];
     for (const applier of [...this.appliers]) {
@@ -254,7 +251,6 @@ export class ConfigStore {
       version: next.version,
       generation: previous.generation + 1,
       appliedAt: this.now(),
-      hash,
     });
     this.snapshot = snapshot;
     this.lastAttempt = { status: 'applied', at: snapshot.appliedAt };

@@ -2,7 +2,6 @@
  * Which parts of the config changed between two versions, so that each subsystem recompiles
  * only what concerns it. Pure; runs at reload time, never per request.
  */
-import { createHash } from 'node:crypto';
 import type { ResolvedConfig } from './defaults.js';
 
 /** A top-level section of a SidecarConfig (everything but `version`). */
@@ -31,12 +30,18 @@ export interface ConfigChange {
   readonly sections: readonly ConfigSection[];
 }
 
-/** Sections whose content differs (a section present in one and absent in the other differs). */
+/**
+ * Sections whose content differs (a section present in one and absent in the other differs).
+ * Compares values in place (`sameContent`) rather than serialising both sides: a Kubernetes-mode
+ * config carries the Raft group's whole peer list (up to every pod of the workload), which a
+ * policy change leaves as it was, and serialising it twice per reload was most of a sidecar's
+ * CPU for a change (decision 0008).
+ */
 export function diffConfig(previous: ResolvedConfig | null, next: ResolvedConfig): ConfigChange {
   const sections =
     previous === null
       ? CONFIG_SECTIONS
-      : CONFIG_SECTIONS.filter((s) => canonicalJson(previous[s]) !== canonicalJson(next[s]));
+      : CONFIG_SECTIONS.filter((s) => !sameContent(previous[s], next[s]));
   return {
     previousVersion: previous?.version ?? null,
     version: next.version,
@@ -44,9 +49,37 @@ export function diffConfig(previous: ResolvedConfig | null, next: ResolvedConfig
   };
 }
 
-/** Hex SHA-256 of the canonical JSON of a resolved config: equal content, equal hash. */
-export function hashConfig(config: ResolvedConfig): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+/** Whether `next` changes nothing at all: the same `version` and no section differs. */
+export function isUnchanged(change: ConfigChange): boolean {
+  return change.previousVersion === change.version && change.sections.length === 0;
+}
+
+/**
+ * Whether two JSON values have the same content — exactly when their `canonicalJson` is equal
+ * (key order ignored, keys holding `undefined` absent, `undefined` elsewhere read as `null`) —
+ * without building either string. Stops at the first difference.
+ */
+export function sameContent(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === undefined || a === null || b === undefined || b === null)
+    return (a === undefined || a === null) && (b === undefined || b === null);
+  if (typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameContent(a[i], b[i])) return false;
+    return true;
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  let defined = 0;
+  for (const key of Object.keys(left)) {
+    const value = left[key];
+    if (value === undefined) continue;
+    defined++;
+    if (right[key] === undefined || !sameContent(value, right[key])) return false;
+  }
+  for (const key of Object.keys(right)) if (right[key] !== undefined) defined--;
+  return defined === 0;
 }
 
 /** JSON with object keys sorted, so that key order never counts as a change. */

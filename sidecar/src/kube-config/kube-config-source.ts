@@ -1,8 +1,10 @@
 /**
  * Kubernetes mode's config delivery: one `ConfigMapReflector` on the pod's namespace, and after
  * every change of its cache the pure `decidePodConfig`; a decision is handed on only when the
- * selected object (name and resourceVersion) differs from the last one, so the many events
- * about other pods' configs cost a selection and nothing else. Used by the sidecar (the
+ * selected object (name and resourceVersion) differs from the last one and its shared document
+ * (`config.json`) differs from the last one decided, so the many events about other pods'
+ * configs, and rewrites of this pod's object that only move its pod list or epoch, cost a
+ * selection and nothing else. Used by the sidecar (the
  * decision goes to `ConfigStore`) and by the propagation benchmark's stand-ins (same code, the
  * decision is only timed).
  */
@@ -33,6 +35,8 @@ export interface KubeConfigSourceOptions {
 export class KubeConfigSource {
   private readonly reflector: ConfigMapReflector;
   private lastIdentity: string | null = null;
+  /** `config.json` of the last decision handed on; undefined after a "none" or an unreadable one. */
+  private lastConfigText: string | undefined = undefined;
 
   constructor(private readonly options: KubeConfigSourceOptions) {
     this.reflector = new ConfigMapReflector({
@@ -47,6 +51,12 @@ export class KubeConfigSource {
         const identity = decisionSource(selected, options.namespace);
         if (identity === this.lastIdentity) return;
         this.lastIdentity = identity;
+        // Byte for byte the document already decided: the per-pod document would be the same
+        // (it adds only what the pod itself fixes), so parsing and validating it again — a
+        // thousand Raft peers in a large workload — would end in "unchanged".
+        const configText = selected?.configText;
+        if (configText !== undefined && configText === this.lastConfigText) return;
+        this.lastConfigText = configText;
         options.onDecision(decidePodConfig(selected, options.pod, options.namespace));
       },
     });
