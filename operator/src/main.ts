@@ -17,6 +17,7 @@ import { createKubeInformers } from './informer/kube-informers.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import { KubeLeaseLock } from './leader/lease-lock.js';
 import { Operator, type EventSource } from './operator.js';
+import { InstallationOwner } from './reconcilers/installation-owner.js';
 import { RedisHealth } from './reconcilers/redis-health.js';
 import { OptionsError, USAGE, parseOptions, type OperatorRuntimeOptions } from './options.js';
 import { HealthServer } from './server/health-server.js';
@@ -77,14 +78,30 @@ export async function startOperator(
     kinds: informers.kinds,
   });
   let elector: LeaderElector | undefined;
+  // The owner of everything the operator creates at run time (decision 0018): the webhook
+  // configuration `helm uninstall` deletes. An operator without a webhook writes no owner.
+  const owner = new InstallationOwner({
+    name: options.webhook.enabled ? options.webhook.configurationName : undefined,
+    lookup: (name) => api.getWebhookConfigurationUid(name),
+    scheduler,
+    onChange: (reference) => {
+      logger.info({ owner: reference.name, uid: reference.uid }, 'installation owner');
+      operator.ownerChanged();
+    },
+    onError: (error) =>
+      logger.warn({ err: errorText(error) }, 'installation owner lookup failed; retrying'),
+  });
   const operator = new Operator({
     api,
     sources: {
       pods: informers.pods as EventSource,
       configMaps: informers.configMaps as EventSource,
       kinds: informers.kinds as ReadonlyMap<PolicyKind, EventSource>,
+      roleBindings: informers.roleBindings as EventSource,
     },
     installation: options.installation,
+    sidecarClusterRole: options.sidecarClusterRole,
+    owners: () => owner.references(),
     scheduler,
     random: systemRandom,
     redis: new RedisHealth({
@@ -183,7 +200,10 @@ export async function startOperator(
   const healthPort = await health.listen();
   logger.info({ port: healthPort, host: options.health.host }, 'health and metrics serving');
 
-  const informersReady = operator.startInformers().then(() => logger.info('informers synced'));
+  // Looked up before any worker writes, so that first writes already carry the owner.
+  const informersReady = Promise.all([owner.start(), operator.startInformers()]).then(() =>
+    logger.info('informers synced'),
+  );
   informersReady.catch((error: unknown) => {
     logger.error({ err: errorText(error) }, 'informers failed');
     finish(EXIT.failed);
@@ -194,6 +214,7 @@ export async function startOperator(
     stopping ??= (async () => {
       logger.info({ reason }, 'shutting down');
       certificates?.stop();
+      owner.stop();
       const drained = operator.shutDown();
       const grace = new Promise<'timeout'>((resolve) =>
         scheduler.schedule(options.shutdownGraceMs, () => resolve('timeout')),
@@ -227,6 +248,7 @@ export async function startOperator(
       onStoppedLeading: () => {
         // A former leader must not keep writing: stop at once, exit non-zero, get restarted.
         logger.error({ lease: lease.leaseName }, 'lost the leader lease; exiting');
+        owner.stop();
         void operator.shutDown().finally(() => {
           void Promise.all([webhookServer?.close(), health.close()]).finally(() =>
             finish(EXIT.lostLease),

@@ -14,8 +14,10 @@ import {
 import { createChaosReconciler } from './reconcilers/chaos-reconciler.js';
 import { createConfigsReconciler } from './reconcilers/configs-reconciler.js';
 import type { EventRecorder } from './reconcilers/condition-events.js';
+import type { OwnerReference } from './reconcilers/installation-owner.js';
 import type { KubeApi } from './reconcilers/kube-api.js';
 import { NamespaceCompiler } from './reconcilers/namespace-compiler.js';
+import { createNamespaceReconciler } from './reconcilers/namespace-reconciler.js';
 import { createPolicyReconciler } from './reconcilers/policy-reconciler.js';
 import type { RedisHealth } from './reconcilers/redis-health.js';
 
@@ -44,8 +46,17 @@ export interface OperatorOptions {
     pods: EventSource;
     configMaps: EventSource;
     kinds: ReadonlyMap<PolicyKind, EventSource>;
+    /** The sidecar RoleBindings the operator made (they name namespaces to clean up). */
+    roleBindings?: EventSource;
   };
   installation: InstallationSettings;
+  /**
+   * Per-namespace objects (sidecar RoleBinding to this ClusterRole, Raft Secret) for every
+   * namespace with injected pods; no `namespaces` controller when absent.
+   */
+  sidecarClusterRole?: string;
+  /** ownerReferences of every object written (the installation owner); none when absent. */
+  owners?: () => readonly OwnerReference[];
   scheduler: Scheduler;
   random: Random;
   /** Workers of the configs controller and of each status controller. Default 2 and 2. */
@@ -70,8 +81,9 @@ export interface OperatorOptions {
 }
 
 /**
- * Assembles the controllers: `configs` (key: namespace) delivers compiled configs, one
- * controller per kind (key: namespace/name) writes status and runs chaos. Any change in a
+ * Assembles the controllers: `configs` (key: namespace) delivers compiled configs, `namespaces`
+ * (key: namespace; pod and RoleBinding events) provisions the sidecar RoleBinding and Raft
+ * Secret, one controller per kind (key: namespace/name) writes status and runs chaos. Any change in a
  * namespace (pod, resource) re-queues the namespace's configs and every resource there, since
  * selection counts and conflicts may change; the work queues de-duplicate, and the namespace
  * compile is shared. Workers start only after every informer has synced, so no reconcile sees
@@ -80,6 +92,8 @@ export interface OperatorOptions {
 export class Operator {
   readonly compiler: NamespaceCompiler;
   readonly configs: Controller;
+  /** Sidecar RoleBinding and Raft Secret per namespace (key: namespace), if configured. */
+  readonly namespaces: Controller | undefined;
   readonly kinds: ReadonlyMap<PolicyKind, Controller>;
   private readonly options: OperatorOptions;
   private started = false;
@@ -88,6 +102,7 @@ export class Operator {
   constructor(options: OperatorOptions) {
     this.options = options;
     const { api, installation, scheduler, random } = options;
+    const owners = options.owners ?? (() => []);
     this.compiler = new NamespaceCompiler({ api, installation });
     const common = (name: string, workers: number) => ({
       name,
@@ -102,8 +117,24 @@ export class Operator {
     const statusWorkers = options.workers?.status ?? 2;
     this.configs = new Controller({
       ...common('configs', options.workers?.configs ?? 2),
-      reconcile: createConfigsReconciler({ api, compiler: this.compiler, clock: scheduler }),
+      reconcile: createConfigsReconciler({
+        api,
+        compiler: this.compiler,
+        clock: scheduler,
+        owners,
+      }),
     });
+    this.namespaces =
+      options.sidecarClusterRole === undefined
+        ? undefined
+        : new Controller({
+            ...common('namespaces', 1),
+            reconcile: createNamespaceReconciler({
+              api,
+              sidecarClusterRole: options.sidecarClusterRole,
+              owners,
+            }),
+          });
     const kinds = new Map<PolicyKind, Controller>();
     for (const kind of POLICY_KINDS) {
       const reconcile =
@@ -154,11 +185,16 @@ export class Operator {
     const namespaceChanged = (event: InformerEvent<ObjectLike>) =>
       this.namespaceChanged(namespaceOf(event.object));
     sources.pods.onEvent((event) => {
-      if (this.podChanged(event)) namespaceChanged(event);
+      if (!this.podChanged(event)) return;
+      namespaceChanged(event);
+      this.namespaces?.enqueue(namespaceOf(event.object));
     });
     for (const source of sources.kinds.values()) source.onEvent(namespaceChanged);
     sources.configMaps.onEvent((event) => this.configs.enqueue(namespaceOf(event.object)));
-    const all = [sources.pods, sources.configMaps, ...sources.kinds.values()];
+    // A RoleBinding changed or left in a namespace without pods (e.g. the last pod went while
+    // no operator ran) is reconciled too.
+    sources.roleBindings?.onEvent((event) => this.namespaces?.enqueue(namespaceOf(event.object)));
+    const all = this.allSources();
     await Promise.all(all.map((s) => s.start()));
     await Promise.all(all.map((s) => s.whenSynced()));
   }
@@ -167,6 +203,7 @@ export class Operator {
   startWorkers(): void {
     if (this.started) return;
     this.configs.start();
+    this.namespaces?.start();
     for (const c of this.kinds.values()) c.start();
     this.started = true;
   }
@@ -178,33 +215,37 @@ export class Operator {
 
   /** Every informer has its first full list. */
   informersSynced(): boolean {
-    const { sources } = this.options;
-    return (
-      sources.pods.hasSynced() &&
-      sources.configMaps.hasSynced() &&
-      [...sources.kinds.values()].every((s) => s.hasSynced())
-    );
+    return this.allSources().every((s) => s.hasSynced());
   }
 
   /** Queue depth per controller (metrics). */
   queueDepths(): Map<string, number> {
-    return new Map([this.configs, ...this.kinds.values()].map((c) => [c.name, c.queue.length]));
+    return new Map(this.controllers().map((c) => [c.name, c.queue.length]));
   }
 
   /** /readyz: informers synced and workers running. */
   ready(): boolean {
+    return this.started && this.informersSynced();
+  }
+
+  /**
+   * The installation owner changed: every namespace the operator wrote in or serves is
+   * reconciled again, so that each object gets the new ownerReferences.
+   */
+  ownerChanged(): void {
     const { sources } = this.options;
-    return (
-      this.started &&
-      sources.pods.hasSynced() &&
-      sources.configMaps.hasSynced() &&
-      [...sources.kinds.values()].every((s) => s.hasSynced())
-    );
+    const namespaces = new Set<string>();
+    for (const source of [sources.pods, sources.configMaps, sources.roleBindings])
+      for (const object of source?.list() ?? []) namespaces.add(namespaceOf(object));
+    for (const namespace of namespaces) {
+      this.configs.enqueue(namespace);
+      this.namespaces?.enqueue(namespace);
+    }
   }
 
   /** Resolves when no controller has queued or running work (tests, benchmarks). */
   async whenIdle(): Promise<void> {
-    const controllers = [this.configs, ...this.kinds.values()];
+    const controllers = this.controllers();
     // A reconcile of one controller can queue work in another only through informer events,
     // so loop until a full pass finds everything idle.
     for (;;) {
@@ -215,11 +256,26 @@ export class Operator {
 
   /** Graceful stop: informers first (no new work), then controllers drain. */
   async shutDown(): Promise<void> {
+    await Promise.all(this.allSources().map((s) => s.stop()));
+    await Promise.all(this.controllers().map((c) => c.shutDown()));
+  }
+
+  private allSources(): EventSource[] {
     const { sources } = this.options;
-    await Promise.all(
-      [sources.pods, sources.configMaps, ...sources.kinds.values()].map((s) => s.stop()),
-    );
-    await Promise.all([this.configs, ...this.kinds.values()].map((c) => c.shutDown()));
+    return [
+      sources.pods,
+      sources.configMaps,
+      ...sources.kinds.values(),
+      ...(sources.roleBindings === undefined ? [] : [sources.roleBindings]),
+    ];
+  }
+
+  private controllers(): Controller[] {
+    return [
+      this.configs,
+      ...(this.namespaces === undefined ? [] : [this.namespaces]),
+      ...this.kinds.values(),
+    ];
   }
 
   /**

@@ -99,7 +99,7 @@ describe('chart compatibility', () => {
     '  image: img:2',
     '  imagePullPolicy: Always',
     '  imagePullSecrets: []',
-    '  clusterRole: palisade-sidecar',
+    '  clusterRole: palisade-palisade-system-sidecar',
     '  resources: { requests: { cpu: 10m, memory: 32Mi }, limits: { cpu: 500m, memory: 128Mi } }',
   ].join('\n');
 
@@ -130,6 +130,7 @@ describe('chart compatibility', () => {
     expect(o.operatorNamespace).toBe('ops');
     expect(o.leaderElection.leaseName).toBe('palisade');
     expect(o.leaderElection.timings.leaseDurationMs).toBe(20_000);
+    expect(o.sidecarClusterRole).toBe('palisade-palisade-system-sidecar');
     expect(o.installation).toEqual({
       redis: { url: 'redis://r:6379', timeout: '100ms' },
       tracing: { otlpEndpoint: 'http://otel:4318', sampleRatio: 0.25 },

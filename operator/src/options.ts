@@ -63,6 +63,8 @@ export interface OperatorRuntimeOptions {
     | { enabled: false };
   installation: InstallationSettings;
   sidecar: SidecarSettings;
+  /** ClusterRole the operator binds, per namespace with injected pods, to its service accounts. */
+  sidecarClusterRole: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Time allowed to drain on SIGTERM, ms. */
   shutdownGraceMs: number;
@@ -170,6 +172,11 @@ const FLAGS: readonly FlagSpec[] = [
     default: 'admin=15000,inbound=15006,outbound=15001,raft=15010',
   },
   { name: 'sidecar-pull-policy', help: 'Always|IfNotPresent|Never', default: 'IfNotPresent' },
+  {
+    name: 'sidecar-cluster-role',
+    help: 'ClusterRole bound per namespace with injected pods',
+    default: 'palisade-sidecar',
+  },
   { name: 'sidecar-cpu', help: 'request,limit', default: '50m,1' },
   { name: 'sidecar-memory', help: 'request,limit', default: '64Mi,256Mi' },
   { name: 'log-level', help: 'debug|info|warn|error', default: 'info' },
@@ -372,6 +379,7 @@ export function parseOptions(
           },
         },
       },
+      sidecarClusterRole: dnsName('sidecar-cluster-role', get('sidecar-cluster-role')),
       logLevel,
       shutdownGraceMs: duration('shutdown-grace', get('shutdown-grace')),
     },
@@ -542,6 +550,7 @@ export function installationFileOptions(text: string): Map<string, string> {
     ]);
     set('sidecar-image', s['image']);
     set('sidecar-pull-policy', s['imagePullPolicy']);
+    set('sidecar-cluster-role', s['clusterRole']);
     if (Array.isArray(s['args'])) set('sidecar-args', s['args'].map(String).join(','));
     if (s['resources'] !== undefined) {
       const r = obj(s['resources'], 'sidecar.resources', ['requests', 'limits']);

@@ -1,9 +1,11 @@
 import {
+  AdmissionregistrationV1Api,
   ApiException,
   CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
   PatchStrategy,
+  RbacAuthorizationV1Api,
   setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
@@ -17,7 +19,13 @@ import {
   isManagedConfigMap,
   type ConfigMapObject,
 } from '../reconcilers/config-map.js';
+import type { OwnerReference } from '../reconcilers/installation-owner.js';
 import type { KubeApi, ResourceOf } from '../reconcilers/kube-api.js';
+import type {
+  RoleBindingObject,
+  SecretMetadata,
+  SecretObject,
+} from '../reconcilers/namespace-provisioning.js';
 
 /** The informer caches the adapter reads from (see informer/kube-informers.ts). */
 export interface CacheSources {
@@ -41,6 +49,8 @@ export class KubeApiClient implements KubeApi {
   private readonly objects: KubernetesObjectApi;
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly rbac: RbacAuthorizationV1Api;
+  private readonly admission: AdmissionregistrationV1Api;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -49,6 +59,8 @@ export class KubeApiClient implements KubeApi {
     this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+    this.admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
   }
 
   async listPods(namespace: string): Promise<PodLike[]> {
@@ -132,6 +144,87 @@ export class KubeApiClient implements KubeApi {
     );
   }
 
+  async getRoleBinding(namespace: string, name: string): Promise<RoleBindingObject | undefined> {
+    return (await orUndefined(this.rbac.readNamespacedRoleBinding({ namespace, name }))) as
+      RoleBindingObject | undefined;
+  }
+
+  async applyRoleBinding(roleBinding: RoleBindingObject): Promise<void> {
+    await classify(
+      this.objects.patch(
+        roleBinding as KubernetesObject,
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        true,
+        PatchStrategy.ServerSideApply,
+      ),
+    );
+  }
+
+  async deleteRoleBinding(namespace: string, name: string): Promise<void> {
+    await ignoreNotFound(this.rbac.deleteNamespacedRoleBinding({ namespace, name }));
+  }
+
+  async getSecretMetadata(namespace: string, name: string): Promise<SecretMetadata | undefined> {
+    const secret = await orUndefined(this.core.readNamespacedSecret({ namespace, name }));
+    if (secret === undefined) return undefined;
+    const { labels, ownerReferences } = secret.metadata ?? {};
+    // Only what the reconciler compares: the data (the key) is dropped here.
+    return {
+      metadata: {
+        name,
+        namespace,
+        ...(labels === undefined ? {} : { labels }),
+        ...(ownerReferences === undefined ? {} : { ownerReferences }),
+      },
+    };
+  }
+
+  async createSecret(secret: SecretObject): Promise<void> {
+    try {
+      await classify(
+        this.core.createNamespacedSecret({
+          namespace: secret.metadata.namespace,
+          body: secret,
+          fieldManager: FIELD_MANAGER,
+        }),
+      );
+    } catch (error) {
+      // Created meanwhile (another pass, or the user): never overwritten.
+      if (error instanceof ApiException && error.code === 409) return;
+      throw error;
+    }
+  }
+
+  async setSecretOwners(
+    namespace: string,
+    name: string,
+    owners: readonly OwnerReference[],
+  ): Promise<void> {
+    // A merge patch of metadata.ownerReferences only: the data is never sent again.
+    await classify(
+      this.core.patchNamespacedSecret(
+        {
+          namespace,
+          name,
+          body: { metadata: { ownerReferences: owners } },
+          fieldManager: FIELD_MANAGER,
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  async deleteSecret(namespace: string, name: string): Promise<void> {
+    await ignoreNotFound(this.core.deleteNamespacedSecret({ namespace, name }));
+  }
+
+  async getWebhookConfigurationUid(name: string): Promise<string | undefined> {
+    const found = await orUndefined(this.admission.readMutatingWebhookConfiguration({ name }));
+    return found?.metadata?.uid;
+  }
+
   private kindCache(kind: PolicyKind) {
     const cache = this.caches.kinds.get(kind);
     if (cache === undefined) throw new Error(`no informer for ${kind}`);
@@ -155,6 +248,16 @@ async function classify<T>(p: Promise<T>): Promise<T> {
         },
       );
     }
+    throw error;
+  }
+}
+
+/** The answer, or undefined on 404 Not Found. */
+async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (error) {
+    if (error instanceof ApiException && error.code === 404) return undefined;
     throw error;
   }
 }

@@ -23,11 +23,15 @@ export interface KubeInformerOptions {
   onError?: (informer: string, error: unknown, restartInMs: number) => void;
 }
 
-/** The informers of the operator: the four kinds, injected Pods and the config ConfigMaps. */
+/**
+ * The informers of the operator: the four kinds, injected Pods, the config ConfigMaps and the
+ * sidecar RoleBindings it made.
+ */
 export interface KubeInformers {
   kinds: ReadonlyMap<string, ResourceInformer<KubernetesObject>>;
   pods: ResourceInformer<KubernetesObject>;
   configMaps: ResourceInformer<KubernetesObject>;
+  roleBindings: ResourceInformer<KubernetesObject>;
   all: readonly ResourceInformer<KubernetesObject>[];
 }
 
@@ -103,5 +107,20 @@ export function createKubeInformers(options: KubeInformerOptions): KubeInformers
     'ConfigMap',
     MANAGED_BY_SELECTOR,
   );
-  return { kinds, pods, configMaps, all: [...kinds.values(), pods, configMaps] };
+  // Events only (the reconciler reads the RoleBinding by name): which namespaces still hold
+  // one, and when one is changed or deleted by hand. The label keeps other RoleBindings out.
+  const roleBindings = make(
+    'rolebindings',
+    `/apis/rbac.authorization.k8s.io/v1${scope}/rolebindings`,
+    'rbac.authorization.k8s.io/v1',
+    'RoleBinding',
+    MANAGED_BY_SELECTOR,
+  );
+  return {
+    kinds,
+    pods,
+    configMaps,
+    roleBindings,
+    all: [...kinds.values(), pods, configMaps, roleBindings],
+  };
 }

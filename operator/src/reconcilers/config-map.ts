@@ -1,4 +1,5 @@
 import type { CompiledConfig } from '../compiler/types.js';
+import { sameOwners, type OwnerReference } from './installation-owner.js';
 
 /** Field manager of every server-side apply the operator makes. */
 export const FIELD_MANAGER = 'palisade-operator';
@@ -29,6 +30,7 @@ export interface ConfigMapObject {
     namespace: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
+    ownerReferences?: OwnerReference[];
   };
   data?: Record<string, string>;
 }
@@ -51,8 +53,15 @@ export function configMapData(compiled: CompiledConfig): Record<string, string> 
   return { [CONFIG_KEY]: compiled.json, [PODS_KEY]: compiled.pods.join('\n') };
 }
 
-/** The full ConfigMap to apply for one compiled config. */
-export function desiredConfigMap(compiled: CompiledConfig, epoch: number): ConfigMapObject {
+/**
+ * The full ConfigMap to apply for one compiled config, owned by `owners` (the installation
+ * owner, decision 0018; none when the operator runs without one).
+ */
+export function desiredConfigMap(
+  compiled: CompiledConfig,
+  epoch: number,
+  owners: readonly OwnerReference[] = [],
+): ConfigMapObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -61,6 +70,7 @@ export function desiredConfigMap(compiled: CompiledConfig, epoch: number): Confi
       namespace: compiled.namespace,
       labels: { [MANAGED_BY_LABEL]: FIELD_MANAGER, [CONFIG_HASH_LABEL]: compiled.hash },
       annotations: { [ASSIGNMENT_EPOCH_ANNOTATION]: String(epoch) },
+      ...(owners.length === 0 ? {} : { ownerReferences: [...owners] }),
     },
     data: configMapData(compiled),
   };
@@ -74,13 +84,15 @@ export type ConfigMapWrite =
  * The writes that turn `existing` (the namespace's managed ConfigMaps) into `desired`
  * (compiled configs), in a safe order: first the objects that are new or gain pods, then
  * those that only lose pods, then deletions, so that a moving pod is never left without a
- * config. Unchanged objects are not written (a resync that changes nothing writes nothing).
- * Changed objects get an epoch larger than any existing one and at least `nowMs`.
+ * config. Unchanged objects are not written (a resync that changes nothing writes nothing);
+ * an object whose owners differ from `owners` is rewritten. Changed objects get an epoch larger
+ * than any existing one and at least `nowMs`.
  */
 export function planConfigMapWrites(
   desired: readonly CompiledConfig[],
   existing: readonly ConfigMapObject[],
   nowMs: number,
+  owners: readonly OwnerReference[] = [],
 ): ConfigMapWrite[] {
   const managed = existing.filter(isManagedConfigMap);
   const byName = new Map(managed.map((cm) => [cm.metadata.name, cm]));
@@ -98,9 +110,17 @@ export function planConfigMapWrites(
     wanted.add(name);
     const current = byName.get(name);
     const data = configMapData(compiled);
-    if (current !== undefined && sameData(current.data, data) && hasLabels(current, compiled.hash))
+    if (
+      current !== undefined &&
+      sameData(current.data, data) &&
+      hasLabels(current, compiled.hash) &&
+      sameOwners(current.metadata.ownerReferences, owners)
+    )
       continue;
-    const write: ConfigMapWrite = { op: 'apply', configMap: desiredConfigMap(compiled, epoch) };
+    const write: ConfigMapWrite = {
+      op: 'apply',
+      configMap: desiredConfigMap(compiled, epoch, owners),
+    };
     const before = new Set((current?.data?.[PODS_KEY] ?? '').split('\n').filter((p) => p !== ''));
     if (current === undefined || compiled.pods.some((p) => !before.has(p))) gaining.push(write);
     else losing.push(write);

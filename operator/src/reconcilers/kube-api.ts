@@ -8,6 +8,8 @@ import type {
 import type { PolicyKind } from '../compiler/types.js';
 import type { PodLike } from '../informer/pod-info.js';
 import type { ConfigMapObject } from './config-map.js';
+import type { OwnerReference } from './installation-owner.js';
+import type { RoleBindingObject, SecretMetadata, SecretObject } from './namespace-provisioning.js';
 
 /** Status fields every Palisade kind has. */
 export interface CommonStatus {
@@ -23,6 +25,8 @@ export interface ChaosStatus extends CommonStatus {
   endTime?: string;
   targets?: string[];
   injected?: { latency?: number; abort?: number; partition?: number; podKill?: number };
+  /** podKill rounds of the current run: due and done (killed or skipped), and skips. */
+  podKillRounds?: { done: number; skipped: number; lastSkipReason?: string };
   /** Past runs of a scheduled experiment, newest last (bounded). */
   runs?: ChaosRun[];
   /** One entry per `spec.expect` item, in order, for the current run. */
@@ -120,6 +124,30 @@ export interface KubeApi {
     gracePeriodSeconds?: number,
     signal?: AbortSignal,
   ): Promise<void>;
+  /** One RoleBinding read from the API (labelled or not), or undefined when absent. */
+  getRoleBinding(namespace: string, name: string): Promise<RoleBindingObject | undefined>;
+  /** Server-side apply of a whole RoleBinding (force: the operator owns the name). */
+  applyRoleBinding(roleBinding: RoleBindingObject, signal?: AbortSignal): Promise<void>;
+  /** Deletes a RoleBinding; absent is not an error. */
+  deleteRoleBinding(namespace: string, name: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * The metadata of one Secret read from the API (labelled or not), or undefined when absent.
+   * Its data never leaves the adapter: nothing the reconcilers log or keep can hold a key.
+   */
+  getSecretMetadata(namespace: string, name: string): Promise<SecretMetadata | undefined>;
+  /** Creates a Secret; one that exists already is left as it is (not an error, not rewritten). */
+  createSecret(secret: SecretObject, signal?: AbortSignal): Promise<void>;
+  /** Replaces a Secret's ownerReferences, and nothing else. */
+  setSecretOwners(
+    namespace: string,
+    name: string,
+    owners: readonly OwnerReference[],
+    signal?: AbortSignal,
+  ): Promise<void>;
+  /** Deletes a Secret; absent is not an error. */
+  deleteSecret(namespace: string, name: string, signal?: AbortSignal): Promise<void>;
+  /** UID of the cluster-scoped MutatingWebhookConfiguration `name`, undefined when absent. */
+  getWebhookConfigurationUid(name: string): Promise<string | undefined>;
 }
 
 /** RFC 3339 text of a timestamp that may be a Date (typed clients) or a string (watch JSON). */
