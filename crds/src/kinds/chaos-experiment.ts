@@ -24,7 +24,12 @@ export const Fault = Type.Object(
     ),
     direction: Type.Optional(Direction),
     match: Type.Optional(RequestMatch),
-    target: Type.Optional(StringEnum(['raft'], { description: 'partition: the traffic to cut.' })),
+    target: Type.Optional(
+      StringEnum(['raft', 'raftLeader'], {
+        description:
+          'partition: the traffic to cut (raft). podKill: raftLeader kills, each round, the Raft leader among the pods the selector matches then.',
+      }),
+    ),
     count: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 1000, description: 'podKill: pods per kill.' }),
     ),
@@ -43,8 +48,18 @@ export const Fault = Type.Object(
       fieldPath: '.httpStatus',
     },
     {
-      rule: "self.type != 'partition' || has(self.target)",
+      rule: "self.type != 'partition' || (has(self.target) && self.target == 'raft')",
       message: 'a partition fault needs target (raft)',
+      fieldPath: '.target',
+    },
+    {
+      rule: "self.type != 'podKill' || !has(self.target) || self.target == 'raftLeader'",
+      message: 'the target of a podKill fault can only be raftLeader',
+      fieldPath: '.target',
+    },
+    {
+      rule: "self.type == 'partition' || self.type == 'podKill' || !has(self.target)",
+      message: 'target applies to partition and podKill faults only',
       fieldPath: '.target',
     },
     {
@@ -188,6 +203,24 @@ export const ChaosExperimentStatus = Type.Object({
         podKill: Type.Optional(Type.Integer({ minimum: 0 })),
       },
       { description: 'Faults injected in the current run, by type.' },
+    ),
+  ),
+  podKillRounds: Type.Optional(
+    Type.Object(
+      {
+        done: Type.Integer({
+          minimum: 0,
+          description: 'podKill rounds due so far and carried out or skipped.',
+        }),
+        skipped: Type.Integer({ minimum: 0, description: 'Rounds that killed nothing.' }),
+        lastSkipReason: Type.Optional(
+          Type.String({
+            maxLength: 1024,
+            description: 'Why the latest skipped round killed nothing.',
+          }),
+        ),
+      },
+      { description: 'podKill rounds of the current run (kills are counted in injected.podKill).' },
     ),
   ),
   runs: Type.Optional(

@@ -39,6 +39,16 @@ describe('parseSidecarMetrics', () => {
     });
   });
 
+  it('reads the Raft role whose gauge is 1 and the term, whichever family comes first', () => {
+    const text = [
+      'palisade_raft_term 7',
+      'palisade_raft_role{role="follower"} 0',
+      'palisade_raft_role{role="leader"} 1',
+    ].join('\n');
+    expect(parseSidecarMetrics(text).raft).toEqual({ role: 'leader', term: 7 });
+    expect(parseSidecarMetrics(TEXT).raft).toBeUndefined();
+  });
+
   it('reads nothing from text that is not Prometheus', () => {
     expect(parseSidecarMetrics('<html>nope</html>')).toEqual(sample({}));
   });

@@ -19,6 +19,14 @@ export interface SidecarSample {
   sagasNonTerminal: number;
   /** palisade_faults_injected_total by experiment (namespace/name), then fault type. */
   faults: Record<string, Record<string, number>>;
+  /** palisade_raft_role and palisade_raft_term; absent when the sidecar runs no Raft. */
+  raft?: RaftRoleSample;
+}
+
+/** The Raft role a sidecar reports (the `role` label whose gauge is 1) and its term. */
+export interface RaftRoleSample {
+  role: string;
+  term: number;
 }
 
 /** One scrape round: every pod that answered, by pod name. */
@@ -161,6 +169,7 @@ const NON_TERMINAL_SAGA_STATES = new Set(['running', 'compensating']);
  */
 export function parseSidecarMetrics(text: string): SidecarSample {
   const sample = emptySample();
+  let raftTerm = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith('palisade_')) continue;
     const match = /^([a-z_]+)(?:\{(.*)\})?\s+(\S+)/.exec(line);
@@ -186,6 +195,15 @@ export function parseSidecarMetrics(text: string): SidecarSample {
         if (NON_TERMINAL_SAGA_STATES.has((labels.get('state') ?? '').toLowerCase()))
           sample.sagasNonTerminal += value;
         break;
+      case 'palisade_raft_role': {
+        const role = labels.get('role');
+        // The term is filled in after the loop: the two families may come in either order.
+        if (value === 1 && role !== undefined) sample.raft = { role, term: 0 };
+        break;
+      }
+      case 'palisade_raft_term':
+        raftTerm = value;
+        break;
       case 'palisade_faults_injected_total': {
         const experiment = labels.get('experiment');
         const type = labels.get('type');
@@ -196,6 +214,7 @@ export function parseSidecarMetrics(text: string): SidecarSample {
       }
     }
   }
+  if (sample.raft !== undefined) sample.raft.term = raftTerm;
   return sample;
 }
 

@@ -13,6 +13,7 @@ import {
   observe,
   parseSidecarMetrics,
   type ChaosObservation,
+  type RaftRoleSample,
   type RunHistory,
   type SidecarSample,
 } from './chaos-observation.js';
@@ -86,6 +87,35 @@ export class ChaosObserver {
       entry = { startTime: run.startTime, history: newRunHistory() };
       this.runs.set(run.experiment, entry);
     }
+    const samples = await this.scrape(pods, signal);
+    foldScrape(
+      entry.history,
+      { at: this.options.clock.now(), pods: samples },
+      { experiment: run.experiment, targets: new Set(run.targets), windowMs: run.windowMs },
+    );
+    return observe(entry.history);
+  }
+
+  /**
+   * The Raft role and term each of `pods` reports now, by pod name (podKill with
+   * `target: raftLeader`); pods that do not answer or run no Raft are absent. Not part of a
+   * run's memory: a leader is only worth what the latest scrape says.
+   */
+  async raftRoles(
+    pods: readonly PodInfo[],
+    signal: AbortSignal,
+  ): Promise<Map<string, RaftRoleSample>> {
+    const roles = new Map<string, RaftRoleSample>();
+    for (const [pod, sample] of await this.scrape(pods, signal))
+      if (sample.raft !== undefined) roles.set(pod, sample.raft);
+    return roles;
+  }
+
+  /** One sample per pod that answered. */
+  private async scrape(
+    pods: readonly PodInfo[],
+    signal: AbortSignal,
+  ): Promise<Map<string, SidecarSample>> {
     const samples = await Promise.all(
       pods.map(async (pod): Promise<[string, SidecarSample] | undefined> => {
         try {
@@ -97,15 +127,7 @@ export class ChaosObserver {
       }),
     );
     signal.throwIfAborted();
-    foldScrape(
-      entry.history,
-      {
-        at: this.options.clock.now(),
-        pods: new Map(samples.filter((s): s is [string, SidecarSample] => s !== undefined)),
-      },
-      { experiment: run.experiment, targets: new Set(run.targets), windowMs: run.windowMs },
-    );
-    return observe(entry.history);
+    return new Map(samples.filter((s): s is [string, SidecarSample] => s !== undefined));
   }
 
   /** Drops the memory of an experiment that ended or was deleted. */

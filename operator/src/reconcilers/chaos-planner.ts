@@ -2,7 +2,12 @@ import { parseDuration, type ChaosExperimentSpec, type Fault } from '@palisade/c
 import { setConditions, toKubeTime, type DesiredCondition } from '../conditions.js';
 import { evaluateExpectations, verifiedCondition } from './chaos-expectations.js';
 import { abortVerdict, quorumLossRefusal } from './chaos-guards.js';
-import { NOTHING_OBSERVED, type ChaosObservation } from './chaos-observation.js';
+import {
+  NOTHING_OBSERVED,
+  type ChaosObservation,
+  type RaftRoleSample,
+} from './chaos-observation.js';
+import { observedRaftLeaders } from './chaos-raft-leaders.js';
 import { nextRun, parseCron } from './chaos-schedule.js';
 import { compileSelector, selectorMatches } from '../compiler/label-selector.js';
 import { raftGroupOf } from '../compiler/raft-peers.js';
@@ -25,6 +30,11 @@ export interface ChaosPlanInput {
   raftGroups: ReadonlyMap<string, RaftGroupPlan>;
   /** What the sidecars reported during the current run (guards and expectations). */
   observation?: ChaosObservation;
+  /**
+   * Raft role and term each selected pod's sidecar reports now, by pod name (podKill with
+   * `target: raftLeader`); absent or empty: no leader is observable.
+   */
+  raftRoles?: ReadonlyMap<string, RaftRoleSample>;
   /** How often to look again while running, when guards or expectations need scrapes (ms). */
   observeIntervalMs?: number;
   /** Wall-clock ms. */
@@ -53,9 +63,10 @@ export const DEFAULT_OBSERVE_INTERVAL_MS = 2000;
  * extend the run). Without `schedule`, Completed and Aborted are final; with one, each cron
  * tick after the previous run's end starts a new run (the finished one goes to `runs`). A run
  * that could cut a Raft majority does not start (`QuorumLossRefused`) unless
- * `allowQuorumLoss`. podKill deletes `count` of the still-alive targets per round, one round
- * at start and one per `interval`, never taking a Raft group below a majority of ready voters
- * unless `allowQuorumLoss`. Faults reach sidecars through the compiler, which reads phase and
+ * `allowQuorumLoss`. podKill deletes `count` of the still-alive targets per round (with
+ * `target: raftLeader`, the Raft leaders observed then among the selected pods), one round at
+ * start and one per `interval`, never taking a Raft group below a majority of ready voters
+ * unless `allowQuorumLoss`; a round with nothing to kill is counted as skipped. Faults reach sidecars through the compiler, which reads phase and
  * targets: whatever ends the run (end, abort, pause, deletion) withdraws them.
  */
 export function planChaos(input: ChaosPlanInput): ChaosPlan {
@@ -65,6 +76,7 @@ export function planChaos(input: ChaosPlanInput): ChaosPlan {
   const current = experiment.status ?? {};
   const generation = experiment.metadata.generation;
   const observation = input.observation ?? NOTHING_OBSERVED;
+  const raftRoles = input.raftRoles ?? new Map<string, RaftRoleSample>();
   const selected = selectPods(spec, pods);
   const conditions = (ok: boolean, reason: string, message: string, verified?: DesiredCondition) =>
     setConditions(
@@ -184,6 +196,7 @@ export function planChaos(input: ChaosPlanInput): ChaosPlan {
       startTime: current.startTime as string,
       targets: current.targets as string[],
       injected: { ...(current.injected ?? {}) },
+      ...(current.podKillRounds === undefined ? {} : { podKillRounds: current.podKillRounds }),
       ...(current.expectations === undefined ? {} : { expectations: current.expectations }),
     },
     observation,
@@ -256,13 +269,25 @@ export function planChaos(input: ChaosPlanInput): ChaosPlan {
 
     let kill: ChaosPlan['kill'] = { names: [] };
     let nextKillIn: number | undefined;
+    let podKillRounds = run.podKillRounds;
     const podKill = spec.faults.find((f) => f.type === 'podKill');
     if (podKill !== undefined) {
+      const leaderKill = podKill.target === 'raftLeader';
+      // A status written before rounds were counted: rounds follow the kill count.
+      const roundsDone =
+        podKillRounds?.done ?? Math.ceil((injected.podKill ?? 0) / (podKill.count ?? 1));
       const r = planPodKill(podKill, {
         start: Date.parse(startTime),
         now,
-        killedSoFar: injected.podKill ?? 0,
-        targets,
+        roundsDone,
+        // Leaders are looked for among the pods selected now: killed pods are replaced by
+        // new ones, which the run's targets (fixed at start) do not name.
+        candidates: leaderKill
+          ? [...observedRaftLeaders(selected.ok ? selected.pods : [], raftRoles).values()]
+          : targets,
+        noCandidateReason: leaderKill
+          ? 'no Raft leader observed among the selected pods'
+          : 'every target is already gone',
         pods,
         raftGroups: input.raftGroups,
         allowQuorumLoss: spec.allowQuorumLoss === true,
@@ -275,12 +300,22 @@ export function planChaos(input: ChaosPlanInput): ChaosPlan {
           : { gracePeriodSeconds: podKill.gracePeriodSeconds }),
       };
       if (r.victims.length > 0) injected.podKill = (injected.podKill ?? 0) + r.victims.length;
+      if (r.due) {
+        const skipped = (podKillRounds?.skipped ?? 0) + (r.skipReason === undefined ? 0 : 1);
+        const lastSkipReason = r.skipReason ?? podKillRounds?.lastSkipReason;
+        podKillRounds = {
+          done: roundsDone + 1,
+          skipped,
+          ...(lastSkipReason === undefined ? {} : { lastSkipReason }),
+        };
+      }
       nextKillIn = r.nextRoundInMs;
     }
     return {
       status: {
         ...status,
         injected,
+        ...(podKillRounds === undefined ? {} : { podKillRounds }),
         phase: 'Running',
         conditions: conditions(
           true,
@@ -303,6 +338,7 @@ function finished(current: ChaosStatus): ChaosStatus {
     ...(current.endTime === undefined ? {} : { endTime: current.endTime }),
     ...(current.targets === undefined ? {} : { targets: current.targets }),
     ...(current.injected === undefined ? {} : { injected: current.injected }),
+    ...(current.podKillRounds === undefined ? {} : { podKillRounds: current.podKillRounds }),
     ...(current.expectations === undefined ? {} : { expectations: current.expectations }),
     conditions: current.conditions ?? [],
   };
@@ -359,47 +395,63 @@ export interface PodKillState {
   /** startTime of the run, ms. */
   start: number;
   now: number;
-  /** status.injected.podKill so far. */
-  killedSoFar: number;
-  targets: readonly string[];
+  /** Rounds of this run already carried out or skipped. */
+  roundsDone: number;
+  /**
+   * Pods this round may kill: the run's targets, or with `target: raftLeader` the leaders
+   * observed now among the selected pods.
+   */
+  candidates: readonly string[];
+  /** Why a round with no candidate kills nothing (goes to status). */
+  noCandidateReason: string;
   pods: readonly PodInfo[];
   raftGroups: ReadonlyMap<string, RaftGroupPlan>;
   allowQuorumLoss: boolean;
   random: Random;
 }
 
+/** What one call of `planPodKill` decides. */
+export interface PodKillRound {
+  /** A round was due: it is done now, with `victims` or skipped with `skipReason`. */
+  due: boolean;
+  victims: string[];
+  skipReason?: string;
+  /** ms until the next round is due (absent without interval). */
+  nextRoundInMs?: number;
+}
+
 /**
  * The pods to delete now for one podKill fault. Rounds are due at start and every `interval`
- * (just one without interval); rounds done are derived from the kill count (`count` per
- * round), so the status is the only memory and a restart neither repeats nor skips a round.
- * At most one round per call. Victims are alive, non-terminating targets, chosen at random,
- * skipping any whose loss would leave its Raft group without a majority of ready voters.
+ * (just one without interval); at most one round per call, counted in status whether it
+ * killed or not, so the status is the only memory and a restart neither repeats nor skips a
+ * round. Victims are up to `count` alive, non-terminating candidates, chosen at random,
+ * skipping any whose loss would leave its Raft group without a majority of ready voters
+ * (unless `allowQuorumLoss`). A due round that finds no victim is skipped, with the reason.
  */
-export function planPodKill(
-  fault: Fault,
-  state: PodKillState,
-): { victims: string[]; nextRoundInMs?: number } {
+export function planPodKill(fault: Fault, state: PodKillState): PodKillRound {
   const count = fault.count ?? 1;
   const interval = fault.interval === undefined ? undefined : parseDuration(fault.interval);
   const elapsed = Math.max(0, state.now - state.start);
   const roundsDue =
     interval === undefined || interval <= 0 ? 1 : Math.floor(elapsed / interval) + 1;
-  const roundsDone = Math.ceil(state.killedSoFar / count);
   const nextRoundInMs =
     interval === undefined || interval <= 0
       ? undefined
       : (Math.floor(elapsed / interval) + 1) * interval - elapsed;
-  const result = (victims: string[]) => ({
+  const result = (due: boolean, victims: string[], skipReason?: string): PodKillRound => ({
+    due,
     victims,
+    ...(skipReason === undefined ? {} : { skipReason }),
     ...(nextRoundInMs === undefined ? {} : { nextRoundInMs }),
   });
-  if (roundsDone >= roundsDue) return result([]);
+  if (state.roundsDone >= roundsDue) return result(false, []);
 
   const byName = new Map(state.pods.map((p) => [p.name, p]));
-  const alive = state.targets.filter((t) => {
+  const alive = state.candidates.filter((t) => {
     const p = byName.get(t);
     return p !== undefined && p.terminating !== true;
   });
+  if (alive.length === 0) return result(true, [], state.noCandidateReason);
   // Random order, then greedily take pods whose loss keeps quorum.
   const order = [...alive];
   for (let i = order.length - 1; i > 0; i--) {
@@ -408,6 +460,7 @@ export function planPodKill(
   }
   const lostVoters = new Map<string, number>();
   const victims: string[] = [];
+  const spared: string[] = [];
   for (const name of order) {
     if (victims.length >= count) break;
     const pod = byName.get(name) as PodInfo;
@@ -419,10 +472,22 @@ export function planPodKill(
       ).length;
       const lost = (lostVoters.get(plan.group) ?? 0) + 1;
       const majority = Math.floor(plan.voters.length / 2) + 1;
-      if (readyVoters - lost < majority) continue;
+      if (readyVoters - lost < majority) {
+        spared.push(
+          `${name} (Raft group ${plan.group}: ${readyVoters} of ${plan.voters.length} voters ready)`,
+        );
+        continue;
+      }
       lostVoters.set(plan.group, lost);
     }
     victims.push(name);
   }
-  return result(victims.sort());
+  if (victims.length === 0) {
+    return result(
+      true,
+      [],
+      `killing would leave a Raft group without a majority of ready voters: ${spared.join(', ')}`,
+    );
+  }
+  return result(true, victims.sort());
 }

@@ -4,9 +4,9 @@ import { splitKey } from '../informer/object-key.js';
 import { podInfoFromPod } from '../informer/pod-info.js';
 import type { Reconcile } from '../queue/controller.js';
 import { parseDuration } from '@palisade/crds';
-import type { ChaosObservation } from './chaos-observation.js';
+import type { ChaosObservation, RaftRoleSample } from './chaos-observation.js';
 import type { ChaosObserver } from './chaos-observer.js';
-import { planChaos } from './chaos-planner.js';
+import { planChaos, selectPods } from './chaos-planner.js';
 import { conditionTransitionEvents, type EventRecorder } from './condition-events.js';
 import type { KubeApi } from './kube-api.js';
 import type { NamespaceCompiler } from './namespace-compiler.js';
@@ -34,7 +34,8 @@ export interface ChaosReconcilerOptions {
  * The status is applied before any pod is deleted, so a crash between the two loses at most
  * one kill and never repeats one. Fault delivery to sidecars follows from the status (phase,
  * targets) through the configs reconciler. While a guarded run (abortWhen, expect) is
- * Running, each reconcile first scrapes the namespace's sidecars through the observer.
+ * Running, each reconcile first scrapes the namespace's sidecars through the observer; with a
+ * podKill `target: raftLeader`, it also reads the selected sidecars' Raft roles.
  */
 export function createChaosReconciler(options: ChaosReconcilerOptions): Reconcile {
   const { api, compiler, clock, random, events, observer } = options;
@@ -73,6 +74,20 @@ export function createChaosReconciler(options: ChaosReconcilerOptions): Reconcil
     } else if (status?.phase !== 'Paused') {
       observer?.forget(key);
     }
+    // A leader kill looks at who leads now, whenever a round could be due (also at the start).
+    let raftRoles: Map<string, RaftRoleSample> | undefined;
+    if (
+      observer !== undefined &&
+      spec.paused !== true &&
+      spec.faults.some((f) => f.type === 'podKill' && f.target === 'raftLeader') &&
+      (status?.phase === undefined ||
+        status.phase === 'Pending' ||
+        status.phase === 'Running' ||
+        spec.schedule !== undefined)
+    ) {
+      const selected = selectPods(spec, pods);
+      if (selected.ok) raftRoles = await observer.raftRoles(selected.pods, signal);
+    }
     const plan = planChaos({
       experiment,
       pods,
@@ -80,6 +95,7 @@ export function createChaosReconciler(options: ChaosReconcilerOptions): Reconcil
       now: clock.now(),
       random,
       ...(observation === undefined ? {} : { observation }),
+      ...(raftRoles === undefined ? {} : { raftRoles }),
       ...(options.observeIntervalMs === undefined
         ? {}
         : { observeIntervalMs: options.observeIntervalMs }),

@@ -192,8 +192,9 @@ describe('podKill', () => {
     const state = {
       start: 0,
       now: 0,
-      killedSoFar: 0,
-      targets: ['db-1', 'db-2', 'db-3'],
+      roundsDone: 0,
+      candidates: ['db-1', 'db-2', 'db-3'],
+      noCandidateReason: 'none',
       pods: members,
       raftGroups: groups,
       random: new SeededRandom(1),
@@ -205,32 +206,151 @@ describe('podKill', () => {
       'db-2',
       'db-3',
     ]);
+    // One voter already down: the guard spares the others and the round is skipped, saying why.
+    const oneDown = members.map((m) => (m.name === 'db-3' ? { ...m, ready: false } : m));
+    expect(
+      planPodKill(
+        { type: 'podKill', count: 1 },
+        { ...state, candidates: ['db-1'], pods: oneDown, allowQuorumLoss: false },
+      ),
+    ).toEqual({
+      due: true,
+      victims: [],
+      skipReason: expect.stringContaining('db-1 (Raft group shop/db: 2 of 3 voters ready)'),
+    });
   });
 
-  it('planPodKill without interval kills once; rounds follow the kill count', () => {
+  it('planPodKill: one round at start and one per interval, counted whether it killed or not', () => {
     const members = [1, 2, 3].map((i) => pod(`w-${i}`, {}));
     const base = {
       start: 0,
-      targets: ['w-1', 'w-2', 'w-3'],
+      candidates: ['w-1', 'w-2', 'w-3'],
+      noCandidateReason: 'nothing to kill',
       pods: members,
       raftGroups: new Map(),
       allowQuorumLoss: false,
       random: new SeededRandom(2),
     };
     expect(
-      planPodKill({ type: 'podKill', count: 2 }, { ...base, now: 0, killedSoFar: 0 }).victims,
-    ).toHaveLength(2);
+      planPodKill({ type: 'podKill', count: 2 }, { ...base, now: 0, roundsDone: 0 }),
+    ).toMatchObject({ due: true, victims: [expect.any(String), expect.any(String)] });
+    // Without interval there is one round only.
     expect(
-      planPodKill({ type: 'podKill', count: 2 }, { ...base, now: 99_000, killedSoFar: 2 }).victims,
-    ).toEqual([]);
-    expect(
-      planPodKill(
-        { type: 'podKill', count: 1, interval: '10s' },
-        { ...base, now: 25_000, killedSoFar: 1 },
-      ),
-    ).toMatchObject({
+      planPodKill({ type: 'podKill', count: 2 }, { ...base, now: 99_000, roundsDone: 1 }),
+    ).toEqual({ due: false, victims: [] });
+    const every10s = { type: 'podKill' as const, count: 1, interval: '10s' };
+    expect(planPodKill(every10s, { ...base, now: 25_000, roundsDone: 1 })).toMatchObject({
+      due: true,
       victims: [expect.any(String)],
       nextRoundInMs: 5_000,
+    });
+    expect(planPodKill(every10s, { ...base, now: 25_000, roundsDone: 3 })).toEqual({
+      due: false,
+      victims: [],
+      nextRoundInMs: 5_000,
+    });
+    // Candidates that are gone (killed earlier, replaced by new pods) leave the round empty.
+    expect(
+      planPodKill(every10s, { ...base, now: 25_000, roundsDone: 2, candidates: ['w-9'] }),
+    ).toEqual({ due: true, victims: [], skipReason: 'nothing to kill', nextRoundInMs: 5_000 });
+  });
+});
+
+describe('podKill target raftLeader', () => {
+  const leaderSpec = spec({
+    mode: { type: 'all' },
+    faults: [
+      { type: 'podKill', target: 'raftLeader', count: 1, interval: '10s', gracePeriodSeconds: 0 },
+    ],
+  });
+  const raftMetrics = (role: string, term: number) =>
+    ['leader', 'candidate', 'follower']
+      .map((r) => `palisade_raft_role{role="${r}"} ${r === role ? 1 : 0}`)
+      .concat(`palisade_raft_term ${term}`)
+      .join('\n');
+  const deleted = (t: ReturnType<typeof setup>) =>
+    t.api
+      .takeWrites()
+      .filter((w) => w.op === 'deletePod')
+      .map((w) => (w as { name: string }).name);
+
+  it('kills the pod whose sidecar leads the group each round, re-resolved among the pods selected then', async () => {
+    const t = setup(leaderSpec, 3);
+    t.metrics.texts.set('inventory-1', raftMetrics('follower', 4));
+    t.metrics.texts.set('inventory-2', raftMetrics('leader', 4));
+    t.metrics.texts.set('inventory-3', raftMetrics('follower', 4));
+    expect(await t.reconcile('shop/drill', never)).toEqual({ requeueAfterMs: 10_000 });
+    expect(deleted(t)).toEqual(['inventory-2']);
+    expect(t.status()).toMatchObject({
+      phase: 'Running',
+      injected: { podKill: 1 },
+      podKillRounds: { done: 1, skipped: 0 },
+    });
+    // The Deployment replaces it; a pod that was not a target at the start now leads.
+    t.api.putPod(kubePod('inventory-4', { app: 'inventory' }));
+    t.metrics.texts.delete('inventory-2');
+    t.metrics.texts.set('inventory-3', raftMetrics('leader', 5));
+    t.metrics.texts.set('inventory-4', raftMetrics('follower', 5));
+    t.metrics.texts.set('inventory-1', raftMetrics('follower', 5));
+    await t.reconcile('shop/drill', never);
+    expect(deleted(t)).toEqual([]);
+    t.clock.advance(10_000);
+    await t.reconcile('shop/drill', never);
+    expect(deleted(t)).toEqual(['inventory-3']);
+    expect(t.status()).toMatchObject({
+      injected: { podKill: 2 },
+      podKillRounds: { done: 2, skipped: 0 },
+    });
+  });
+
+  it('skips a round with no observable leader and says so in status', async () => {
+    const t = setup(leaderSpec, 3);
+    // An election under way: the pod still claiming leadership is behind a higher term.
+    t.metrics.texts.set('inventory-1', raftMetrics('leader', 4));
+    t.metrics.texts.set('inventory-2', raftMetrics('candidate', 5));
+    await t.reconcile('shop/drill', never);
+    expect(deleted(t)).toEqual([]);
+    expect(t.status()).toMatchObject({
+      phase: 'Running',
+      injected: {},
+      podKillRounds: {
+        done: 1,
+        skipped: 1,
+        lastSkipReason: 'no Raft leader observed among the selected pods',
+      },
+    });
+    // Not retried within the round: the next chance is the next interval.
+    t.metrics.texts.set('inventory-2', raftMetrics('leader', 5));
+    await t.reconcile('shop/drill', never);
+    expect(deleted(t)).toEqual([]);
+    t.clock.advance(10_000);
+    await t.reconcile('shop/drill', never);
+    expect(deleted(t)).toEqual(['inventory-2']);
+    expect(t.status().podKillRounds).toMatchObject({ done: 2, skipped: 1 });
+  });
+
+  it('keeps the quorum guard: a leader that is the only voter left is spared', async () => {
+    const t = setup(leaderSpec, 3);
+    t.metrics.texts.set('inventory-1', raftMetrics('follower', 2));
+    t.metrics.texts.set('inventory-2', raftMetrics('leader', 2));
+    t.metrics.texts.set('inventory-3', raftMetrics('follower', 2));
+    await t.reconcile('shop/drill', never);
+    expect(deleted(t)).toEqual(['inventory-2']);
+    // The replacement is not ready yet: two ready pods make a group of one voter (the oldest),
+    // and it leads; killing it would leave the group without a majority.
+    t.api.putPod(kubePod('inventory-4', { app: 'inventory' }, { ready: false }));
+    t.metrics.texts.delete('inventory-2');
+    t.metrics.texts.set('inventory-1', raftMetrics('leader', 3));
+    t.metrics.texts.set('inventory-3', raftMetrics('follower', 3));
+    t.clock.advance(10_000);
+    await t.reconcile('shop/drill', never);
+    expect(deleted(t)).toEqual([]);
+    expect(t.status().podKillRounds).toEqual({
+      done: 2,
+      skipped: 1,
+      lastSkipReason:
+        'killing would leave a Raft group without a majority of ready voters: ' +
+        'inventory-1 (Raft group shop/inventory: 1 of 1 voters ready)',
     });
   });
 });
