@@ -27,8 +27,6 @@ export interface ChaosStatus extends CommonStatus {
   injected?: { latency?: number; abort?: number; partition?: number; podKill?: number };
   /** podKill rounds of the current run: due and done (killed or skipped), and skips. */
   podKillRounds?: { done: number; skipped: number; lastSkipReason?: string };
-  /** podKill rounds of the current run: due and done (killed or skipped), and skips. */
-  podKillRounds?: { done: number; skipped: number; lastSkipReason?: string };
   /** Past runs of a scheduled experiment, newest last (bounded). */
   runs?: ChaosRun[];
   /** One entry per `spec.expect` item, in order, for the current run. */
