@@ -59,6 +59,32 @@ describe('loadConfigFile', () => {
     expect(config.logLevel).toBe('info');
   });
 
+  it('resolves to a copy frozen all through, leaving the document as it was', () => {
+    const document = {
+      ...minimal,
+      raft: {
+        group: 'shop/app',
+        id: 'a',
+        peers: [{ id: 'a', address: '10.0.0.1:15010', voter: true }],
+      },
+    };
+    const before = JSON.stringify(document);
+    const config = validateConfigDocument(document);
+    for (const part of [
+      config,
+      config.listeners,
+      config.rateLimits,
+      config.tracing,
+      config.raft,
+      config.raft?.peers,
+      config.raft?.peers[0],
+    ])
+      expect(Object.isFrozen(part)).toBe(true);
+    expect(Object.isFrozen(document.raft.peers[0])).toBe(false);
+    expect(config.raft?.peers[0]).not.toBe(document.raft.peers[0]);
+    expect(JSON.stringify(document)).toBe(before);
+  });
+
   it('reads JSON files as JSON', async () => {
     const path = await tempFile('sidecar.json', JSON.stringify(minimal));
     const loaded = await loadConfigFile(path);
