@@ -329,11 +329,18 @@ describe('policies', () => {
     expect(wildcards).toEqual([]);
   });
 
-  it('the operator cannot write Secrets or the webhook beyond the ones named by the chart', async () => {
+  it('the operator cannot read or change Secrets or the webhook beyond the ones named by the chart', async () => {
     for (const { where, rule } of await allRules()) {
       if (!where.includes('operator')) continue;
       const resources = rule.resources ?? [];
-      if (resources.includes('secrets') || resources.includes('mutatingwebhookconfigurations')) {
+      // `create` cannot be limited to a name, and reads or changes no existing object: the
+      // per-namespace Raft Secret needs it alone (decision 0018).
+      const createOnly = rule.verbs.length === 1 && rule.verbs[0] === 'create';
+      if (resources.includes('secrets') && createOnly) expect(resources).toEqual(['secrets']);
+      else if (
+        resources.includes('secrets') ||
+        resources.includes('mutatingwebhookconfigurations')
+      ) {
         expect(rule.resourceNames?.length).toBe(1);
       }
       expect(rule.verbs).not.toContain('escalate');

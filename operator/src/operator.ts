@@ -83,11 +83,12 @@ export interface OperatorOptions {
 /**
  * Assembles the controllers: `configs` (key: namespace) delivers compiled configs, `namespaces`
  * (key: namespace; pod and RoleBinding events) provisions the sidecar RoleBinding and Raft
- * Secret, one controller per kind (key: namespace/name) writes status and runs chaos. Any change in a
- * namespace (pod, resource) re-queues the namespace's configs and every resource there, since
- * selection counts and conflicts may change; the work queues de-duplicate, and the namespace
- * compile is shared. Workers start only after every informer has synced, so no reconcile sees
- * a partial cache (and the GC never deletes a config because a list was incomplete).
+ * Secret, one controller per kind (key: namespace/name) writes status and runs chaos. Any
+ * change in a namespace (pod, resource) re-queues the namespace's configs and every resource
+ * there, since selection counts and conflicts may change; the work queues de-duplicate, and
+ * the namespace compile is shared. Workers start only after every informer has synced, so no
+ * reconcile sees a partial cache (and the GC never deletes a config because a list was
+ * incomplete).
  */
 export class Operator {
   readonly compiler: NamespaceCompiler;

@@ -183,6 +183,30 @@ describe('operator against a real API server', () => {
         writes.push(`deletePod ${name}`),
         client.deletePod(ns, name, grace)
       ),
+      // Per-namespace objects: no `sidecarClusterRole` below, so never called here.
+      getRoleBinding: (ns, name) => client.getRoleBinding(ns, name),
+      applyRoleBinding: async (rb) => (
+        writes.push(`apply rolebinding ${rb.metadata.name}`),
+        client.applyRoleBinding(rb)
+      ),
+      deleteRoleBinding: async (ns, name) => (
+        writes.push(`delete rolebinding ${name}`),
+        client.deleteRoleBinding(ns, name)
+      ),
+      getSecretMetadata: (ns, name) => client.getSecretMetadata(ns, name),
+      createSecret: async (secret) => (
+        writes.push(`create secret ${secret.metadata.name}`),
+        client.createSecret(secret)
+      ),
+      setSecretOwners: async (ns, name, owners) => (
+        writes.push(`owners secret ${name}`),
+        client.setSecretOwners(ns, name, owners)
+      ),
+      deleteSecret: async (ns, name) => (
+        writes.push(`delete secret ${name}`),
+        client.deleteSecret(ns, name)
+      ),
+      getWebhookConfigurationUid: (name) => client.getWebhookConfigurationUid(name),
     };
     operator = new Operator({
       api,
