@@ -32,8 +32,8 @@ const installation = {
 /** Stands for the epoch and resourceVersion in the event lines; each round puts its own. */
 const STAMP = 987654321;
 
-/** The watch event lines one change sends every sidecar: the new object added, the old deleted. */
-function changeLines(n: number, limit: number) {
+/** What the operator compiles for the bench's namespace: N pods of one workload, one policy. */
+function compileInput(n: number, limit: number) {
   const pods: PodInfo[] = Array.from({ length: n }, (_, i) => ({
     namespace: NAMESPACE,
     name: `app-${String(i).padStart(4, '0')}`,
@@ -59,11 +59,16 @@ function changeLines(n: number, limit: number) {
       ],
     },
   };
-  const { configs } = compileSidecarConfigs({
+  return {
     pods,
     policies: { rateLimits: [policy], circuitBreakers: [], chaos: [], sagas: [] },
     installation,
-  });
+  };
+}
+
+/** The watch event lines one change sends every sidecar: the new object added, the old deleted. */
+function changeLines(n: number, limit: number) {
+  const { configs } = compileSidecarConfigs(compileInput(n, limit));
   const compiled = configs[0];
   if (configs.length !== 1 || compiled === undefined) throw new Error('expected one config');
   const object = desiredConfigMap(compiled, STAMP);
@@ -175,6 +180,8 @@ async function measure(n: number): Promise<void> {
     validate: cpuPerCall(rounds, (i) => validateConfigDocument(perPod(documents[i % 2]))),
     diffConfig: cpuPerCall(rounds, (i) => diffConfig(i % 2 === 0 ? a : b, i % 2 === 0 ? b : a)),
   };
+  const input = compileInput(n, 101);
+  const compileUs = cpuPerCall(20, () => compileSidecarConfigs(input));
   const kb = (s: string) => `${(Buffer.byteLength(s) / 1024).toFixed(1)} KiB`;
   const v0 = versions[0] as ReturnType<typeof changeLines>;
   console.log(
@@ -182,6 +189,9 @@ async function measure(n: number): Promise<void> {
   );
   for (const [name, us] of Object.entries(steps))
     console.log(`  ${name.padEnd(42)} ${(us / 1000).toFixed(3)} ms`);
+  console.log(
+    `  ${'operator: one compile of the namespace'.padEnd(42)} ${(compileUs / 1000).toFixed(3)} ms`,
+  );
 }
 
 for (const n of sizes) await measure(n);
