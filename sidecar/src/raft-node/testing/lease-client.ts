@@ -96,6 +96,8 @@ export interface LeaseClientOptions {
   readonly renewals?: number;
   /** Pause after a refusal or error, ms (default 20). */
   readonly backoffMs?: number;
+  /** Stops starting operations early (e.g. its sidecar's pod is gone). */
+  readonly signal?: AbortSignal;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -167,7 +169,7 @@ export async function runLeaseClient(options: LeaseClientOptions): Promise<Lease
   };
 
   const loop = async (name: string): Promise<void> => {
-    while (monotonicMs() < deadline) {
+    while (monotonicMs() < deadline && options.signal?.aborted !== true) {
       const grant = await call(name, 'acquire', { holder: options.client, ttl: options.ttlMs });
       if (grant.outcome !== 'granted' || grant.token === undefined) {
         await sleep(backoffMs + Math.random() * backoffMs);
