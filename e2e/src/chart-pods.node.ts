@@ -5,8 +5,9 @@
 // into a labelled Deployment of the echo app; a RateLimitPolicy is enforced (429 through the
 // sidecar's inbound port); `helm test` passes; `helm upgrade` with a changed value rolls the
 // operator while a client loop through the app's Service (targetPort: the sidecar's inbound port)
-// counts no failure; `helm uninstall` leaves no Palisade object but the CRDs, and the injected pods
-// keep serving.
+// counts no failure; `helm uninstall` leaves no Palisade object but the CRDs (what the operator
+// created in the app namespace goes with the garbage collector), and the injected pods keep
+// serving.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -158,19 +159,6 @@ function echoApp(namespace: string): string {
       metadata: { name: 'echo', namespace },
       spec: { selector: { workload: 'echo' }, ports: [{ port: 80, targetPort: 'palisade-in' }] },
     },
-    {
-      // What the operator should create per namespace with injected pods (decision 0014; not in
-      // operator/src yet): the sidecars' right to read their compiled ConfigMap.
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'palisade-sidecar', namespace },
-      roleRef: {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'ClusterRole',
-        name: `${release}-${system.name}-sidecar`,
-      },
-      subjects: [{ kind: 'ServiceAccount', name: 'default', namespace }],
-    },
   ];
   return objects.map((object) => JSON.stringify(object)).join('\n---\n');
 }
@@ -260,6 +248,32 @@ describe('helm with real pods', () => {
       { what: 'an echo pod answering through its sidecar', timeoutMs: 30_000, intervalMs: 500 },
     );
     expect(names).toContain(body);
+    // The operator gave the namespace its sidecar RoleBinding and Raft Secret (decision 0018),
+    // owned by the release's webhook configuration.
+    const owner = await must([
+      'get',
+      'mutatingwebhookconfiguration',
+      `${release}-${system.name}`,
+      '-o',
+      'jsonpath={.metadata.uid}',
+    ]);
+    for (const object of ['rolebinding/palisade-sidecar', 'secret/palisade-raft']) {
+      const owners = await waitFor(
+        async () => {
+          const result = await kubectl([
+            'get',
+            '-n',
+            apps.name,
+            object,
+            '-o',
+            'jsonpath={.metadata.ownerReferences[*].uid}',
+          ]);
+          return result.code === 0 && result.stdout !== '' ? result.stdout : undefined;
+        },
+        { what: `${object} in ${apps.name}, owned`, timeoutMs: 30_000, intervalMs: 500 },
+      );
+      expect(owners).toBe(owner);
+    }
   });
 
   it('an applied RateLimitPolicy is enforced: 429 through the sidecar', async () => {
@@ -371,16 +385,28 @@ describe('helm with real pods', () => {
         '-o',
         'name',
       ]);
-      // What the operator wrote at run time (compiled configs, sidecar RoleBindings).
-      operatorMade = await must([
-        'get',
-        'configmaps,rolebindings,leases',
-        '--all-namespaces',
-        '-l',
-        'app.kubernetes.io/managed-by=palisade-operator',
-        '-o',
-        'name',
-      ]);
+      // What the operator wrote at run time (compiled configs, sidecar RoleBindings, Raft
+      // Secrets): owned by the webhook configuration, so the garbage collector deletes them,
+      // in the background, after `helm uninstall` returned.
+      operatorMade = await waitFor(
+        async () => {
+          const names = await must([
+            'get',
+            'configmaps,rolebindings,secrets,leases',
+            '--all-namespaces',
+            '-l',
+            'app.kubernetes.io/managed-by=palisade-operator',
+            '-o',
+            'name',
+          ]);
+          return names.trim() === '' ? names.trim() : undefined;
+        },
+        {
+          what: 'the garbage collector deleting every operator-made object',
+          timeoutMs: 60_000,
+          intervalMs: 500,
+        },
+      );
     });
     expect(left).toEqual([]);
     expect(clusterWide.split('\n').filter((n) => n.includes(system.name))).toEqual([]);
@@ -388,6 +414,6 @@ describe('helm with real pods', () => {
     expect([...counts.keys()]).toEqual([200]);
     // Still injected, still serving after the operator is gone.
     expect(await status(serviceUrl)).toBe(200);
-    expect(operatorMade.trim()).toBe('');
+    expect(operatorMade).toBe('');
   });
 });
