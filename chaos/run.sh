@@ -123,8 +123,9 @@ render() { # <experiment JSON>
     "- targets (\(.status.targets // [] | length) of \(.status.matchedPods // 0) matched): \(.status.targets // [] | join(", "))",
     "- faults: \(.spec.faults | map(.type + (if .type == "latency" then " " + .delay + " on " + ((.percentage // 100) | tostring) + "% " + (.direction // "inbound")
         elif .type == "abort" then " " + (.httpStatus | tostring) + " on " + ((.percentage // 100) | tostring) + "% " + (.direction // "inbound")
-        elif .type == "podKill" then " " + ((.count // 1) | tostring) + " every " + (.interval // "once") else "" end)) | join("; "))",
+        elif .type == "podKill" then " " + ((.count // 1) | tostring) + (if .target == "raftLeader" then " Raft leader" else "" end) + " every " + (.interval // "once") else "" end)) | join("; "))",
     "- injected (status): \(.status.injected // {} | to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" then "-" else . end)",
+    (if .status.podKillRounds then "- podKill rounds: \(.status.podKillRounds.done), skipped \(.status.podKillRounds.skipped)\(if .status.podKillRounds.lastSkipReason then " (last skip: " + .status.podKillRounds.lastSkipReason + ")" else "" end)" else empty end),
     "- abortWhen: \(.spec.abortWhen // {} | to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" then "-" else . end)",
     "",
     "## Expectations",
