@@ -108,6 +108,9 @@ async function runSize(n: number, kc: KubeConfig) {
             annotations: { 'palisade.dev/app-port': '8080' },
           },
           spec: {
+            // No scheduler serves this name: the pods stay API objects even on a cluster with a
+            // node (no kubelet rewrites the status the bench sets, no image is pulled).
+            schedulerName: 'palisade-bench-unscheduled',
             automountServiceAccountToken: false,
             containers: [{ name: 'app', image: 'registry.invalid/app:1' }],
           },
