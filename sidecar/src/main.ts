@@ -38,8 +38,7 @@ import { SeededRandom, systemRandom, type Random } from './core/random.js';
 import { createLogging, logLevelApplier, type Logging } from './logging/index.js';
 import { Metrics } from './metrics/index.js';
 import { RedisClients, RouteCompiler, type CompiledRouteTables } from './policies/index.js';
-import type { StartedRaftNode } from './raft-node/index.js';
-import type { StartedSagas } from './sagas/index.js';
+import { RaftGroupRunner } from './raft-group/index.js';
 import { InboundServer, OutboundServer, Pipeline } from './proxy/index.js';
 import { createTracing, tracingOptionsFromConfig, type Tracing } from './tracing/index.js';
 
@@ -418,8 +417,20 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       ? null
       : createProbeServer({ checks, metrics, port: probePort, logger: logging.child('probe') });
   let watcher: ConfigWatcher | null = null;
-  let raft: StartedRaftNode | null = null;
-  let sagas: StartedSagas | null = null;
+  // In a pod, "raft joined" is not part of readiness: the operator picks voters among Ready
+  // pods, so a pod that waited for a leader before being Ready would wait forever.
+  const raftGroup = new RaftGroupRunner({
+    readiness: kube === undefined,
+    checks,
+    tracing: () => tracing,
+    metrics,
+    logger: logging.child('raft'),
+    sagasLogger: logging.child('sagas'),
+    clock,
+    random,
+    onFatal: () => void closeAll(0).finally(() => process.exit(1)),
+  });
+  store.register(raftGroup.applier);
 
   const closeAll = async (graceMs: number): Promise<void> => {
     watcher?.close();
@@ -430,8 +441,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     ]);
     await probe?.close();
     await admin.close();
-    await sagas?.stop();
-    await raft?.stop();
+    await raftGroup.stop();
     await redis.close();
     await tracing.shutdown().catch(() => undefined);
   };
@@ -439,42 +449,11 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   let ports: RunningSidecar['ports'];
   try {
     await redis.waitReady(1000);
-    // The Raft group (leases, sagas) runs only where the config has a raft section; its
-    // API lives on the admin server and its readiness is part of /readyz.
-    if (config.raft !== undefined) {
-      // Loaded only here: a sidecar without Raft does not carry these modules in memory.
-      const [
-        { raftPartitionApplier, raftPeersApplier, startRaftNode },
-        { SagaMachine, startSagas },
-      ] = await Promise.all([import('./raft-node/index.js'), import('./sagas/index.js')]);
-      // The saga table is the log's second state machine: it exists before the node restores.
-      const sagaMachine = new SagaMachine();
-      raft = await startRaftNode({
-        machine: sagaMachine,
-        config: config.raft,
-        listenPort: config.listeners.raft,
-        metrics,
-        logger: logging.child('raft'),
-        clock,
-        onFatal: () => void closeAll(0).finally(() => process.exit(1)),
-      });
-      checks.register(raft.readinessCheck);
-      store.register(raftPeersApplier(raft));
-      store.register(raftPartitionApplier(raft, config));
-      admin.mount('/v1', raft.router);
-      admin.intercept(raft.httpHandler);
-      sagas = startSagas({
-        node: raft.node,
-        machine: sagaMachine,
-        sagas: config.sagas,
-        tracing: () => tracing,
-        metrics,
-        logger: logging.child('sagas'),
-        random,
-      });
-      store.register(sagas.applier);
-      admin.mount('/v1', sagas.router);
-    }
+    // Leases and sagas run while the config has a raft section (at start or from a later
+    // config); their API lives on the admin server. Must be in place before the first request.
+    admin.mount('/v1', raftGroup.router);
+    admin.intercept(raftGroup.httpHandler);
+    await raftGroup.start(store.config);
     const [inboundPort, outboundPort, adminAddress, probeAddress] = await Promise.all([
       inbound.listen(),
       outbound.listen(),

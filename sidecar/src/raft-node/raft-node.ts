@@ -423,11 +423,13 @@ export class RaftNode {
    * Probes the peers until it is clear whether a group exists: 'join' as soon as one peer says it
    * is initialized (or a Raft message shows a running group), 'bootstrap' once a quorum of the
    * listed voters (this node included) said it is not. Waits as long as it takes (until stop).
+   * The voters are re-read every round: in a pod the first peer list often has none yet (the
+   * operator picks voters among Ready pods), and `updatePeers` brings them later.
    */
   private async discover(): Promise<'bootstrap' | 'join'> {
-    const conf = desiredConf(this.peers);
-    const quorum = Math.floor(conf.voters.length / 2) + 1;
     for (;;) {
+      const conf = desiredConf(this.peers);
+      const quorum = Math.floor(conf.voters.length / 2) + 1;
       if (this.stopped) return 'join';
       if ([...this.probeReplies.values()].some((initialized) => initialized)) return 'join';
       const fresh = conf.voters.filter(
