@@ -28,6 +28,8 @@ describe('parseOptions', () => {
     });
     expect(o.installation.redis).toBeUndefined();
     expect(o.installation.tracing).toEqual({ sampleRatio: 0.01 });
+    // Without the webhook nothing mounts the Raft credential: the compiler names no paths.
+    expect(o.installation.raft).toBeUndefined();
   });
 
   it('reads flags, then PALISADE_* env, then the downward-API names', () => {
@@ -137,6 +139,8 @@ describe('chart compatibility', () => {
       ports: { admin: 15000, inbound: 15006, outbound: 15001, raft: 15010 },
       app: { host: '127.0.0.1', defaultPort: 9000 },
       logLevel: 'warn',
+      // Where the injected sidecar mounts the Raft Secret and its data dir (webhook on).
+      raft: { secretFile: '/var/run/palisade/raft/key', dataDir: '/var/lib/palisade/raft' },
     });
     expect(o.sidecar).toMatchObject({
       image: 'img:2',

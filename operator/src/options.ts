@@ -1,6 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import type { InstallationSettings } from './compiler/types.js';
 import { validateLeaseTimings, type LeaseTimings } from './leader/lease-decision.js';
+import { INJECTED_RAFT_PATHS } from './webhook/raft-volumes.js';
 
 /** A refused option: stable code, the flag named in the message. */
 export class OptionsError extends Error {
@@ -362,6 +363,8 @@ export function parseOptions(
         ports,
         app: { host: '127.0.0.1', defaultPort: port('app-default-port', get('app-default-port')) },
         logLevel: sidecarLogLevel,
+        // The pods this operator injects mount the group credential and a data dir there.
+        ...(webhookEnabled ? { raft: { ...INJECTED_RAFT_PATHS } } : {}),
       },
       sidecar: {
         image: image ?? '',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseOptions, type SidecarSettings } from '../options.js';
 import {
+  INJECTED_RAFT_PATHS,
   SIDECAR_CONTAINER_NAME,
   injectSidecar,
   type InjectablePod,
@@ -113,7 +114,53 @@ describe('injectSidecar', () => {
       runAsNonRoot: true,
       readOnlyRootFilesystem: true,
     });
-    expect(out.spec.volumes).toEqual([{ name: 'palisade-data', emptyDir: {} }]);
+    expect(out.spec.volumes).toEqual([
+      {
+        name: 'palisade-raft-secret',
+        secret: {
+          secretName: 'palisade-raft',
+          items: [{ key: 'key', path: 'key', mode: 0o444 }],
+          optional: true,
+        },
+      },
+      { name: 'palisade-data', emptyDir: { sizeLimit: '256Mi' } },
+    ]);
+    expect(sidecar['volumeMounts']).toEqual([
+      { name: 'palisade-raft-secret', mountPath: '/var/run/palisade/raft', readOnly: true },
+      { name: 'palisade-data', mountPath: '/var/lib/palisade' },
+    ]);
+  });
+
+  it('mounts the Raft Secret and data dir at the paths the compiled config names', () => {
+    const out = inject(pod());
+    const sidecar = out.spec.containers.find((c) => c.name === SIDECAR_CONTAINER_NAME) as Container;
+    const mounts = sidecar['volumeMounts'] as { mountPath: string; readOnly?: boolean }[];
+    const under = (file: string) =>
+      mounts.find((m) => file.startsWith(`${m.mountPath}/`)) ?? { mountPath: 'none' };
+    // The secret file is in the read-only Secret volume, the data dir in the writable emptyDir.
+    expect(under(INJECTED_RAFT_PATHS.secretFile)).toMatchObject({
+      mountPath: '/var/run/palisade/raft',
+      readOnly: true,
+    });
+    expect(INJECTED_RAFT_PATHS.secretFile).toBe('/var/run/palisade/raft/key');
+    expect(under(INJECTED_RAFT_PATHS.dataDir)).toEqual({
+      name: 'palisade-data',
+      mountPath: '/var/lib/palisade',
+    });
+  });
+
+  it("adds only the volumes the pod lacks, after the app's own", () => {
+    const p = pod();
+    (p.spec as { volumes?: { name: string }[] }).volumes = [
+      { name: 'cache' },
+      { name: 'palisade-data' },
+    ];
+    const out = inject(p);
+    expect((out.spec.volumes as { name: string }[]).map((v) => v.name)).toEqual([
+      'cache',
+      'palisade-data',
+      'palisade-raft-secret',
+    ]);
   });
 
   it('points the application containers at the outbound proxy, keeping their own settings', () => {

@@ -1,14 +1,19 @@
 import { APP_PORT_ANNOTATION, SIDECAR_LABEL, SIDECAR_LABEL_VALUE } from '../informer/pod-info.js';
 import type { SidecarSettings } from '../options.js';
+import { raftPodVolumes, raftVolumeMounts } from './raft-volumes.js';
+
+export {
+  INJECTED_RAFT_PATHS,
+  RAFT_SECRET_MOUNT_PATH,
+  RAFT_SECRET_VOLUME,
+  SIDECAR_DATA_PATH,
+  SIDECAR_DATA_VOLUME,
+} from './raft-volumes.js';
 
 /** Name of the injected container; its presence is what makes injection idempotent. */
 export const SIDECAR_CONTAINER_NAME = 'palisade-sidecar';
 /** Label (on a pod or its namespace) that asks for injection. */
 export const INJECT_LABEL = 'palisade.dev/inject';
-/** Volume for the sidecar's Raft data (the root filesystem is read-only). */
-export const SIDECAR_DATA_VOLUME = 'palisade-data';
-/** Where that volume is mounted in the sidecar. */
-export const SIDECAR_DATA_PATH = '/var/lib/palisade';
 /**
  * The sidecar's probe listener (`/livez`, `/readyz`, `/metrics` on the pod IP; the sidecar's
  * default). Fixed for now: the installation's `ports` are also the SidecarConfig's
@@ -55,7 +60,8 @@ export type InjectionResult =
  *   not set them itself, so its outbound HTTP goes through the sidecar;
  * - label `palisade.dev/sidecar=injected` (what the operator watches) and the annotation
  *   `palisade.dev/app-port` with the resolved numeric port (what the compiler reads);
- * - an emptyDir volume for the sidecar's Raft data.
+ * - the sidecar's Raft volumes (raft-volumes.ts): the namespace's Raft Secret, read-only, and
+ *   a size-bounded emptyDir for its log; each added only if the pod has no volume of that name.
  * Refuses a pod whose app port is missing or unresolvable: without it the sidecar cannot know
  * where to send inbound traffic.
  */
@@ -124,11 +130,12 @@ export function injectSidecar(pod: InjectablePod, settings: SidecarSettings): In
   });
 
   patch.push({ op: 'add', path: '/spec/containers/-', value: sidecarContainer(settings, port) });
-  const volume = { name: SIDECAR_DATA_VOLUME, emptyDir: {} };
+  const existing = new Set((pod.spec?.volumes ?? []).map((v) => v.name));
+  const volumes = raftPodVolumes().filter((v) => !existing.has(v['name'] as string));
   if (pod.spec?.volumes === undefined)
-    patch.push({ op: 'add', path: '/spec/volumes', value: [volume] });
-  else if (!pod.spec.volumes.some((v) => v.name === SIDECAR_DATA_VOLUME))
-    patch.push({ op: 'add', path: '/spec/volumes/-', value: volume });
+    patch.push({ op: 'add', path: '/spec/volumes', value: volumes });
+  else
+    for (const volume of volumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: volume });
   return { kind: 'patch', patch };
 }
 
@@ -183,7 +190,7 @@ export function sidecarContainer(
       readOnlyRootFilesystem: true,
       capabilities: { drop: ['ALL'] },
     },
-    volumeMounts: [{ name: SIDECAR_DATA_VOLUME, mountPath: SIDECAR_DATA_PATH }],
+    volumeMounts: raftVolumeMounts(),
   };
 }
 
