@@ -177,8 +177,15 @@ async function measure(n: number): Promise<void> {
       JSON.parse((versions[1] as ReturnType<typeof changeLines>).deleted);
     }),
     'config.json parse': cpuPerCall(rounds, () => parseConfigText(text, 'json')),
-    validate: cpuPerCall(rounds, (i) => validateConfigDocument(perPod(documents[i % 2]))),
-    diffConfig: cpuPerCall(rounds, (i) => diffConfig(i % 2 === 0 ? a : b, i % 2 === 0 ? b : a)),
+    'validate (nothing in force)': cpuPerCall(rounds, (i) =>
+      validateConfigDocument(perPod(documents[i % 2])),
+    ),
+    'validate against the config in force': cpuPerCall(rounds, (i) =>
+      validateConfigDocument(perPod(documents[i % 2]), 'next', i % 2 === 0 ? b : a),
+    ),
+    'diffConfig (peer lists not shared)': cpuPerCall(rounds, (i) =>
+      diffConfig(i % 2 === 0 ? a : b, i % 2 === 0 ? b : a),
+    ),
   };
   const input = compileInput(n, 101);
   const compileUs = cpuPerCall(20, () => compileSidecarConfigs(input));

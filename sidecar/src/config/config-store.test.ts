@@ -138,6 +138,28 @@ describe('ConfigStore', () => {
     expect(store.current().generation).toBe(1);
   });
 
+  it('keeps the Raft peer list in force when a reload carries the same one', async () => {
+    const { store } = setup();
+    const raft = (limitVersion: string) => ({
+      ...v1,
+      version: limitVersion,
+      raft: {
+        group: 'shop/app',
+        id: 'a',
+        peers: ['a', 'b', 'c'].map((id, i) => ({
+          id,
+          address: `10.0.0.${i + 1}:15010`,
+          voter: true,
+        })),
+      },
+    });
+    await store.apply(raft('v2'));
+    const peers = store.config.raft?.peers;
+    const result = await store.apply({ ...raft('v3'), logLevel: 'debug' });
+    expect(result.status === 'applied' && result.change.sections).toEqual(['logLevel']);
+    expect(store.config.raft?.peers).toBe(peers);
+  });
+
   it('serializes concurrent applies in call order', async () => {
     const { store } = setup();
     const seen: string[] = [];

@@ -1,7 +1,8 @@
 /**
  * The config in force. A reload is a two-phase commit across subsystems:
  *
- * 1. validate the candidate (schema, cross-field rules, defaults);
+ * 1. validate the candidate (schema, cross-field rules, defaults; a Raft peer list equal to the
+ *    one in force is not checked again, see `validateConfigDocument`);
  * 2. diff it against the config in force, section by section; identical content (same `version`,
  *    no section changed) is a no-op;
  * 3. `prepare` every registered applier in registration order: each compiles its part (route
@@ -209,7 +210,7 @@ export class ConfigStore {
   private async applyNow(candidate: unknown, source?: string): Promise<ApplyResult> {
     let next: ResolvedConfig;
     try {
-      next = validateConfigDocument(candidate, source);
+      next = validateConfigDocument(candidate, source, this.snapshot.config);
     } catch (error) {
       return this.reject(asConfigError(error, 'CONFIG_INVALID', source));
     }

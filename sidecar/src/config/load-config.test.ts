@@ -188,6 +188,59 @@ describe('cross-field rules', () => {
   });
 });
 
+describe('validating against the config in force', () => {
+  const peers = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      id: `app-${i}`,
+      address: `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}:15010`,
+      voter: i < 5,
+    }));
+  const withRaft = (list: unknown[], extra: Record<string, unknown> = {}) => ({
+    ...minimal,
+    ...extra,
+    raft: { group: 'shop/app', id: 'app-1', peers: list },
+  });
+  const inForce = validateConfigDocument(withRaft(peers(1000)));
+
+  it('reuses the peer list in force when the document carries the same one', () => {
+    const document = withRaft(peers(1000), { version: 'v2', logLevel: 'debug' });
+    const next = validateConfigDocument(document, 'next', inForce);
+    expect(next.raft?.peers).toBe(inForce.raft?.peers);
+    expect(next).toEqual(validateConfigDocument(document));
+    expect(Object.isFrozen(next) && Object.isFrozen(next.raft)).toBe(true);
+    expect(document.raft.peers).toHaveLength(1000); // the document is left as it was
+  });
+
+  it('still checks everything else of such a document', () => {
+    const error = configError(() =>
+      validateConfigDocument(
+        withRaft(peers(1000), { app: { host: '127.0.0.1', port: 0 } }),
+        'x',
+        inForce,
+      ),
+    );
+    expect(error.errors.map((e) => e.field)).toEqual(['app.port']);
+  });
+
+  it('checks a peer list that differs from the one in force, however little', () => {
+    const bad = peers(1000);
+    bad[3] = { ...bad[3]!, address: 'no port' };
+    expect(
+      configError(() => validateConfigDocument(withRaft(bad), 'x', inForce)).errors[0]?.field,
+    ).toBe('raft.peers[3].address');
+    const twice = peers(1000);
+    twice[999] = { ...twice[0]! };
+    expect(
+      configError(() => validateConfigDocument(withRaft(twice), 'x', inForce)).errors[0]?.field,
+    ).toBe('raft.peers[999]');
+    const moved = peers(1000);
+    moved[999] = { ...moved[999]!, address: '10.9.9.9:15010' };
+    const next = validateConfigDocument(withRaft(moved), 'x', inForce);
+    expect(next.raft?.peers).not.toBe(inForce.raft?.peers);
+    expect(next.raft?.peers[999]?.address).toBe('10.9.9.9:15010');
+  });
+});
+
 describe('fuzzing the loader', () => {
   // Kept corpus: inputs that once needed care (YAML tags, anchors, deep nesting, odd scalars).
   // Add a file here for every input a fuzz run ever found interesting (`.txt`: byte-exact,

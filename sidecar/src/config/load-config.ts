@@ -5,9 +5,15 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { validateSidecarConfig, type FieldError, type SidecarConfig } from '@palisade/crds';
+import {
+  validateSidecarConfig,
+  type FieldError,
+  type RaftPeer,
+  type SidecarConfig,
+} from '@palisade/crds';
 import { parseAllDocuments } from 'yaml';
 import { resolveConfig, type ResolvedConfig } from './defaults.js';
+import { sameContent } from './diff.js';
 import { ConfigError } from './errors.js';
 import { sagaConfigErrors } from '../sagas/definition.js';
 
@@ -86,9 +92,22 @@ export function parseConfigText(
  * Validates a parsed document against the SidecarConfig schema and the rules the schema cannot
  * express (distinct listener ports, no proxying into ourselves, unique names that become metric
  * labels), then applies defaults.
+ *
+ * `inForce`, the config in force, makes a reload cheaper: a Kubernetes-mode document carries its
+ * Raft group's whole peer list (every pod of the workload), which a policy change leaves as it
+ * was. When the document's `raft.peers` has the same content as the list in force — validated
+ * when that config was, and checked by nothing but its own schema and duplicate rule — it is
+ * neither validated nor copied again: the frozen list in force is reused, so that the diff also
+ * finds it unchanged at once (decision 0008).
  */
-export function validateConfigDocument(document: unknown, source?: string): ResolvedConfig {
-  const result = validateSidecarConfig(document);
+export function validateConfigDocument(
+  document: unknown,
+  source?: string,
+  inForce?: ResolvedConfig,
+): ResolvedConfig {
+  const knownPeers = peersInForce(document, inForce);
+  const checked = knownPeers === undefined ? document : withPeers(document as DocumentWithRaft, []);
+  const result = validateSidecarConfig(checked);
   if (!result.ok) {
     throw new ConfigError('CONFIG_INVALID', `${source ?? 'config'} is invalid`, result.errors, {
       source,
@@ -101,7 +120,29 @@ export function validateConfigDocument(document: unknown, source?: string): Reso
       source,
     });
   }
-  return resolved;
+  return knownPeers === undefined
+    ? resolved
+    : Object.freeze(withPeers(resolved as DocumentWithRaft, knownPeers) as ResolvedConfig);
+}
+
+/** A document whose `raft` is an object (whatever else it holds). */
+type DocumentWithRaft = Record<string, unknown> & { raft: Record<string, unknown> };
+
+/** `inForce`'s frozen peer list when `document.raft.peers` has the same content, else undefined. */
+function peersInForce(
+  document: unknown,
+  inForce: ResolvedConfig | undefined,
+): readonly RaftPeer[] | undefined {
+  const known = inForce?.raft?.peers;
+  if (known === undefined || typeof document !== 'object' || document === null) return undefined;
+  const raft = (document as { raft?: unknown }).raft;
+  if (typeof raft !== 'object' || raft === null || Array.isArray(raft)) return undefined;
+  return sameContent((raft as { peers?: unknown }).peers, known) ? known : undefined;
+}
+
+/** A shallow copy of `document` with `raft.peers` replaced (the input is left as it was). */
+function withPeers(document: DocumentWithRaft, peers: readonly RaftPeer[]): DocumentWithRaft {
+  return { ...document, raft: Object.freeze({ ...document.raft, peers }) };
 }
 
 /** Reads, parses and validates a config file. Throws `ConfigError`. */
