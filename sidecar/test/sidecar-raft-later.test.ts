@@ -37,14 +37,14 @@ let raftPort: number;
 let sidecar: SidecarProcess;
 let firstToken = Infinity;
 
-function config(version: string, withRaft: boolean): TestConfig {
+function config(version: string, withRaft: boolean, group = 'test/later'): TestConfig {
   return {
     version,
     app: { host: '127.0.0.1', port: app.port },
     ...(withRaft
       ? {
           raft: {
-            group: 'test/later',
+            group,
             id: 'solo',
             peers: [{ id: 'solo', address: `127.0.0.1:${raftPort}`, voter: true }],
             secretFile,
@@ -164,5 +164,28 @@ describe('a raft section delivered after start', () => {
     );
     // Same log: the token is above the first grant's (fencing tokens never go back).
     expect(grant.token).toBeGreaterThan(firstToken);
+  });
+
+  it('a reload that keeps the raft settings keeps the member running (no restart)', async () => {
+    const starts = () => sidecar.logs().filter((l) => l.msg === 'Raft member started').length;
+    const before = starts();
+    await sidecar.writeConfig({ ...config('v5', true), logLevel: 'debug' });
+    await waitFor('v5 in force', async () =>
+      (await sidecar.admin('/config')).body.includes('"v5"'),
+    );
+    expect(starts()).toBe(before);
+    expect((await raftCheck())?.status).toBe('pass');
+  });
+
+  it('another group on the same data dir is refused, saying why; the proxy keeps serving', async () => {
+    await sidecar.writeConfig(config('v6', true, 'test/other'));
+    const check = await waitFor('the raft check to refuse the data dir', async () => {
+      const c = await raftCheck();
+      return c?.status === 'fail' && /holds the log of test\/later/.test(c.error ?? '')
+        ? c
+        : undefined;
+    });
+    expect(check.error).toContain('restart the pod');
+    expect(await proxiesToApp()).toBe(true);
   });
 });

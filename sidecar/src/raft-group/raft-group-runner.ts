@@ -115,15 +115,18 @@ export class RaftGroupRunner {
     name: 'raft-group',
     prepare: async (next, change, previous) => {
       const commits: ConfigCommit[] = [];
-      const running = this.state.kind === 'running' ? this.state.member : undefined;
-      if (running !== undefined && restartKey(next) === running.key && next.raft !== undefined)
-        for (const applier of running.appliers) {
-          const commit = await applier.prepare(next, change, previous);
-          if (commit) commits.push(commit);
-        }
+      const state = this.state;
+      const running =
+        state.kind === 'running' && restartKey(next) === state.member.key && next.raft !== undefined
+          ? state.member
+          : undefined;
+      for (const applier of running?.appliers ?? []) {
+        const commit = await applier.prepare(next, change, previous);
+        if (commit) commits.push(commit);
+      }
       return () => {
         for (const commit of commits) commit();
-        if (running !== undefined && commits.length > 0) running.config = next;
+        if (running !== undefined) running.config = next;
         this.want(next);
       };
     },
