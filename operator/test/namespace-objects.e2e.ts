@@ -24,6 +24,8 @@ import {
 import { OperatorProcess } from './support/operator-process.js';
 
 const namespace = `palisade-nsobj-${process.pid}`;
+// The operator's own namespace (webhook certificate Secret), apart from the app namespace.
+const operatorNamespace = `palisade-nsobj-op-${process.pid}`;
 const configurationName = `palisade-e2e-owner-${process.pid}`;
 const sidecarRole = `palisade-e2e-nsobj-sidecar-${process.pid}`;
 const MANAGED = 'app.kubernetes.io/managed-by=palisade-operator';
@@ -55,7 +57,7 @@ function startOperator(name: string): OperatorProcess {
     kubeconfigPath,
     '--leader-elect=false',
     '--operator-namespace',
-    namespace,
+    operatorNamespace,
     '--watch-namespace',
     namespace,
     '--health-bind',
@@ -150,13 +152,24 @@ const EXPECTED = [
 ];
 
 /** Waits until the namespace holds exactly the RoleBinding, the Secret and one ConfigMap. */
-async function provisioned(): Promise<string[]> {
-  return poll('the RoleBinding, the Secret and the config ConfigMap', async () => {
-    const names = await operatorMade();
-    return names.length === 3 && EXPECTED.every((e) => names.some((n) => n.startsWith(e)))
-      ? names
-      : undefined;
-  });
+async function provisioned(operator: OperatorProcess): Promise<string[]> {
+  let names: string[] = [];
+  try {
+    return await poll('the RoleBinding, the Secret and the config ConfigMap', async () => {
+      names = await operatorMade();
+      return names.length === 3 && EXPECTED.every((e) => names.some((n) => n.startsWith(e)))
+        ? names
+        : undefined;
+    });
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message}; found [${names.join(', ')}]; operator warnings: ${operator.logs
+        .filter((l) => l.level >= 40)
+        .slice(-3)
+        .map((l) => JSON.stringify(l))
+        .join(' | ')}`,
+    );
+  }
 }
 
 async function createPod(name: string): Promise<void> {
@@ -172,6 +185,7 @@ beforeAll(async () => {
   rbac = cluster.kc.makeApiClient(RbacAuthorizationV1Api);
   admission = cluster.kc.makeApiClient(AdmissionregistrationV1Api);
   await createNamespace(cluster, namespace);
+  await createNamespace(cluster, operatorNamespace);
   webhookPort = await freePort();
   await rbac.createClusterRole({
     body: {
@@ -239,7 +253,8 @@ afterAll(async () => {
     ?.deleteMutatingWebhookConfiguration({ name: configurationName })
     .catch(() => undefined);
   await rbac?.deleteClusterRole({ name: sidecarRole }).catch(() => undefined);
-  await cluster?.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  for (const name of [namespace, operatorNamespace])
+    await cluster?.core.deleteNamespace({ name }).catch(() => undefined);
 });
 
 describe('objects the operator creates per namespace', () => {
@@ -247,7 +262,7 @@ describe('objects the operator creates per namespace', () => {
     const operator = startOperator('nsobj-1');
     await operator.waitForLog('the installation owner', (l) => l.msg === 'installation owner');
     await createPod('app-1');
-    await provisioned();
+    await provisioned(operator);
 
     const binding = await rbac.readNamespacedRoleBinding({ namespace, name: 'palisade-sidecar' });
     expect(binding.roleRef).toEqual({
@@ -281,9 +296,10 @@ describe('objects the operator creates per namespace', () => {
         },
       ]);
     }
-    // The key is never logged.
+    // The key is never logged; nothing failed on the way.
     const key = secret.data?.['key'] ?? 'missing';
     expect(JSON.stringify(operator.logs)).not.toContain(key);
+    expect(operator.logs.filter((l) => l.msg === 'reconcile failed')).toEqual([]);
     await stop(operator);
   }, 60_000);
 
@@ -317,7 +333,7 @@ describe('objects the operator creates per namespace', () => {
 
   it('deleting the webhook configuration (helm uninstall) lets the garbage collector remove them', async () => {
     await createPod('app-2');
-    await provisioned();
+    await provisioned(processes.at(-1) as OperatorProcess);
     // As `helm uninstall` does: the operator stops, the webhook configuration is deleted.
     for (const p of processes) await stop(p);
     await admission.deleteMutatingWebhookConfiguration({ name: configurationName });
