@@ -4,6 +4,7 @@ import {
   InstallationOwner,
   installationOwnerReference,
   nextOwner,
+  ownedByAnotherInstallation,
   sameOwners,
   type OwnerReference,
 } from './installation-owner.js';
@@ -37,6 +38,19 @@ describe('sameOwners', () => {
     expect(sameOwners([{ ...a, controller: false }], [a])).toBe(true);
     expect(sameOwners([a], [])).toBe(false);
     expect(sameOwners([a], [{ ...a, uid: 'uid-2' }])).toBe(false);
+  });
+});
+
+describe('ownedByAnotherInstallation', () => {
+  const ours = installationOwnerReference(NAME, 'uid-1');
+  it("is another's when owned by a webhook configuration of another name only", () => {
+    const theirs = installationOwnerReference('palisade-staging', 'uid-9');
+    expect(ownedByAnotherInstallation([theirs], [ours])).toBe(true);
+    expect(ownedByAnotherInstallation([{ ...ours, uid: 'old' }], [ours])).toBe(false);
+    expect(ownedByAnotherInstallation(undefined, [ours])).toBe(false);
+    expect(ownedByAnotherInstallation([ours], [])).toBe(true);
+    const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'x', uid: 'u' };
+    expect(ownedByAnotherInstallation([deployment], [ours])).toBe(false);
   });
 });
 

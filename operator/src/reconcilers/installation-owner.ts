@@ -47,6 +47,26 @@ export function sameOwners(
 }
 
 /**
+ * Whether an object belongs to another installation of Palisade in the same cluster: it is owned
+ * by a webhook configuration none of `owners` names. Such objects are left alone, so that two
+ * installations never undo each other's writes in a loop (the first to provision a namespace
+ * keeps it). Without owners of its own, an operator counts every owned object as another's.
+ */
+export function ownedByAnotherInstallation(
+  existing: readonly OwnerReference[] | undefined,
+  owners: readonly OwnerReference[],
+): boolean {
+  const installations = (existing ?? []).filter(
+    (r) =>
+      r.kind === INSTALLATION_OWNER_KIND.kind &&
+      r.apiVersion === INSTALLATION_OWNER_KIND.apiVersion,
+  );
+  return (
+    installations.length > 0 && !installations.some((r) => owners.some((o) => o.name === r.name))
+  );
+}
+
+/**
  * The owner to write next, from the current one and a lookup of the webhook configuration
  * (`undefined`: it does not exist). A new UID replaces the old one. A configuration that
  * disappeared keeps the last UID: it disappears when `helm uninstall` runs, and an operator still

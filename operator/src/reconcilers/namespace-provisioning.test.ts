@@ -145,6 +145,27 @@ describe('planNamespaceObjects', () => {
     expect(ops(state({ hasInjectedPods: false, secret: users }))).toEqual([]);
   });
 
+  it("leaves another installation's objects alone (two installations never rewrite each other in turn)", () => {
+    const other = installationOwnerReference('palisade-staging', 'uid-9');
+    const theirs = {
+      roleBinding: desiredRoleBinding('shop', 'palisade-staging-sidecar', [other]),
+      secret: desiredSecretMetadata('shop', [other]),
+    };
+    expect(ops(state(theirs))).toEqual([]);
+    expect(ops(state({ ...theirs, hasInjectedPods: false }))).toEqual([]);
+    // The same configuration re-created (same name, new UID) is still this installation.
+    const recreated = installationOwnerReference('palisade-palisade-system', 'uid-2');
+    expect(
+      ops(
+        state({
+          owners: [recreated],
+          roleBinding: desiredRoleBinding('shop', role, [owner]),
+          secret: desiredSecretMetadata('shop', [owner]),
+        }),
+      ),
+    ).toEqual(['applyRoleBinding', 'setSecretOwners']);
+  });
+
   it('no injected pod left: deletes both (only if the operator made them)', () => {
     expect(
       ops(

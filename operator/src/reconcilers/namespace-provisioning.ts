@@ -1,5 +1,9 @@
 import { FIELD_MANAGER, MANAGED_BY_LABEL } from './config-map.js';
-import { sameOwners, type OwnerReference } from './installation-owner.js';
+import {
+  ownedByAnotherInstallation,
+  sameOwners,
+  type OwnerReference,
+} from './installation-owner.js';
 import { RAFT_SECRET_NAME, SIDECAR_ROLE_BINDING_NAME } from './namespace-objects.js';
 
 /** The shape of a RoleBinding the operator reads and writes. */
@@ -113,27 +117,35 @@ function isManaged(object: { metadata: { labels?: Record<string, string> } }): b
  *   taken over; its `roleRef` cannot change, so a different role means delete, then apply;
  * - the Secret is created once and never rewritten: only its ownerReferences follow the
  *   installation owner. A Secret of that name without the managed-by label is the user's own
- *   key: used as it is, never changed or deleted.
+ *   key: used as it is, never changed or deleted;
+ * - an object owned by another installation's webhook configuration is that installation's:
+ *   neither changed nor deleted (two installations would otherwise rewrite it in turn forever).
  */
 export function planNamespaceObjects(state: NamespaceObjectsState): NamespaceObjectWrite[] {
   const { namespace, roleBinding, secret, owners } = state;
+  const ours = (o: { metadata: { ownerReferences?: OwnerReference[] } }) =>
+    !ownedByAnotherInstallation(o.metadata.ownerReferences, owners);
   const writes: NamespaceObjectWrite[] = [];
   if (!state.hasInjectedPods) {
-    if (roleBinding !== undefined && isManaged(roleBinding))
+    if (roleBinding !== undefined && isManaged(roleBinding) && ours(roleBinding))
       writes.push({ op: 'deleteRoleBinding', namespace, name: SIDECAR_ROLE_BINDING_NAME });
-    if (secret !== undefined && isManaged(secret))
+    if (secret !== undefined && isManaged(secret) && ours(secret))
       writes.push({ op: 'deleteSecret', namespace, name: RAFT_SECRET_NAME });
     return writes;
   }
   const wanted = desiredRoleBinding(namespace, state.sidecarClusterRole, owners);
-  if (roleBinding === undefined || !sameRoleBinding(roleBinding, wanted)) {
+  if (roleBinding === undefined || (ours(roleBinding) && !sameRoleBinding(roleBinding, wanted))) {
     if (roleBinding !== undefined && roleBinding.roleRef.name !== wanted.roleRef.name)
       writes.push({ op: 'deleteRoleBinding', namespace, name: SIDECAR_ROLE_BINDING_NAME });
     writes.push({ op: 'applyRoleBinding', roleBinding: wanted });
   }
   if (secret === undefined) {
     writes.push({ op: 'createSecret', secret: desiredSecretMetadata(namespace, owners) });
-  } else if (isManaged(secret) && !sameOwners(secret.metadata.ownerReferences, owners)) {
+  } else if (
+    isManaged(secret) &&
+    ours(secret) &&
+    !sameOwners(secret.metadata.ownerReferences, owners)
+  ) {
     writes.push({ op: 'setSecretOwners', namespace, name: RAFT_SECRET_NAME, owners: [...owners] });
   }
   return writes;
