@@ -121,6 +121,7 @@ render() { # <experiment JSON>
     "- phase: **\(.status.phase // "Pending")** (\(cond("Ready").reason // "-"): \(cond("Ready").message // "-"))",
     "- run: \(.status.startTime // "-") → \(.status.endTime // "-") (duration \(.spec.duration))",
     "- targets (\(.status.targets // [] | length) of \(.status.matchedPods // 0) matched): \(.status.targets // [] | join(", "))",
+    (if any(.spec.faults[]; .type == "podKill" and .target == "raftLeader") then "  (podKill raftLeader ignores them: each round kills the Raft leader among the pods matched then)" else empty end),
     "- faults: \(.spec.faults | map(.type + (if .type == "latency" then " " + .delay + " on " + ((.percentage // 100) | tostring) + "% " + (.direction // "inbound")
         elif .type == "abort" then " " + (.httpStatus | tostring) + " on " + ((.percentage // 100) | tostring) + "% " + (.direction // "inbound")
         elif .type == "podKill" then " " + ((.count // 1) | tostring) + (if .target == "raftLeader" then " Raft leader" else "" end) + " every " + (.interval // "once") else "" end)) | join("; "))",
