@@ -46,6 +46,12 @@ async function mustHelm(args: readonly string[]): Promise<string> {
   return result.stdout;
 }
 
+/** What the uninstall test reads of an operator-made object. */
+interface OperatorMade {
+  kind: string;
+  metadata: { name: string; namespace: string; ownerReferences?: { uid: string }[] };
+}
+
 interface PodJson {
   metadata: { name: string; deletionTimestamp?: string; labels?: Record<string, string> };
   spec: { containers: { name: string }[] };
@@ -185,6 +191,8 @@ function policy(namespace: string): string {
 
 let installed = false;
 let serviceUrl = '';
+/** UID of the release's webhook configuration, the owner of what the operator creates. */
+let ownerUid = '';
 
 beforeAll(async () => {
   if (e2eTarget() !== 'local')
@@ -250,7 +258,7 @@ describe('helm with real pods', () => {
     expect(names).toContain(body);
     // The operator gave the namespace its sidecar RoleBinding and Raft Secret (decision 0018),
     // owned by the release's webhook configuration.
-    const owner = await must([
+    ownerUid = await must([
       'get',
       'mutatingwebhookconfiguration',
       `${release}-${system.name}`,
@@ -272,7 +280,7 @@ describe('helm with real pods', () => {
         },
         { what: `${object} in ${apps.name}, owned`, timeoutMs: 30_000, intervalMs: 500 },
       );
-      expect(owners).toBe(owner);
+      expect(owners).toBe(ownerUid);
     }
   });
 
@@ -388,18 +396,30 @@ describe('helm with real pods', () => {
       // What the operator wrote at run time (compiled configs, sidecar RoleBindings, Raft
       // Secrets): owned by the webhook configuration, so the garbage collector deletes them,
       // in the background, after `helm uninstall` returned.
+      // Other installations on a shared cluster have their own: only this release's count
+      // (in its namespaces, or owned by its webhook configuration anywhere).
       operatorMade = await waitFor(
         async () => {
-          const names = await must([
-            'get',
-            'configmaps,rolebindings,secrets,leases',
-            '--all-namespaces',
-            '-l',
-            'app.kubernetes.io/managed-by=palisade-operator',
-            '-o',
-            'name',
-          ]);
-          return names.trim() === '' ? names.trim() : undefined;
+          const list = JSON.parse(
+            await must([
+              'get',
+              'configmaps,rolebindings,secrets,leases',
+              '--all-namespaces',
+              '-l',
+              'app.kubernetes.io/managed-by=palisade-operator',
+              '-o',
+              'json',
+            ]),
+          ) as { items: OperatorMade[] };
+          const ours = list.items
+            .filter(
+              ({ metadata }) =>
+                [apps.name, system.name].includes(metadata.namespace) ||
+                (metadata.ownerReferences ?? []).some((r) => r.uid === ownerUid),
+            )
+            .map(({ kind, metadata }) => `${kind} ${metadata.namespace}/${metadata.name}`)
+            .join(', ');
+          return ours === '' ? ours : undefined;
         },
         {
           what: 'the garbage collector deleting every operator-made object',
