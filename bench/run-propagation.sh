@@ -8,6 +8,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 eval "$(bash e2e/cluster/env.sh | sed 's/^/export /')"
 bash e2e/cluster/status.sh >/dev/null || { echo "bench:propagation: the local control plane is not up (make cluster-up)" >&2; exit 1; }
+# The operator and the bench need the CRDs; a fresh control plane (PALISADE_NODE=0) has none.
+"${PALISADE_KUBECTL}" --kubeconfig "${PALISADE_KUBECONFIG}" apply --server-side --force-conflicts \
+  -f crds/generated/all.yaml >/dev/null
 # A type error elsewhere in the tree must not block the benchmark: report it and go on with what
 # tsc emitted; fail only if what the bench runs was not built.
 npx tsc -b sidecar operator bench || echo "bench:propagation: tsc reported errors (above); using the emitted JavaScript" >&2
