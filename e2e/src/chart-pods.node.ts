@@ -396,8 +396,10 @@ describe('helm with real pods', () => {
       // What the operator wrote at run time (compiled configs, sidecar RoleBindings, Raft
       // Secrets): owned by the webhook configuration, so the garbage collector deletes them,
       // in the background, after `helm uninstall` returned.
-      // Other installations on a shared cluster have their own: only this release's count
-      // (in its namespaces, or owned by its webhook configuration anywhere).
+      // Another installation on a shared cluster may serve the same pods once this one is gone,
+      // with objects it owns: only this release's count (owned by its webhook configuration,
+      // or without owner in its namespaces). On timeout, what is left is the failure message.
+      let remaining = '';
       operatorMade = await waitFor(
         async () => {
           const list = JSON.parse(
@@ -412,13 +414,14 @@ describe('helm with real pods', () => {
             ]),
           ) as { items: OperatorMade[] };
           const ours = list.items
-            .filter(
-              ({ metadata }) =>
-                [apps.name, system.name].includes(metadata.namespace) ||
-                (metadata.ownerReferences ?? []).some((r) => r.uid === ownerUid),
+            .filter(({ metadata }) =>
+              metadata.ownerReferences === undefined
+                ? [apps.name, system.name].includes(metadata.namespace)
+                : metadata.ownerReferences.some((r) => r.uid === ownerUid),
             )
             .map(({ kind, metadata }) => `${kind} ${metadata.namespace}/${metadata.name}`)
             .join(', ');
+          remaining = ours;
           return ours === '' ? ours : undefined;
         },
         {
@@ -426,7 +429,7 @@ describe('helm with real pods', () => {
           timeoutMs: 60_000,
           intervalMs: 500,
         },
-      );
+      ).catch(() => remaining);
     });
     expect(left).toEqual([]);
     expect(clusterWide.split('\n').filter((n) => n.includes(system.name))).toEqual([]);
