@@ -575,11 +575,17 @@ describe('ChaosExperiment end to end', () => {
     const members: PodSidecar[] = [];
     for (const i of [1, 2, 3])
       members.push(await startPod(`db-${i}`, { app: 'db' }, `127.0.0.4${i}`, app.port));
-    const ready = (m: PodSidecar) =>
-      send(m.ports.probe, { path: '/readyz' }).then((a) => a.status === 200);
+    // Whether the member has joined its group (knows a leader): the `raft` check of /healthz. In
+    // Kubernetes mode it is not part of readiness (voters are chosen among Ready pods).
+    const joined = async (m: PodSidecar) => {
+      const answer = await send(m.ports.admin, { path: '/healthz' });
+      const checks = (JSON.parse(answer.body) as { checks: { name: string; status: string }[] })
+        .checks;
+      return checks.some((c) => c.name === 'raft' && c.status === 'pass');
+    };
     await waitFor(
       'the Raft group to elect a leader',
-      async () => (await Promise.all(members.map(ready))).every(Boolean),
+      async () => (await Promise.all(members.map(joined))).every(Boolean),
       30_000,
       200,
     );
@@ -645,8 +651,8 @@ describe('ChaosExperiment end to end', () => {
     const refusedByVictim = await acquire(victim, 'victim-lease', 'minority');
     expect(refusedByVictim.status).not.toBe(200);
     await waitFor(
-      'the victim to report not ready',
-      async () => !(await ready(victim)),
+      'the victim to report it has left its group',
+      async () => !(await joined(victim)),
       20_000,
       200,
     );
@@ -665,10 +671,10 @@ describe('ChaosExperiment end to end', () => {
     );
     await untilPhase('cut-one', 'Completed', 40_000);
     const healedAt = performance.now();
-    await waitFor('the victim to rejoin (ready)', () => ready(victim), 20_000, 100);
+    await waitFor('the victim to rejoin its group', () => joined(victim), 20_000, 100);
     const rejoinMs = performance.now() - healedAt;
     console.log(
-      `partition healed: ${victim.name} ready again ${rejoinMs.toFixed(0)} ms after Completed was seen`,
+      `partition healed: ${victim.name} joined again ${rejoinMs.toFixed(0)} ms after Completed was seen`,
     );
     // It sees what the majority committed while it was cut off.
     const seen = await waitFor(
