@@ -88,28 +88,6 @@ shop_ready() {
   ((done == 3))
 }
 
-# The last line an orders sidecar logged about Raft before it crashed; fails when none did.
-raft_failure() {
-  local pod line
-  for pod in $("${KUBECTL}" -n shop get pods -l shop=orders -o name 2>/dev/null); do
-    line="$("${KUBECTL}" -n shop logs "${pod}" -c palisade-sidecar --previous --tail 5 2>/dev/null | grep -i raft | tail -1)"
-    if [[ -n "${line}" ]]; then
-      echo "${line}"
-      return 0
-    fi
-  done
-  return 1
-}
-
-# Done when the shop is Ready, or when orders' sidecars crash over Raft (reason in no-raft).
-shop_settled() {
-  local reason
-  shop_ready && return 0
-  reason="$(raft_failure)" || return 1
-  echo "${reason}" >"${DEMO_STATE}/no-raft"
-  echo "orders' sidecars crash over Raft"
-}
-
 webhook_ready() {
   local bundles
   bundles="$("${KUBECTL}" get mutatingwebhookconfigurations -o jsonpath='{range .items[*]}{.metadata.name}={.webhooks[0].clientConfig.caBundle}{"\n"}{end}' | grep palisade || true)"

@@ -53,24 +53,14 @@ if "${KUBECTL}" -n shop get pods -o name -l '!palisade.dev/sidecar' 2>/dev/null 
 fi
 "${KUBECTL}" apply -f demo/policies/rate-limit.yaml -f demo/policies/circuit-breaker.yaml -f demo/policies/saga.yaml \
   >>"${DEMO_STATE}/logs/apply.log" 2>&1 || warn "policies not applied (CRDs missing?): $(tail -1 "${DEMO_STATE}/logs/apply.log")"
-rm -f "${DEMO_STATE}/no-raft"
-wait_for "the shop's 5 pods to be Ready" 240 shop_settled || warn "going on: the report says what works"
-if [[ -f "${DEMO_STATE}/no-raft" ]]; then
-  # Leases and sagas need Raft between the orders sidecars; everything else does not. Rather
-  # than no demo at all, run orders outside any Raft group and let those two steps say why.
-  warn "orders' sidecars cannot run Raft here: $(cat "${DEMO_STATE}/no-raft")"
-  warn "going on with orders outside any Raft group: leases and sagas will be reported not available"
-  "${KUBECTL}" -n shop patch deployment orders --type=json \
-    -p '[{"op":"remove","path":"/spec/template/metadata/labels/palisade.dev~1raft-group"}]' >>"${DEMO_STATE}/logs/apply.log"
-  wait_for "the shop's 5 pods to be Ready (orders without Raft)" 240 shop_ready || warn "going on: the report says what works"
-fi
+wait_for "the shop's 5 pods to be Ready" 240 shop_ready || warn "going on: the report says what works"
 "${KUBECTL}" get palisade -n shop 2>/dev/null | sed 's/^/  /' || true
 
 # 4. Traffic and report.
 headline "Traffic"
 rc=0
 DEMO_REPORT="${DEMO_STATE}/report.json" DEMO_SERIES="${DEMO_STATE}/series.json" KUBECTL="${KUBECTL}" \
-  DEMO_NO_RAFT="$(cat "${DEMO_STATE}/no-raft" 2>/dev/null || true)" node demo/driver/demo.js || rc=$?
+  node demo/driver/demo.js || rc=$?
 # The dashboard's panels drawn from what was scraped (a PNG too where Chromium is installed).
 png=()
 command -v chromium >/dev/null && png=(--png "${DEMO_STATE}/dashboard.png")

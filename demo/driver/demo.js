@@ -6,8 +6,7 @@
  * does, then prints a report. Every number is measured here and now; a step whose piece is
  * missing says "not available yet: <why>" instead of a number.
  *
- * Usage: node demo/driver/demo.js   (KUBECONFIG and KUBECTL from the environment; DEMO_NO_RAFT:
- * why orders runs outside a Raft group, when demo/run.sh had to take it out)
+ * Usage: node demo/driver/demo.js   (KUBECONFIG and KUBECTL from the environment)
  * Writes the report as JSON to $DEMO_REPORT and the sidecars' metrics, sampled every 2 s, to
  * $DEMO_SERIES (for render-dashboard.js) when set.
  */
@@ -16,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { callJson } from '../shop/src/http.js';
-import { getJson, kubectl, sidecarMetrics, sumMetric } from './kube.js';
+import { getJson, kubectl, sidecarAdmin, sidecarMetrics, sumMetric } from './kube.js';
 import { runLoad } from './load.js';
 import { combine } from './series.js';
 
@@ -29,11 +28,6 @@ const ORDER = {
     { sku: 'mug', quantity: 1 },
   ],
 };
-
-/** Set by demo/run.sh when orders' sidecars could not run Raft (then leases and sagas cannot). */
-const noRaft = process.env.DEMO_NO_RAFT
-  ? `orders runs outside any Raft group: its sidecars crashed over Raft (${process.env.DEMO_NO_RAFT.slice(0, 200)})`
-  : null;
 
 /** A step cannot run because a piece under it has not landed or is not working. */
 class NotAvailable extends Error {}
@@ -180,6 +174,35 @@ async function sidecarMetric(
   }
   return total;
 }
+
+/**
+ * The orders Raft group as a Ready orders sidecar sees it (`GET /v1/raft` on its admin API):
+ * `status`, or `problem` saying why there is none (the sidecar's own answer when it has one).
+ * @param {string} [except] a pod not to ask (one just killed)
+ * @returns {Promise<{ pod?: string, status?: any, problem?: string }>}
+ */
+async function raftStatus(except) {
+  const pod = (await podsOf('orders')).find(
+    (p) => injected(p) && ready(p) && p.metadata.name !== except,
+  );
+  if (pod === undefined) return { problem: 'no Ready orders pod to ask' };
+  const name = pod.metadata.name;
+  const text = await sidecarAdmin(pod, '/v1/raft');
+  if (text === null) return { pod: name, problem: `${name}: GET /v1/raft did not answer` };
+  try {
+    const body = JSON.parse(text);
+    if (typeof body?.role === 'string') return { pod: name, status: body };
+  } catch {
+    // Not JSON: shown as it is below.
+  }
+  return { pod: name, problem: `${name}: ${text.trim().slice(0, 240)}` };
+}
+
+/** 503 codes after which a saga start or lease call certainly did nothing (docs/sagas.md). */
+const NO_LEADER = ['PALISADE_RAFT_NO_LEADER', 'PALISADE_RAFT_NOT_LEADER'];
+
+/** @param {number} n */
+const signed = (n) => (n > 0 ? `+${n}` : String(n));
 
 /** @param {string} payments @param {'ok' | 'fail' | 'slow'} mode */
 async function setPayments(payments, mode) {
@@ -392,22 +415,78 @@ async function steps() {
     },
   );
 
+  /** Why leases and sagas cannot run (the Raft step's finding), or null. */
+  let raftProblem = /** @type {string | null} */ (null);
+  await step(
+    'Raft group shop/orders: the orders sidecars form it and elect a leader by themselves',
+    async () => {
+      if (blocked) throw new NotAvailable(blocked);
+      const waitStarted = performance.now();
+      /** @type {{ pod?: string, status?: any, problem?: string }} */
+      let last = {};
+      // Settled: the same leader in the same term on two reads a second apart.
+      const agreed = await waitFor(
+        async () => {
+          const before = last.status;
+          last = await raftStatus();
+          const now = last.status;
+          return now?.leader && now.leader === before?.leader && now.term === before?.term
+            ? now
+            : undefined;
+        },
+        90_000,
+        1000,
+      );
+      if (agreed === undefined) {
+        raftProblem = `no settled Raft leader among the orders sidecars within 90 s: ${last.problem ?? JSON.stringify(last.status)}`;
+        throw new Error(raftProblem);
+      }
+      const secret = await getJson(['-n', NS, 'get', 'secret', 'palisade-raft']).catch(() => null);
+      const suffrage = (/** @type {string} */ kind) =>
+        agreed.members
+          .filter((/** @type {any} */ m) => m.suffrage === kind)
+          .map((/** @type {any} */ m) => m.id);
+      const learners = suffrage('learner');
+      return [
+        `leader ${agreed.leader} (term ${agreed.term}, commit index ${agreed.commitIndex}), voters ${suffrage('voter').join(', ')}${learners.length > 0 ? `, learners ${learners.join(', ')}` : ''} — as ${last.pod} sees it (GET /v1/raft), ${((performance.now() - waitStarted) / 1000).toFixed(1)} s waited here`,
+        secret === null
+          ? 'Secret shop/palisade-raft: not found (the sidecars got their key some other way?)'
+          : `nothing given by hand: the operator made Secret shop/palisade-raft at ${secret.metadata.creationTimestamp}, the webhook mounted it and a data dir in each pod`,
+      ];
+    },
+  );
+
   await step('Saga place-order: 10 orders as sagas, then 10 while payments fails', async () => {
     if (blocked) throw new NotAvailable(blocked);
-    if (noRaft) throw new NotAvailable(noRaft);
+    if (raftProblem) throw new NotAvailable(raftProblem);
+    const inventory = await serviceUrl('inventory');
+    /** Available units per SKU at inventory. @returns {Promise<Record<string, number>>} */
+    const stock = async () => (await callJson(`${inventory}/stock`, { env: {} })).body;
+    const compensations = () => sidecarMetric('orders', 'palisade_saga_compensations_total');
+    /** Starts retried because the group was between leaders. */
+    let retried = 0;
     /** @param {string} label */
     const batch = async (label) => {
       /** @type {string[]} */
       const ids = [];
       for (let i = 0; i < 10; i++) {
-        const started = await callJson(`${orders}/orders/saga`, {
-          method: 'POST',
-          body: ORDER,
-          headers: { 'x-user-id': `saga-${i}` },
-          env: {},
-        });
+        // As docs/sagas.md says: a 503 with no leader (an election) started nothing; retry it.
+        // (A timeout's outcome is unknown: not retried, it could start a second instance.)
+        let started;
+        for (let attempt = 1; ; attempt++) {
+          started = await callJson(`${orders}/orders/saga`, {
+            method: 'POST',
+            body: ORDER,
+            headers: { 'x-user-id': `saga-${i}` },
+            env: {},
+          });
+          const code = started.body?.error?.code;
+          if (started.status !== 503 || !NO_LEADER.includes(code) || attempt === 5) break;
+          retried += 1;
+          await sleep(1000);
+        }
         if (started.status !== 202)
-          throw new NotAvailable(
+          throw new Error(
             `POST /v1/sagas answered ${started.status}: ${JSON.stringify(started.body)}`,
           );
         ids.push(started.body.id);
@@ -425,26 +504,51 @@ async function steps() {
         states[final ?? 'not finished in 30 s'] =
           (states[final ?? 'not finished in 30 s'] ?? 0) + 1;
       }
-      const line = `${label}: ${Object.entries(states)
+      const summary = Object.entries(states)
         .map(([k, v]) => `${v} ${k}`)
-        .join(', ')} (all ten settled in ${((performance.now() - started) / 1000).toFixed(1)} s)`;
-      say(line);
-      return line;
+        .join(', ');
+      say(`${label}: ${summary}`);
+      return { states, summary, seconds: (performance.now() - started) / 1000 };
     };
+    const stock0 = await stock();
     const ok = await batch('payments ok');
+    const stock1 = await stock();
+    const compensations0 = await compensations();
     await setPayments(payments, 'fail');
+    let failing;
     try {
-      return [ok, await batch('payments failing')];
+      failing = await batch('payments failing');
     } finally {
       await setPayments(payments, 'ok');
     }
+    const stock2 = await stock();
+    const compensations1 = await compensations();
+    /** @param {Record<string, number>} from @param {Record<string, number>} to */
+    const change = (from, to) =>
+      ORDER.items
+        .map(({ sku }) => `${sku} ${signed((to[sku] ?? 0) - (from[sku] ?? 0))}`)
+        .join(', ');
+    const restored = ORDER.items.every(({ sku }) => stock2[sku] === stock1[sku]);
+    const lines = [
+      `payments ok: ${ok.summary} (all ten settled in ${ok.seconds.toFixed(1)} s); stock ${change(stock0, stock1)}`,
+      `payments failing: ${failing.summary} (all ten settled in ${failing.seconds.toFixed(1)} s); stock ${change(stock1, stock2)}${restored ? ' (every reservation released)' : ''}`,
+      compensations0 === null || compensations1 === null
+        ? 'palisade_saga_compensations_total: sidecar metrics not readable'
+        : `palisade_saga_compensations_total on the orders sidecars went up by ${compensations1 - compensations0}`,
+      `starts retried after 503 (no Raft leader at that moment): ${retried}`,
+    ];
+    if (ok.states.Completed !== 10 || failing.states.Compensated !== 10 || !restored)
+      throw new Error(
+        `expected 10 Completed, then 10 Compensated with the stock restored: ${lines.join('; ')}`,
+      );
+    return lines;
   });
 
   await step(
     "Lease shop-leader: kill the holder's pod, watch another replica take over",
     async () => {
       if (blocked) throw new NotAvailable(blocked);
-      if (noRaft) throw new NotAvailable(noRaft);
+      if (raftProblem) throw new NotAvailable(raftProblem);
       const leader = async () =>
         (await callJson(`${orders}/leader`, { env: {}, timeoutMs: 2000 }).catch(() => null))?.body;
       const first = await waitFor(
@@ -452,8 +556,11 @@ async function steps() {
         30_000,
       );
       if (first === undefined)
-        throw new NotAvailable(`no holder within 30 s: ${JSON.stringify(await leader())}`);
-      say(`holder ${first.holder} (token ${first.token}); deleting its pod with no grace period`);
+        throw new Error(`no holder within 30 s: ${JSON.stringify(await leader())}`);
+      const raftBefore = (await raftStatus()).status?.leader ?? 'unknown';
+      say(
+        `holder ${first.holder} (token ${first.token}), Raft leader ${raftBefore}; deleting ${first.holder} with no grace period`,
+      );
       const killedAt = performance.now();
       await kubectl([
         '-n',
@@ -474,9 +581,19 @@ async function steps() {
         200,
       );
       if (next === undefined) throw new Error(`no new holder within 60 s of the kill`);
-      return [
-        `${first.holder} (token ${first.token}) → ${next.holder} (token ${next.token}) in ${((performance.now() - killedAt) / 1000).toFixed(1)} s after the kill (lease TTL 3 s)`,
+      const failoverS = (performance.now() - killedAt) / 1000;
+      const raftAfter = (await raftStatus(first.holder)).status?.leader ?? 'unknown';
+      const lines = [
+        `holder ${first.holder} (token ${first.token}) → ${next.holder} (token ${next.token}) ${failoverS.toFixed(1)} s after the kill (lease TTL 3 s: the old grant must expire first; each replica tries every 1 s)`,
+        raftBefore === first.holder
+          ? `Raft leader ${raftBefore} → ${raftAfter}: the killed pod led the group too, so a new election came first`
+          : raftBefore === raftAfter
+            ? `Raft leader ${raftAfter} throughout: the killed pod was a follower`
+            : `Raft leader ${raftBefore} → ${raftAfter} (the killed pod was a follower, yet the leader changed)`,
       ];
+      if (!(next.token > first.token))
+        throw new Error(`the new token is not larger (fencing broken): ${lines.join('; ')}`);
+      return lines;
     },
   );
 

@@ -2,7 +2,7 @@
 /**
  * The few cluster operations the demo's traffic steps need, through `kubectl` (KUBECTL, with the
  * KUBECONFIG of the environment): JSON reads, apply/delete of a file, pod deletion, and a
- * sidecar's metrics.
+ * sidecar's metrics and admin API.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -32,8 +32,7 @@ export const PROBE_PORT = 15020;
 
 /**
  * The Prometheus text of the sidecar in `pod` (a Pod object), or null when it cannot be read:
- * from the probe listener on the pod IP, else from the loopback admin API through `kubectl exec`
- * (the image has node, not curl).
+ * from the probe listener on the pod IP, else from the loopback admin API through `kubectl exec`.
  * @param {any} pod
  * @param {{ exec?: boolean }} [options] exec: false — the probe listener only (cheap enough to poll)
  */
@@ -47,7 +46,18 @@ export async function sidecarMetrics(pod, options = {}) {
     // No probe listener (older sidecar) or not reachable from here: try exec.
   }
   if (options.exec === false) return null;
-  const script = `fetch('http://127.0.0.1:15000/metrics').then(r=>r.text()).then(t=>process.stdout.write(t),e=>{console.error(e.message);process.exit(1)})`;
+  return sidecarAdmin(pod, '/metrics');
+}
+
+/**
+ * The body of GET `path` on the loopback admin API of the sidecar in `pod` (a Pod object),
+ * through `kubectl exec` (the admin API is not reachable from outside the pod; the image has
+ * node, not curl), or null when it cannot be read.
+ * @param {any} pod
+ * @param {string} path e.g. '/v1/raft'
+ */
+export async function sidecarAdmin(pod, path) {
+  const script = `fetch('http://127.0.0.1:15000'+process.argv[1]).then(r=>r.text()).then(t=>process.stdout.write(t),e=>{console.error(e.message);process.exit(1)})`;
   try {
     return await kubectl(
       [
@@ -61,6 +71,7 @@ export async function sidecarMetrics(pod, options = {}) {
         'node',
         '-e',
         script,
+        path,
       ],
       15_000,
     );

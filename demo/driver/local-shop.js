@@ -6,6 +6,7 @@
  * (HTTP_PROXY). Used by the shop's black-box test; needs `sidecar/dist` built (`npx tsc -b`).
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -72,28 +73,56 @@ function start(args, env, ready, timeoutMs = 20_000) {
  * @typedef {{ orders: string, ordersDirect: string, payments: string, inventory: string, admin: string, stop: () => Promise<void> }} LocalShop
  */
 
+/** @typedef {Record<string, unknown>} Sections */
+
+/** The Raft group of a local shop run with `raft`: one voter, as in Kubernetes but alone. */
+export const LOCAL_RAFT = { group: 'shop/orders', podName: 'orders-local' };
+
 /**
  * Starts inventory, payments, orders and orders' sidecar. `sidecarConfig` gets the listeners
  * and app filled in; its policies are the caller's. Orders addresses inventory as
  * http://localhost:<port> and payments as http://127.0.0.2:<port> (loopback too), so outbound
  * policies can tell the two apart by host.
- * @param {Record<string, unknown>} policies SidecarConfig sections (rateLimits, circuitBreakers, faults)
+ * With `raft`, the sidecar also runs a one-member Raft group (LOCAL_RAFT: its key file and data
+ * dir made here, as the operator and webhook do in a cluster) and orders keeps the lease
+ * `shop-leader` through it, as in the demo's pods.
+ * @param {Sections | ((urls: { inventory: string, payments: string }) => Sections)} policies
+ *   SidecarConfig sections (rateLimits, circuitBreakers, faults, sagas), or a function of the
+ *   inventory and payments URLs giving them (a saga's steps call those)
+ * @param {{ raft?: boolean }} [options]
  * @returns {Promise<LocalShop>}
  */
-export async function startLocalShop(policies) {
-  const [inventoryPort, paymentsPort, ordersPort, admin, inbound, outbound] = await Promise.all(
-    Array.from({ length: 6 }, freePort),
-  );
+export async function startLocalShop(policies, options = {}) {
+  const [inventoryPort, paymentsPort, ordersPort, admin, inbound, outbound, raft] =
+    await Promise.all(Array.from({ length: 7 }, freePort));
   const dir = mkdtempSync(join(tmpdir(), 'palisade-demo-'));
   const configPath = join(dir, 'sidecar.json');
+  const secretFile = join(dir, 'raft-key');
+  if (options.raft) writeFileSync(secretFile, randomBytes(32), { mode: 0o400 });
   writeFileSync(
     configPath,
     JSON.stringify({
       version: 'demo-local',
       app: { host: '127.0.0.1', port: ordersPort },
-      listeners: { admin, inbound, outbound },
+      listeners: { admin, inbound, outbound, ...(options.raft ? { raft } : {}) },
       logLevel: 'info',
-      ...policies,
+      ...(typeof policies === 'function'
+        ? policies({
+            inventory: `http://127.0.0.1:${inventoryPort}`,
+            payments: `http://127.0.0.1:${paymentsPort}`,
+          })
+        : policies),
+      ...(options.raft
+        ? {
+            raft: {
+              group: LOCAL_RAFT.group,
+              id: LOCAL_RAFT.podName,
+              peers: [{ id: LOCAL_RAFT.podName, address: `127.0.0.1:${raft}`, voter: true }],
+              secretFile,
+              dataDir: join(dir, 'raft'),
+            },
+          }
+        : {}),
     }),
   );
   /** @type {import('node:child_process').ChildProcess[]} */
@@ -127,7 +156,8 @@ export async function startLocalShop(policies) {
           INVENTORY_URL: `http://localhost:${inventoryPort}`,
           PAYMENTS_URL: `http://127.0.0.2:${paymentsPort}`,
           PALISADE_ADMIN_URL: `http://127.0.0.1:${admin}`,
-          LEASE_KEEPER: 'off',
+          POD_NAME: LOCAL_RAFT.podName,
+          LEASE_KEEPER: options.raft ? 'on' : 'off',
         },
         listening,
       ),

@@ -5,7 +5,8 @@
  *   POST /orders {items}          -> 201 placed · 409 out of stock · 502/503 failed (stock released)
  *   POST /orders/saga {items}     -> 202 {id}: the same order as a Saga run by the sidecars (Raft)
  *   GET  /orders/saga/{id}        -> the saga instance's state and step log
- *   GET  /leader                  -> which orders replica holds the lease, and who answers
+ *   GET  /leader                  -> which orders replica holds the lease, who answers, and why
+ *                                    the sidecar could not say (`unavailable`), if so
  * Every answer has `outcome`, so a load driver can count what happened without parsing errors.
  */
 import { randomUUID } from 'node:crypto';
@@ -184,6 +185,8 @@ export function createOrdersServer({
         token: lease.status === 200 ? (lease.body?.token ?? null) : null,
         answeredBy: config.podName,
         holding: leaseHolding(),
+        // 404 is "nobody holds it"; anything else (503 while Raft is not up) says why here.
+        ...(lease.status === 200 || lease.status === 404 ? {} : { unavailable: lease.body }),
       });
     }
     if (req.method === 'GET' && url.pathname === '/healthz')
