@@ -396,9 +396,10 @@ describe('helm with real pods', () => {
       // What the operator wrote at run time (compiled configs, sidecar RoleBindings, Raft
       // Secrets): owned by the webhook configuration, so the garbage collector deletes them,
       // in the background, after `helm uninstall` returned.
-      // Another installation on a shared cluster may serve the same pods once this one is gone,
-      // with objects it owns: only this release's count (owned by its webhook configuration,
-      // or without owner in its namespaces). On timeout, what is left is the failure message.
+      // Another installation on a shared cluster may serve the same pods, with objects it owns
+      // (it may co-own the same compiled ConfigMap: the GC keeps it then, rightly): only this
+      // release's count (owned by its webhook configuration alone, or without owner in its
+      // namespaces). On timeout, what is left is the failure message.
       let remaining = '';
       operatorMade = await waitFor(
         async () => {
@@ -417,7 +418,7 @@ describe('helm with real pods', () => {
             .filter(({ metadata }) =>
               metadata.ownerReferences === undefined
                 ? [apps.name, system.name].includes(metadata.namespace)
-                : metadata.ownerReferences.some((r) => r.uid === ownerUid),
+                : metadata.ownerReferences.every((r) => r.uid === ownerUid),
             )
             .map(({ kind, metadata }) => `${kind} ${metadata.namespace}/${metadata.name}`)
             .join(', ');
