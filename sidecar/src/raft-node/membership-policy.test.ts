@@ -1,5 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
-import { desiredConf, nextConfChange, type PeerSpec } from './membership-policy.js';
+import {
+  desiredConf,
+  discoveryDecision,
+  nextConfChange,
+  type PeerSpec,
+} from './membership-policy.js';
 
 const peer = (id: string, voter = true): PeerSpec => ({ id, address: `${id}:15010`, voter });
 
@@ -41,5 +46,64 @@ describe('membership policy', () => {
     expect(
       nextConfChange({ voters: ['a'], learners: [] }, { voters: [], learners: [] }, () => true),
     ).toBeUndefined();
+  });
+
+  describe('discovery: bootstrap or join', () => {
+    const three = { voters: ['a', 'b', 'c'], learners: [] };
+    const replies = (entries: [string, boolean][]) => new Map(entries);
+
+    test('joins as soon as any peer belongs to a group', () => {
+      expect(
+        discoveryDecision(
+          'c',
+          three,
+          replies([
+            ['b', false],
+            ['a', true],
+          ]),
+        ),
+      ).toBe('join');
+      expect(discoveryDecision('z', three, replies([['x', true]]))).toBe('join');
+    });
+
+    test('bootstraps only once every other voter said it belongs to none', () => {
+      expect(
+        discoveryDecision(
+          'c',
+          three,
+          replies([
+            ['a', false],
+            ['b', false],
+          ]),
+        ),
+      ).toBe('bootstrap');
+      // The case of issues #5/#9: b (joined, no log yet) said no, a (the running group's leader)
+      // had not answered yet. A quorum of "no" used to bootstrap a second group here.
+      expect(discoveryDecision('c', three, replies([['b', false]]))).toBeUndefined();
+      expect(discoveryDecision('c', three, replies([]))).toBeUndefined();
+    });
+
+    test('a sole voter bootstraps at once; a learner never bootstraps', () => {
+      expect(discoveryDecision('a', { voters: ['a'], learners: ['b'] }, replies([]))).toBe(
+        'bootstrap',
+      );
+      expect(
+        discoveryDecision('b', { voters: ['a'], learners: ['b'] }, replies([['a', false]])),
+      ).toBeUndefined();
+    });
+
+    test('learners need not answer for a bootstrap', () => {
+      const conf = { voters: ['a', 'b', 'c'], learners: ['d'] };
+      expect(
+        discoveryDecision(
+          'a',
+          conf,
+          replies([
+            ['b', false],
+            ['c', false],
+          ]),
+        ),
+      ).toBe('bootstrap');
+    });
   });
 });

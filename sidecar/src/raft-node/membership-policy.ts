@@ -1,7 +1,8 @@
 /**
  * Which members the group should have, and the next single change to get there. Pure: the driver
  * (leader only) calls {@link nextConfChange} whenever the peer list changes or a config entry is
- * applied, proposes at most one change, and asks again once it is committed.
+ * applied, proposes at most one change, and asks again once it is committed. Also whether a
+ * member with an empty data directory bootstraps the group or joins it ({@link discoveryDecision}).
  */
 import type { ConfChange, ConfState, NodeId } from '../raft/index.js';
 
@@ -61,4 +62,21 @@ export function nextConfChange(
     }
   }
   return undefined;
+}
+
+/**
+ * What discovery decides from the probe replies so far (`true`: that peer belongs to a group),
+ * or undefined to probe again. Join as soon as any peer belongs to a group; bootstrap
+ * only as a desired voter, once every other desired voter answered that it belongs to none.
+ */
+export function discoveryDecision(
+  self: NodeId,
+  desired: ConfState,
+  replies: ReadonlyMap<NodeId, boolean>,
+): 'bootstrap' | 'join' | undefined {
+  if ([...replies.values()].some((inGroup) => inGroup)) return 'join';
+  if (!desired.voters.includes(self)) return undefined;
+  return desired.voters.every((id) => id === self || replies.get(id) === false)
+    ? 'bootstrap'
+    : undefined;
 }

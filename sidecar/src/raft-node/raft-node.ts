@@ -49,7 +49,12 @@ import {
 } from './core-storage.js';
 import { RaftNodeError } from './errors.js';
 import { composeSnapshot, splitSnapshot, type LogMachine } from './log-machine.js';
-import { desiredConf, nextConfChange, type PeerSpec } from './membership-policy.js';
+import {
+  desiredConf,
+  discoveryDecision,
+  nextConfChange,
+  type PeerSpec,
+} from './membership-policy.js';
 import {
   decodeNodeMessage,
   type CallReply,
@@ -186,6 +191,11 @@ export class RaftNode {
   private applied = 0;
   private knownLeader: NodeId = '';
   private readonly probeReplies = new Map<NodeId, boolean>();
+  /**
+   * Whether this member belongs to a group: it has Raft state, or its discovery decided to join
+   * or bootstrap one. What it answers to probes (see `discover`).
+   */
+  private inGroup = false;
   private readonly clock: Clock;
   private readonly tickMs: number;
   private readonly electionTick: number;
@@ -213,7 +223,7 @@ export class RaftNode {
   /**
    * Opens the store (recovering from the WAL), starts the transport and the loop. With an empty
    * data directory the node first probes its peers: it bootstraps the group from the peer list
-   * only when a quorum of the listed voters is also uninitialized and none is initialized;
+   * only when every other listed voter answered that it is in no group (see `discover`);
    * otherwise it starts empty and waits for the leader to add it and send it the log.
    */
   static async start(options: RaftNodeOptions): Promise<RaftNode> {
@@ -385,7 +395,8 @@ export class RaftNode {
   }
 
   private async initialize(): Promise<void> {
-    if (!this.hasState() && (await this.discover()) === 'bootstrap') {
+    this.inGroup = this.hasState();
+    if (!this.inGroup && (await this.discover()) === 'bootstrap') {
       const conf = desiredConf(this.peers);
       const { entries, hardState } = bootstrapLog(conf);
       await this.store.save({ entries: entries.map(encodeStoredEntry), hardState });
@@ -421,21 +432,27 @@ export class RaftNode {
 
   /**
    * Probes the peers until it is clear whether a group exists: 'join' as soon as one peer says it
-   * is initialized (or a Raft message shows a running group), 'bootstrap' once a quorum of the
-   * listed voters (this node included) said it is not. Waits as long as it takes (until stop).
-   * The voters are re-read every round: in a pod the first peer list often has none yet (the
-   * operator picks voters among Ready pods), and `updatePeers` brings them later.
+   * belongs to a group (or a Raft message shows a running group), 'bootstrap' only once EVERY
+   * other listed voter said it does not (a quorum is not enough: a voter that has not answered
+   * yet may hold the running group — its answer can wait behind a reconnect backoff — while the
+   * ones that answered "no" may be members that joined it and have not received its log yet;
+   * bootstrapping then writes a second term-1 log whose entries the group's own contradict).
+   * Waits as long as it takes (until stop). The voters are re-read every round: in a pod the
+   * first peer list often has none yet (the operator picks voters among Ready pods), and
+   * `updatePeers` brings them later.
    */
   private async discover(): Promise<'bootstrap' | 'join'> {
     for (;;) {
-      const conf = desiredConf(this.peers);
-      const quorum = Math.floor(conf.voters.length / 2) + 1;
       if (this.stopped) return 'join';
-      if ([...this.probeReplies.values()].some((initialized) => initialized)) return 'join';
-      const fresh = conf.voters.filter(
-        (id) => id === this.options.id || this.probeReplies.get(id) === false,
+      const decision = discoveryDecision(
+        this.options.id,
+        desiredConf(this.peers),
+        this.probeReplies,
       );
-      if (fresh.length >= quorum && conf.voters.includes(this.options.id)) return 'bootstrap';
+      if (decision !== undefined) {
+        this.inGroup = true;
+        return decision;
+      }
       for (const peer of this.peers) {
         if (peer.id !== this.options.id) this.transport.send(peer.id, { kind: 'probe' });
       }
@@ -469,10 +486,9 @@ export class RaftNode {
         return;
       }
       case 'probe':
-        this.transport.send(from, {
-          kind: 'probe-reply',
-          initialized: this.node !== undefined && this.store.lastIndex() > 0,
-        });
+        // A member that joined a group and waits for its log is in that group too: answering
+        // "not initialized" would let a newcomer count it towards bootstrapping another one.
+        this.transport.send(from, { kind: 'probe-reply', initialized: this.inGroup });
         return;
       case 'probe-reply':
         this.probeReplies.set(from, message.initialized);
