@@ -583,9 +583,19 @@ describe('ChaosExperiment end to end', () => {
         .checks;
       return checks.some((c) => c.name === 'raft' && c.status === 'pass');
     };
+    // Joined is not enough: a member joins as a learner and is promoted after, and until every
+    // member counts three voters the run below would not cut "one voter of three".
+    const voters = async (m: PodSidecar) => {
+      const answer = await send(m.ports.admin, { path: '/v1/raft' });
+      if (answer.status !== 200) return 0;
+      const view = JSON.parse(answer.body) as { members: { suffrage: string }[] };
+      return view.members.filter((member) => member.suffrage === 'voter').length;
+    };
     await waitFor(
-      'the Raft group to elect a leader',
-      async () => (await Promise.all(members.map(joined))).every(Boolean),
+      'the Raft group to elect a leader and count three voters on every member',
+      async () =>
+        (await Promise.all(members.map(joined))).every(Boolean) &&
+        (await Promise.all(members.map(voters))).every((count) => count === 3),
       30_000,
       200,
     );
