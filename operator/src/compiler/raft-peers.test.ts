@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { compareByAge, planRaftGroup, raftGroupOf } from './raft-peers.js';
+import { MAX_PEERS, compareByAge, planRaftGroup, raftGroupOf } from './raft-peers.js';
 import type { PodInfo } from './types.js';
 
 function pod(name: string, minute: number, extra: Partial<PodInfo> = {}): PodInfo {
@@ -40,6 +40,20 @@ describe('planRaftGroup', () => {
     expect(plan.peers.filter((p) => !p.voter).map((p) => p.id)).toEqual(['p5', 'p6']);
     expect(plan.peers.map((p) => p.id)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
     expect(plan.peers[0]).toEqual({ id: 'p0', address: '10.0.0.1:15010', voter: true });
+  });
+
+  it(`lists at most ${MAX_PEERS} peers: the voters and the oldest learners`, () => {
+    const members = Array.from({ length: MAX_PEERS + 5 }, (_, i) =>
+      pod(`p${String(i).padStart(4, '0')}`, 0, { podIP: `10.1.${i >> 8}.${i & 255}` }),
+    ).reverse();
+    const plan = planRaftGroup('shop/orders', 'shop', members, 15010);
+    expect(plan.peers).toHaveLength(MAX_PEERS);
+    expect(plan.voters).toEqual(['p0000', 'p0001', 'p0002', 'p0003', 'p0004']);
+    expect(plan.peers.filter((p) => p.voter)).toHaveLength(5);
+    const listed = new Set(plan.peers.map((p) => p.id));
+    expect([...Array(5)].map((_, i) => listed.has(`p${MAX_PEERS + i}`))).toEqual(
+      Array(5).fill(false),
+    );
   });
 
   it('skips unready pods when choosing voters and keeps them as learners', () => {

@@ -8,6 +8,8 @@ export const RAFT_GROUP_LABEL = 'palisade.dev/raft-group';
 export const WORKLOAD_LABELS = ['app.kubernetes.io/name', 'app'] as const;
 /** Upper bound on voters in one group (ARCHITECTURE decision 4). */
 export const MAX_VOTERS = 5;
+/** Upper bound on a group's peer list: the SidecarConfig schema's `raft.peers` maxItems. */
+export const MAX_PEERS = 1000;
 
 /**
  * The Raft group of a pod, `namespace/name`: its `palisade.dev/raft-group` label, else its
@@ -38,7 +40,10 @@ export function compareByAge(a: PodInfo, b: PodInfo): number {
  * oldest ready peers, as many as the largest odd number ≤ min(maxVoters, ready peers): an even
  * count adds write cost without adding fault tolerance. Everyone else is a learner. Voters
  * change only when an older voter leaves or becomes unready, which keeps configuration
- * changes rare under churn of the younger pods.
+ * changes rare under churn of the younger pods. A workload with more than `MAX_PEERS` addressable
+ * pods lists the voters and the oldest learners only: a longer list would make a document every
+ * sidecar refuses; the youngest pods' sidecars then proxy without Raft (their id is not listed)
+ * until older pods go.
  */
 export function planRaftGroup(
   group: string,
@@ -55,7 +60,10 @@ export function planRaftGroup(
   if (voterCount > 0 && voterCount % 2 === 0) voterCount -= 1;
   const voters = ready.slice(0, voterCount).map((p) => p.name);
   const voterSet = new Set(voters);
-  const peers: RaftPeer[] = addressable
+  const learners = addressable
+    .filter((p) => !voterSet.has(p.name))
+    .slice(0, Math.max(0, MAX_PEERS - voters.length));
+  const peers: RaftPeer[] = [...addressable.filter((p) => voterSet.has(p.name)), ...learners]
     .map((p) => ({ id: p.name, address: `${p.podIP}:${raftPort}`, voter: voterSet.has(p.name) }))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { group, namespace, peers, voters };
