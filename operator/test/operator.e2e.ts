@@ -155,9 +155,12 @@ describe('operator against a real API server', () => {
     await createReadyPod('checkout-1', 'checkout', '10.244.0.11');
     await createReadyPod('checkout-2', 'checkout', '10.244.0.12');
 
+    // This namespace only: a cluster-wide operator here would also write (ownerless) configs
+    // for the injected pods of every other test running on a shared cluster.
     const informers = createKubeInformers({
       kubeConfig: kc,
       scheduler: systemScheduler,
+      namespace,
       resyncMs: 3_600_000,
     });
     const client = new KubeApiClient(kc, informers);
