@@ -49,7 +49,13 @@ async function mustHelm(args: readonly string[]): Promise<string> {
 /** What the uninstall test reads of an operator-made object. */
 interface OperatorMade {
   kind: string;
-  metadata: { name: string; namespace: string; ownerReferences?: { uid: string }[] };
+  metadata: {
+    name: string;
+    namespace: string;
+    creationTimestamp: string;
+    ownerReferences?: { name: string; uid: string }[];
+    managedFields?: { manager: string; time: string }[];
+  };
 }
 
 interface PodJson {
@@ -410,6 +416,7 @@ describe('helm with real pods', () => {
               '--all-namespaces',
               '-l',
               'app.kubernetes.io/managed-by=palisade-operator',
+              '--show-managed-fields',
               '-o',
               'json',
             ]),
@@ -420,7 +427,10 @@ describe('helm with real pods', () => {
                 ? [apps.name, system.name].includes(metadata.namespace)
                 : metadata.ownerReferences.every((r) => r.uid === ownerUid),
             )
-            .map(({ kind, metadata }) => `${kind} ${metadata.namespace}/${metadata.name}`)
+            .map(
+              ({ kind, metadata }) =>
+                `${kind} ${metadata.namespace}/${metadata.name} (created ${metadata.creationTimestamp}, owners ${JSON.stringify(metadata.ownerReferences ?? [])}, written by ${(metadata.managedFields ?? []).map((f) => `${f.manager}@${f.time}`).join(' ')})`,
+            )
             .join(', ');
           remaining = ours;
           return ours === '' ? ours : undefined;

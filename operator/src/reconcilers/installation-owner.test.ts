@@ -65,6 +65,7 @@ describe('InstallationOwner', () => {
       name,
       scheduler,
       refreshMs: 1000,
+      retryMs: 100,
       lookup: async () => {
         lookups++;
         const answer = answers.length > 1 ? answers.shift() : answers[0];
@@ -106,7 +107,7 @@ describe('InstallationOwner', () => {
     owner.stop();
   });
 
-  it('a failed lookup keeps the owner and is retried at the next refresh', async () => {
+  it('a failed lookup keeps the owner and is retried after retryMs, not refreshMs', async () => {
     const { scheduler, answers, errors, owner } = setup();
     answers.push('uid-1', new Error('connection refused'), 'uid-1');
     await owner.start();
@@ -114,7 +115,19 @@ describe('InstallationOwner', () => {
     await settle();
     expect(errors).toHaveLength(1);
     expect(owner.references().map((r) => r.uid)).toEqual(['uid-1']);
-    expect(scheduler.pendingTimers()).toBe(1);
+    expect(scheduler.nextDue()).toBe(1100);
+    owner.stop();
+  });
+
+  it('a failed first lookup (API not reachable yet) is retried soon, then the owner arrives', async () => {
+    const { scheduler, answers, changes, owner, lookups } = setup();
+    answers.push(new Error('ECONNRESET'), 'uid-1');
+    await owner.start();
+    expect(owner.references()).toEqual([]);
+    scheduler.advance(100);
+    await settle();
+    expect(lookups()).toBe(2);
+    expect(changes.map((c) => c.uid)).toEqual(['uid-1']);
     owner.stop();
   });
 

@@ -91,6 +91,8 @@ export interface InstallationOwnerOptions {
   scheduler: Scheduler;
   /** How often the owner is looked up again (default 60 s). */
   refreshMs?: number;
+  /** How soon a failed lookup is retried (default 2 s): until then objects get the old owner. */
+  retryMs?: number;
   /** The owner changed: every object must be rewritten with it. */
   onChange?: (owner: OwnerReference) => void;
   /** A lookup failed (the previous owner stays in use; retried at the next refresh). */
@@ -116,28 +118,32 @@ export class InstallationOwner {
     return this.owner === undefined ? [] : [this.owner];
   }
 
-  /** One lookup; reports a change through `onChange`. Never throws (errors go to `onError`). */
-  async refresh(): Promise<void> {
+  /**
+   * One lookup; reports a change through `onChange`. Never throws (errors go to `onError`).
+   * Resolves whether the lookup answered (found or absent) rather than failed.
+   */
+  async refresh(): Promise<boolean> {
     const { name } = this.options;
-    if (name === undefined) return;
+    if (name === undefined) return true;
     let uid: string | undefined;
     try {
       uid = await this.options.lookup(name);
     } catch (error) {
       this.options.onError?.(error);
-      return;
+      return false;
     }
     const next = nextOwner(this.owner, name, uid);
-    if (next === this.owner || next === undefined) return;
-    this.owner = next;
-    this.options.onChange?.(next);
+    if (next !== this.owner && next !== undefined) {
+      this.owner = next;
+      this.options.onChange?.(next);
+    }
+    return true;
   }
 
-  /** Looks the owner up now, then every `refreshMs` until `stop`. */
+  /** Looks the owner up now, then every `refreshMs` (after a failure: `retryMs`) until `stop`. */
   async start(): Promise<void> {
     if (this.options.name === undefined) return;
-    await this.refresh();
-    this.scheduleNext();
+    this.scheduleNext(await this.refresh());
   }
 
   stop(): void {
@@ -145,10 +151,11 @@ export class InstallationOwner {
     this.cancel?.();
   }
 
-  private scheduleNext(): void {
+  private scheduleNext(answered: boolean): void {
     if (this.stopped) return;
-    this.cancel = this.options.scheduler.schedule(this.options.refreshMs ?? 60_000, () => {
-      void this.refresh().finally(() => this.scheduleNext());
+    const delay = answered ? (this.options.refreshMs ?? 60_000) : (this.options.retryMs ?? 2000);
+    this.cancel = this.options.scheduler.schedule(delay, () => {
+      void this.refresh().then((ok) => this.scheduleNext(ok));
     });
   }
 }
