@@ -323,6 +323,18 @@ describe('helm with real pods', () => {
       },
     );
     expect(seen).toContain(429);
+    // The compiled ConfigMap that delivered it is owned by the release's webhook configuration.
+    const configOwners = await must([
+      'get',
+      'configmaps',
+      '-n',
+      apps.name,
+      '-l',
+      'app.kubernetes.io/managed-by=palisade-operator',
+      '-o',
+      'jsonpath={.items[*].metadata.ownerReferences[*].uid}',
+    ]);
+    expect(configOwners.split(' ')).toContain(ownerUid);
     // Paths outside the rule are not limited.
     expect(await status(serviceUrl)).toBe(200);
   });
@@ -402,10 +414,11 @@ describe('helm with real pods', () => {
       // What the operator wrote at run time (compiled configs, sidecar RoleBindings, Raft
       // Secrets): owned by the webhook configuration, so the garbage collector deletes them,
       // in the background, after `helm uninstall` returned.
-      // Another installation on a shared cluster may serve the same pods, with objects it owns
-      // (it may co-own the same compiled ConfigMap: the GC keeps it then, rightly): only this
-      // release's count (owned by its webhook configuration alone, or without owner in its
-      // namespaces). On timeout, what is left is the failure message.
+      // Another installation (or a test's in-process operator) on a shared cluster may serve the
+      // same pods, with objects it owns or ownerless ones nobody can attribute (it may co-own
+      // the same compiled ConfigMap: the GC keeps it then, rightly): only objects owned by this
+      // release's webhook configuration alone count (the tests above check that this
+      // release's objects carry that owner). On timeout, what is left is the failure message.
       let remaining = '';
       operatorMade = await waitFor(
         async () => {
@@ -422,10 +435,10 @@ describe('helm with real pods', () => {
             ]),
           ) as { items: OperatorMade[] };
           const ours = list.items
-            .filter(({ metadata }) =>
-              metadata.ownerReferences === undefined
-                ? [apps.name, system.name].includes(metadata.namespace)
-                : metadata.ownerReferences.every((r) => r.uid === ownerUid),
+            .filter(
+              ({ metadata }) =>
+                metadata.ownerReferences !== undefined &&
+                metadata.ownerReferences.every((r) => r.uid === ownerUid),
             )
             .map(
               ({ kind, metadata }) =>
