@@ -71,9 +71,12 @@ beforeAll(async () => {
 
 /** The operator, in this process, with the sidecars' probe ports as its metrics addresses. */
 async function startOperator(): Promise<Operator> {
+  // This namespace only: a cluster-wide operator here would also write (ownerless) configs for
+  // the injected pods of every other test or demo running on the shared cluster.
   const informers = createKubeInformers({
     kubeConfig: cluster.kc,
     scheduler: systemScheduler,
+    namespace,
     resyncMs: 3_600_000,
   });
   const started = new Operator({
