@@ -42,6 +42,7 @@ import {
   kubectl,
   kubectlPath,
   loadKubeConfig,
+  portForward,
   waitFor,
   withNamespace,
 } from './support/index.js';
@@ -89,43 +90,6 @@ async function readyPods(core: CoreV1Api): Promise<string[]> {
     .sort();
 }
 
-/** `kubectl port-forward` of one pod's port to a free local port. */
-function portForward(pod: string, port: number): Promise<{ localPort: number; close: () => void }> {
-  const kubeconfig = e2eKubeconfigPath();
-  const child = spawn(
-    kubectlPath(),
-    [
-      ...(kubeconfig === undefined ? [] : ['--kubeconfig', kubeconfig]),
-      'port-forward',
-      '-n',
-      apps.name,
-      `pod/${pod}`,
-      `:${port}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill();
-      reject(new Error(`port-forward to ${pod}: no local port after 20 s: ${err}`));
-    }, 20_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      const match = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-      if (match === null) return;
-      clearTimeout(timer);
-      resolve({ localPort: Number(match[1]), close: () => child.kill() });
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`port-forward to ${pod} exited ${code}: ${err}`));
-    });
-  });
-}
-
 /** What one sidecar said of its Raft group at one moment (GET /v1/raft). */
 interface RaftSample {
   at: number;
@@ -161,7 +125,7 @@ class LeaseLoad {
       ready
         .filter((pod) => !this.members.has(pod))
         .map(async (pod) => {
-          const forward = await portForward(pod, ADMIN_PORT).catch(() => undefined);
+          const forward = await portForward(apps.name, pod, ADMIN_PORT).catch(() => undefined);
           if (forward === undefined || this.members.has(pod)) return forward?.close();
           const stop = new AbortController();
           const history = runLeaseClient({

@@ -12,18 +12,17 @@
 // Never run it beside another node test (each installs the chart: two webhooks would inject
 // twice): `flock /tmp/palisade-node-e2e.lock <jest command>`.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  e2eKubeconfigPath,
   e2eTarget,
   echoDeployment,
   helm,
   kubectl,
-  kubectlPath,
+  portForward,
   waitFor,
   withNamespace,
+  type PortForward,
 } from './support/index.js';
 
 const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -69,55 +68,12 @@ async function readyPods(): Promise<PodJson[]> {
   );
 }
 
-/** A `kubectl port-forward` to one pod's loopback admin port. */
-interface Forward {
-  readonly pod: string;
-  readonly port: number;
-  close(): void;
-}
-
-function portForward(pod: string): Promise<Forward> {
-  const kubeconfig = e2eKubeconfigPath();
-  const child = spawn(
-    kubectlPath(),
-    [
-      ...(kubeconfig === undefined ? [] : ['--kubeconfig', kubeconfig]),
-      'port-forward',
-      '-n',
-      apps.name,
-      `pod/${pod}`,
-      `:${ADMIN_PORT}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill();
-      reject(new Error(`port-forward to ${pod}: no local port after 20 s: ${err}`));
-    }, 20_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      const match = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-      if (match === null) return;
-      clearTimeout(timer);
-      resolve({ pod, port: Number(match[1]), close: () => child.kill() });
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`port-forward to ${pod} exited ${code}: ${err}`));
-    });
-  });
-}
-
 /** Forwards by pod name, opened on first use. */
-const forwards = new Map<string, Promise<Forward>>();
-function forwardTo(pod: string): Promise<Forward> {
+const forwards = new Map<string, Promise<PortForward>>();
+function forwardTo(pod: string): Promise<PortForward> {
   let forward = forwards.get(pod);
   if (forward === undefined) {
-    forward = portForward(pod);
+    forward = portForward(apps.name, pod, ADMIN_PORT);
     forwards.set(pod, forward);
     forward.catch(() => forwards.delete(pod));
   }
@@ -129,7 +85,7 @@ async function adminCall(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; json: Record<string, unknown> }> {
-  const { port } = await forwardTo(pod);
+  const { localPort: port } = await forwardTo(pod);
   const response = await fetch(`http://127.0.0.1:${port}${path}`, {
     method: body === undefined ? 'GET' : 'POST',
     headers: body === undefined ? {} : { 'content-type': 'application/json' },

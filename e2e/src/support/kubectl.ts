@@ -94,3 +94,52 @@ export function helm(
 ): Promise<KubectlResult> {
   return runWithKubeconfig(helmPath(), args, options);
 }
+
+/** A running `kubectl port-forward` to one pod's port. */
+export interface PortForward {
+  readonly pod: string;
+  /** The local (loopback) port kubectl chose. */
+  readonly localPort: number;
+  /** Stops kubectl. */
+  close(): void;
+}
+
+/**
+ * `kubectl port-forward pod/<pod> :<port>` in `namespace`, resolved once kubectl says which local
+ * port it forwards from (within 20 s); rejected if kubectl exits first.
+ */
+export function portForward(namespace: string, pod: string, port: number): Promise<PortForward> {
+  const kubeconfig = e2eKubeconfigPath();
+  const child = spawn(
+    kubectlPath(),
+    [
+      ...(kubeconfig === undefined ? [] : ['--kubeconfig', kubeconfig]),
+      'port-forward',
+      '-n',
+      namespace,
+      `pod/${pod}`,
+      `:${port}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`port-forward to ${pod}: no local port after 20 s: ${err}`));
+    }, 20_000);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      const match = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+      if (match === null) return;
+      clearTimeout(timer);
+      resolve({ pod, localPort: Number(match[1]), close: () => child.kill() });
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`port-forward to ${pod} exited ${code}: ${err}`));
+    });
+  });
+}
