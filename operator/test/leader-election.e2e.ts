@@ -14,6 +14,7 @@ import { GROUP, VERSION } from '@palisade/crds';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { OperatorProcess } from './support/operator-process.js';
+import { poll } from './support/poll.js';
 
 const kubeconfigPath =
   process.env['PALISADE_KUBECONFIG'] ??
@@ -53,25 +54,6 @@ function startReplica(identity: string): OperatorProcess {
 async function holder(): Promise<string> {
   const lease = await coordination.readNamespacedLease({ namespace, name: leaseName });
   return lease.spec?.holderIdentity ?? '';
-}
-
-async function poll<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function observedGeneration(): Promise<number | undefined> {

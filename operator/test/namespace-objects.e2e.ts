@@ -22,6 +22,7 @@ import {
   type Cluster,
 } from './support/cluster.js';
 import { OperatorProcess } from './support/operator-process.js';
+import { poll } from './support/poll.js';
 
 const namespace = `palisade-nsobj-${process.pid}`;
 // The operator's own namespace (webhook certificate Secret), apart from the app namespace.
@@ -80,25 +81,6 @@ function startOperator(name: string): OperatorProcess {
 async function stop(p: OperatorProcess): Promise<void> {
   p.kill('SIGTERM');
   await p.exited;
-}
-
-async function poll<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 /** The object, or undefined on 404. */

@@ -31,35 +31,13 @@ import {
   type PolicyKind,
 } from '@palisade/operator';
 import { createInjectedPod } from './support/cluster.js';
+import { poll } from './support/poll.js';
 
 const cacheDir = process.env['PALISADE_CACHE_DIR'] ?? join(homedir(), '.cache', 'palisade');
 const kubeconfigPath =
   process.env['PALISADE_KUBECONFIG'] ?? join(cacheDir, 'cluster', 'admin.kubeconfig');
 const repoRoot = join(import.meta.dirname, '..', '..');
 const namespace = `palisade-it-${process.pid}`;
-
-/** Polls `probe` until it returns a value (not undefined) or `timeoutMs` passes. */
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 let kc: KubeConfig;
 let core: CoreV1Api;
@@ -99,7 +77,7 @@ beforeAll(async () => {
       PatchStrategy.ServerSideApply,
     );
   }
-  await eventually('the CRDs to be served', async () => {
+  await poll('the CRDs to be served', async () => {
     await custom.listNamespacedCustomObject({
       group: GROUP,
       version: VERSION,
@@ -228,9 +206,7 @@ describe('operator against a real API server', () => {
     await operator.start();
     expect(operator.ready()).toBe(true);
 
-    expect(await eventually('a config for checkout-1', () => enforcedLimit('checkout-1'))).toBe(
-      'none',
-    );
+    expect(await poll('a config for checkout-1', () => enforcedLimit('checkout-1'))).toBe('none');
 
     let t0 = performance.now();
     await custom.createNamespacedCustomObject({
@@ -240,13 +216,13 @@ describe('operator against a real API server', () => {
       plural: 'ratelimitpolicies',
       body: rateLimitPolicy(100),
     });
-    await eventually('limit 100 on both pods', async () =>
+    await poll('limit 100 on both pods', async () =>
       (await enforcedLimit('checkout-1')) === 100 && (await enforcedLimit('checkout-2')) === 100
         ? true
         : undefined,
     );
     const applyToConfigMs = performance.now() - t0;
-    const status = await eventually('Ready status', async () => {
+    const status = await poll('Ready status', async () => {
       const rlp = (await custom.getNamespacedCustomObject({
         group: GROUP,
         version: VERSION,
@@ -278,7 +254,7 @@ describe('operator against a real API server', () => {
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    await eventually('limit 7', async () =>
+    await poll('limit 7', async () =>
       (await enforcedLimit('checkout-2')) === 7 ? true : undefined,
     );
     const changeToConfigMs = performance.now() - t0;
@@ -286,7 +262,7 @@ describe('operator against a real API server', () => {
     console.log(
       `policy create → config: ${Math.round(applyToConfigMs)} ms; change → config: ${Math.round(changeToConfigMs)} ms`,
     );
-    await eventually('one managed ConfigMap left', async () => {
+    await poll('one managed ConfigMap left', async () => {
       const list = await core.listNamespacedConfigMap({
         namespace,
         labelSelector: 'app.kubernetes.io/managed-by=palisade-operator',
@@ -301,7 +277,7 @@ describe('operator against a real API server', () => {
       plural: 'ratelimitpolicies',
       name: 'checkout-limits',
     });
-    await eventually('enforcement withdrawn', async () =>
+    await poll('enforcement withdrawn', async () =>
       (await enforcedLimit('checkout-1')) === 'none' ? true : undefined,
     );
 

@@ -15,6 +15,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { generateCertificates } from '@palisade/operator';
 import { OperatorProcess } from './support/operator-process.js';
+import { poll } from './support/poll.js';
 
 const kubeconfigPath =
   process.env['PALISADE_KUBECONFIG'] ??
@@ -63,25 +64,6 @@ function startOperator(): OperatorProcess {
   ]);
   processes.push(p);
   return p;
-}
-
-async function poll<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 function pod(
