@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { decodeLeaseCommand, encodeLeaseCommand, type LeaseCommand } from './commands.js';
-import { LeaseTable, safeHoldMs, type LeaseResult } from './lease-table.js';
+import { LeaseTable, MAX_REMEMBERED_HOLDERS, safeHoldMs, type LeaseResult } from './lease-table.js';
 
 /** Applies commands as consecutive log entries; `at` is [term, stamp]. */
 class Log {
@@ -169,6 +169,58 @@ describe('lease table', () => {
     }
     expect(copy.table.snapshot()).toEqual(log.table.snapshot());
     expect(LeaseTable.restore(new Uint8Array()).list()).toEqual([]);
+  });
+
+  test('a grant names the previous holder only when the lease changed hands', () => {
+    const log = new Log();
+    const first = log.apply(2, 1000, acquire('db', 'a', 500));
+    expect(first).not.toHaveProperty('previousHolder');
+    expect(log.apply(2, 1100, renew('db', 'a', 1))).not.toHaveProperty('previousHolder');
+    expect(log.apply(2, 1200, acquire('db', 'a', 500))).not.toHaveProperty('previousHolder');
+    // Expired, then taken by the same holder: no change.
+    expect(log.apply(2, 5000, acquire('db', 'a', 500))).not.toHaveProperty('previousHolder');
+    // Expired, then taken by another holder.
+    expect(log.apply(2, 9000, acquire('db', 'b', 500))).toMatchObject({
+      outcome: 'granted',
+      previousHolder: 'a',
+    });
+    // Released, then taken by another holder.
+    expect(log.apply(2, 9100, release('db', 'b', 5))).toMatchObject({ outcome: 'released' });
+    expect(log.apply(2, 9200, acquire('db', 'c', 500))).toMatchObject({ previousHolder: 'b' });
+    // A refused acquire changes nothing.
+    expect(log.apply(2, 9300, acquire('db', 'd', 500))).toMatchObject({ outcome: 'held' });
+    expect(log.apply(2, 9800, acquire('db', 'd', 500))).toMatchObject({ previousHolder: 'c' });
+  });
+
+  test('previous holders survive a snapshot, including one taken before they were recorded', () => {
+    const log = new Log();
+    log.apply(2, 1000, acquire('db', 'a', 500));
+    log.apply(2, 1100, release('db', 'a', 1));
+    log.apply(2, 1200, acquire('q', 'x', 500));
+    const copy = new Log(LeaseTable.restore(log.table.snapshot()));
+    copy.index = log.index;
+    expect(copy.apply(2, 1300, acquire('db', 'b', 500))).toMatchObject({ previousHolder: 'a' });
+
+    const old = JSON.parse(new TextDecoder().decode(log.table.snapshot())) as Record<
+      string,
+      unknown
+    >;
+    delete old['lastHolders'];
+    const fromOld = new Log(LeaseTable.restore(new TextEncoder().encode(JSON.stringify(old))));
+    fromOld.index = log.index;
+    // Only live leases' holders are known from such a snapshot.
+    expect(fromOld.apply(2, 2000, acquire('q', 'y', 500))).toMatchObject({ previousHolder: 'x' });
+    expect(fromOld.apply(2, 2100, acquire('db', 'b', 500))).not.toHaveProperty('previousHolder');
+  });
+
+  test('remembers the holders of a bounded number of names, forgetting the least recent', () => {
+    const log = new Log();
+    log.apply(2, 0, acquire('first', 'a', 1));
+    log.apply(2, 0, acquire('second', 'a', 1));
+    log.apply(2, 1, acquire('first', 'a', 1)); // re-acquired: now more recent than 'second'
+    for (let i = 0; i < MAX_REMEMBERED_HOLDERS - 1; i++) log.apply(2, 2, acquire(`n${i}`, 'a', 1));
+    expect(log.apply(2, 10, acquire('first', 'b', 1))).toMatchObject({ previousHolder: 'a' });
+    expect(log.apply(2, 10, acquire('second', 'b', 1))).not.toHaveProperty('previousHolder');
   });
 
   test('view is exact on the current clock and an upper bound across a term change', () => {

@@ -59,6 +59,13 @@ export interface LeaseGranted {
   readonly token: number;
   readonly expiresAt: number;
   readonly validForMs: number;
+  /**
+   * Set when this grant changed the lease's holder: the holder of the name's previous grant
+   * (expired or released since). Absent for the first grant of a name, a renewal, and a
+   * re-acquire by the same holder. Every replica applies the same log, so every replica sees the
+   * same changes (the sidecar counts them as `palisade_lease_holder_changes_total`).
+   */
+  readonly previousHolder?: string;
 }
 
 /** Acquire refused: someone else holds the lease until `expiresAt` (leader clock), `validForMs` from now. */
@@ -87,6 +94,13 @@ export interface LeaseRefused {
 /** The answer to one command, identical on every replica. */
 export type LeaseResult = LeaseGranted | LeaseHeld | LeaseReleased | LeaseRefused;
 
+/**
+ * How many lease names the table remembers the last holder of (after their lease expired or was
+ * released), to tell a change of holder from a re-acquire. Names are user input: beyond this the
+ * least recently acquired name is forgotten, and its next grant is not counted as a change.
+ */
+export const MAX_REMEMBERED_HOLDERS = 10_000;
+
 /** Where the command sits in the log: its index becomes the token of a grant. */
 export interface LogPosition {
   readonly index: number;
@@ -106,6 +120,8 @@ interface TableState {
   readonly maxStamp: number;
   readonly appliedIndex: number;
   readonly leases: Lease[];
+  /** [name, last holder], least recently acquired first (absent in older snapshots). */
+  readonly lastHolders?: [string, string][];
 }
 
 const encoder = new TextEncoder();
@@ -119,6 +135,8 @@ export class LeaseTable {
   /** Largest stamp seen from that clock. */
   private maxStamp = Number.NEGATIVE_INFINITY;
   private appliedIndex = 0;
+  /** Holder of each name's latest acquire, least recently acquired first (bounded, see above). */
+  private readonly lastHolders = new Map<string, string>();
 
   /** Index of the last lease command applied (0 for none). */
   get lastAppliedIndex(): number {
@@ -188,7 +206,10 @@ export class LeaseTable {
         expiresAt: now + command.ttlMs,
       };
       this.leases.set(command.name, fresh);
-      return granted(fresh, now);
+      const previousHolder = this.rememberHolder(command.name, command.holder);
+      return previousHolder === undefined
+        ? granted(fresh, now)
+        : { ...granted(fresh, now), previousHolder };
     }
     if (lease.holder === command.holder) {
       // The holder acquires again (a retry, or a new use after a release still in flight): a new
@@ -196,6 +217,7 @@ export class LeaseTable {
       // in the network, cannot end this one. Expiry and TTL never shrink: a new term re-arms
       // leases with ttlMs, which must cover every validity already promised to the holder.
       lease.token = index;
+      this.rememberHolder(command.name, command.holder);
       lease.ttlMs = Math.max(lease.ttlMs, command.ttlMs);
       lease.expiresAt = Math.max(lease.expiresAt, now + command.ttlMs);
       return granted(lease, now);
@@ -207,6 +229,21 @@ export class LeaseTable {
       expiresAt: lease.expiresAt,
       validForMs: lease.expiresAt - now,
     };
+  }
+
+  /**
+   * Records `holder` as the name's latest, and returns the one before it if it differs. Map order
+   * is acquire order, so the eviction beyond the bound is the same on every replica.
+   */
+  private rememberHolder(name: string, holder: string): string | undefined {
+    const before = this.lastHolders.get(name);
+    this.lastHolders.delete(name);
+    this.lastHolders.set(name, holder);
+    if (this.lastHolders.size > MAX_REMEMBERED_HOLDERS) {
+      const oldest = this.lastHolders.keys().next().value as string;
+      this.lastHolders.delete(oldest);
+    }
+    return before !== undefined && before !== holder ? before : undefined;
   }
 
   private renew(now: number, command: RenewCommand): LeaseResult {
@@ -254,6 +291,7 @@ export class LeaseTable {
       maxStamp: this.maxStamp,
       appliedIndex: this.appliedIndex,
       leases: this.list(),
+      lastHolders: [...this.lastHolders],
     };
     return encoder.encode(JSON.stringify(state));
   }
@@ -268,6 +306,9 @@ export class LeaseTable {
     table.maxStamp = typeof state.maxStamp === 'number' ? state.maxStamp : Number.NEGATIVE_INFINITY;
     table.appliedIndex = state.appliedIndex;
     for (const lease of state.leases) table.leases.set(lease.name, { ...lease });
+    // A snapshot from before holders were remembered: the live leases' holders are the latest.
+    const lastHolders = state.lastHolders ?? state.leases.map((l) => [l.name, l.holder] as const);
+    for (const [name, holder] of lastHolders) table.lastHolders.set(name, holder);
     return table;
   }
 }

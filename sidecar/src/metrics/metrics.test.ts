@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { register as globalRegistry } from 'prom-client';
 import { HistogramFamily } from './instruments.js';
-import { Metrics } from './metrics.js';
+import { MAX_LEASE_LABELS, Metrics, OTHER_LEASES } from './metrics.js';
 
 function lines(text: string, prefix: string): string[] {
   return text.split('\n').filter((line) => line.startsWith(prefix));
@@ -102,6 +102,25 @@ describe('Metrics', () => {
     expect(await b.text()).not.toContain('palisade_lease_grants_total 1');
     expect((await globalRegistry.metrics()).length).toBe(before);
     expect(a.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+  });
+
+  it('counts lease holder changes by lease, the names after the first 100 under _other', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    for (let i = 0; i < MAX_LEASE_LABELS; i++) metrics.countLeaseHolderChange(`lease-${i}`);
+    metrics.countLeaseHolderChange('lease-0');
+    metrics.countLeaseHolderChange('late-a');
+    metrics.countLeaseHolderChange('late-b');
+    metrics.countLeaseHolderChange(`lease-${MAX_LEASE_LABELS - 1}`);
+    const text = await metrics.text();
+    expect(text).toContain('palisade_lease_holder_changes_total{lease="lease-0"} 2');
+    expect(text).toContain(
+      `palisade_lease_holder_changes_total{lease="lease-${MAX_LEASE_LABELS - 1}"} 2`,
+    );
+    expect(text).toContain(`palisade_lease_holder_changes_total{lease="${OTHER_LEASES}"} 2`);
+    expect(text).not.toContain('late-a');
+    expect(text.match(/^palisade_lease_holder_changes_total\{/gm)).toHaveLength(
+      MAX_LEASE_LABELS + 1,
+    );
   });
 
   it('checks label arity and bucket order', () => {

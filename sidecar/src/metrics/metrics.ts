@@ -39,6 +39,14 @@ export const RAFT_ROLES = ['follower', 'pre-candidate', 'candidate', 'leader'] a
 /** A Raft role label value. */
 export type RaftRoleLabel = (typeof RAFT_ROLES)[number];
 
+/**
+ * Lease names with their own `palisade_lease_holder_changes_total` series; later names share
+ * {@link OTHER_LEASES}. Lease names are user input, and each series costs every scrape.
+ */
+export const MAX_LEASE_LABELS = 100;
+/** The `lease` label value of names beyond the first {@link MAX_LEASE_LABELS}. */
+export const OTHER_LEASES = '_other';
+
 /** Direction label of request metrics. */
 export type RequestDirection = 'inbound' | 'outbound';
 
@@ -206,6 +214,13 @@ export class Metrics {
     help: 'Leases granted (acquired or taken over after expiry).',
     labelNames: [] as const,
   });
+  readonly leaseHolderChanges = new CounterFamily({
+    name: 'palisade_lease_holder_changes_total',
+    help:
+      'Lease grants to a holder other than the previous one (every replica counts them), by lease; ' +
+      `names after the first ${MAX_LEASE_LABELS} share lease="${OTHER_LEASES}".`,
+    labelNames: ['lease'] as const,
+  });
   readonly leaseConflicts = new CounterFamily({
     name: 'palisade_lease_conflicts_total',
     help: 'Lease requests refused with 409 (held by another holder, or a stale token).',
@@ -244,6 +259,8 @@ export class Metrics {
 
   private readonly routes = new Map<string, RouteMetrics>();
   private readonly collectors: (() => void)[] = [];
+  /** Lease names with their own holder-change series (at most MAX_LEASE_LABELS). */
+  private readonly leaseLabels = new Set<string>();
 
   constructor(options: MetricsOptions = {}) {
     for (const family of [
@@ -265,6 +282,7 @@ export class Metrics {
       this.raftAppendDuration,
       this.raftDroppedMessages,
       this.leaseGrants,
+      this.leaseHolderChanges,
       this.leaseConflicts,
       this.sagaExecutionDuration,
       this.sagaInstances,
@@ -306,6 +324,17 @@ export class Metrics {
   /** Sets `palisade_circuit_breaker_state` for a breaker (0 closed, 1 open, 2 half-open). */
   setBreakerState(breaker: string, target: string, state: 'closed' | 'open' | 'halfOpen'): void {
     this.circuitBreakerState.bind(breaker, target).set(BREAKER_STATE[state]);
+  }
+
+  /**
+   * Counts a lease that changed holders, under its own name for the first
+   * {@link MAX_LEASE_LABELS} names seen here and under {@link OTHER_LEASES} after that.
+   */
+  countLeaseHolderChange(lease: string): void {
+    if (!this.leaseLabels.has(lease) && this.leaseLabels.size < MAX_LEASE_LABELS) {
+      this.leaseLabels.add(lease);
+    }
+    this.leaseHolderChanges.bind(this.leaseLabels.has(lease) ? lease : OTHER_LEASES).inc();
   }
 
   /** Sets `palisade_raft_role`: 1 for `role`, 0 for the others. */

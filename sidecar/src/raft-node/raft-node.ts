@@ -967,6 +967,11 @@ export class RaftNode {
       return;
     }
     const result = this.table.apply({ index: entry.index, term: entry.term }, stamped);
+    // Counted on every replica (unlike grants below): a chaos run reads it from whichever
+    // members are up, and every member sees the same changes.
+    if (result.outcome === 'granted' && result.previousHolder !== undefined) {
+      this.options.metrics?.countLeaseHolderChange(stamped.command.name);
+    }
     // Counted where the request is answered (the leader), so that a group's grants are not
     // multiplied by its number of replicas.
     if (waiter === undefined) return;
