@@ -1,4 +1,4 @@
-import type { ChaosExperimentSpec } from '@palisade/crds';
+import { parseDuration, type ChaosExperimentSpec } from '@palisade/crds';
 import { toKubeTime, type DesiredCondition } from '../conditions.js';
 import type { ChaosObservation } from './chaos-observation.js';
 import type { ExpectationStatus } from './kube-api.js';
@@ -18,8 +18,10 @@ function subjectOf(e: Expectation): string | undefined {
  * Folds the latest observation into the expectations' status. An expectation, once met,
  * stays met for the run (the status is the memory, so an operator restart keeps it). Checked
  * while running: a breaker opened (first seen open during the run), 429s appeared. Checked
- * at the end (`final`): no saga instance left non-terminal. A lease changing holder cannot be
- * read from sidecar metrics, so it is reported as not observable rather than guessed.
+ * at the end (`final`): no saga instance left non-terminal. A lease changed holder: the targets'
+ * palisade_lease_holder_changes_total for it rose above the run's first scrape, `within` the
+ * run's start (`startedAt`, ms; every fault is in force from then and the first podKill round is
+ * due then) — a later change is reported, unmet, with how late it came.
  */
 export function evaluateExpectations(
   spec: ChaosExperimentSpec,
@@ -28,6 +30,7 @@ export function evaluateExpectations(
   observation: ChaosObservation,
   now: number,
   final: boolean,
+  startedAt: number,
 ): ExpectationStatus[] {
   return (spec.expect ?? []).map((e, i) => {
     const subject = subjectOf(e);
@@ -61,8 +64,22 @@ export function evaluateExpectations(
                 ? 'no sidecar reported saga instances'
                 : `${observation.sagasNonTerminal} saga instances left running or compensating`,
             );
-      case 'leaseChangesHolder':
-        return notYet('lease holders are not observable from sidecar metrics');
+      case 'leaseChangesHolder': {
+        const lease = e.lease ?? '';
+        const within = e.within === undefined ? undefined : parseDuration(e.within);
+        const at = observation.leasesChangedAt.get(lease);
+        if (at === undefined) {
+          return notYet(
+            within !== undefined && now - startedAt > within
+              ? `lease ${lease} did not change holder within ${e.within ?? ''}`
+              : `lease ${lease} has not changed holder on the targets since the run started`,
+          );
+        }
+        const after = `${((at - startedAt) / 1000).toFixed(1)} s after the start`;
+        return within === undefined || at - startedAt <= within
+          ? met(at, `lease ${lease} changed holder ${after}`)
+          : notYet(`lease ${lease} changed holder ${after}, later than within ${e.within ?? ''}`);
+      }
     }
   });
 }

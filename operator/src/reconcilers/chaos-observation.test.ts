@@ -19,6 +19,8 @@ palisade_circuit_breaker_state{breaker="shop/stock",target="stock.shop.svc"} 0
 palisade_saga_instances{saga="shop/order",state="Running"} 2
 palisade_saga_instances{saga="shop/order",state="Completed"} 9
 palisade_faults_injected_total{experiment="shop/drill",type="abort"} 10
+palisade_lease_holder_changes_total{lease="jobs"} 3
+palisade_lease_holder_changes_total{lease="__proto__"} 1
 palisade_requests_total{code="500"} not-a-number
 garbage line {
 `;
@@ -28,7 +30,7 @@ function sample(extra: Partial<SidecarSample>): SidecarSample {
 }
 
 describe('parseSidecarMetrics', () => {
-  it('reads requests, 5xx, 429s, open breakers, live sagas and injected faults', () => {
+  it('reads requests, 5xx, 429s, open breakers, live sagas, injected faults and lease changes', () => {
     expect(parseSidecarMetrics(TEXT)).toEqual({
       requests: 100,
       errors: 10,
@@ -36,6 +38,10 @@ describe('parseSidecarMetrics', () => {
       openBreakers: ['shop/payments'],
       sagasNonTerminal: 2,
       faults: { 'shop/drill': { abort: 10 } },
+      leaseHolderChanges: new Map([
+        ['jobs', 3],
+        ['__proto__', 1],
+      ]),
     });
   });
 
@@ -122,5 +128,45 @@ describe('foldScrape/observe', () => {
     expect(seen.breakersOpenedAt).toEqual(new Map([['shop/payments', 1000]]));
     expect(seen.openBreakers).toEqual(new Set());
     expect(seen.sagasNonTerminal).toBe(1);
+  });
+
+  it('sees a lease change when the max over the targets exceeds the first scrape', () => {
+    const h = newRunHistory();
+    const targets = { ...options, targets: new Set(['a', 'b']) };
+    const changes = (jobs: number) => sample({ leaseHolderChanges: new Map([['jobs', jobs]]) });
+    // A scrape that reaches no target is no baseline.
+    foldScrape(h, { at: 500, pods: new Map([['c', changes(1)]]) }, targets);
+    foldScrape(h, { at: 1000, pods: new Map([['a', changes(5)]]) }, targets);
+    // b restarted and replays less; c (not a target) counts more; neither is a change.
+    foldScrape(
+      h,
+      {
+        at: 2000,
+        pods: new Map([
+          ['b', changes(2)],
+          ['c', changes(9)],
+        ]),
+      },
+      targets,
+    );
+    expect(observe(h).leasesChangedAt).toEqual(new Map());
+    foldScrape(
+      h,
+      {
+        at: 3000,
+        pods: new Map([
+          ['a', changes(6)],
+          ['b', sample({ leaseHolderChanges: new Map([['other', 1]]) })],
+        ]),
+      },
+      targets,
+    );
+    foldScrape(h, { at: 4000, pods: new Map([['a', changes(7)]]) }, targets);
+    expect(observe(h).leasesChangedAt).toEqual(
+      new Map([
+        ['jobs', 3000],
+        ['other', 3000],
+      ]),
+    );
   });
 });

@@ -21,6 +21,11 @@ export interface SidecarSample {
   faults: Record<string, Record<string, number>>;
   /** palisade_raft_role and palisade_raft_term; absent when the sidecar runs no Raft. */
   raft?: RaftRoleSample;
+  /**
+   * palisade_lease_holder_changes_total by lease (the `lease` label, `_other` included). A Map:
+   * lease names are user input (`__proto__` is a valid one).
+   */
+  leaseHolderChanges: Map<string, number>;
 }
 
 /** The Raft role a sidecar reports (the `role` label whose gauge is 1) and its term. */
@@ -49,6 +54,8 @@ export interface ChaosObservation {
   sagasNonTerminal?: number;
   /** Faults this experiment injected since the run started, by type, over its targets. */
   injected: Readonly<Record<string, number>>;
+  /** Leases whose holder changed during the run, with the time of the first scrape that showed it. */
+  leasesChangedAt: ReadonlyMap<string, number>;
 }
 
 /** Observation of a run nobody scraped yet. */
@@ -57,6 +64,7 @@ export const NOTHING_OBSERVED: ChaosObservation = {
   breakersOpenedAt: new Map(),
   rateLimited: 0,
   injected: {},
+  leasesChangedAt: new Map(),
 };
 
 /** The memory of one run between scrapes (held by the observer, lost on restart). */
@@ -68,6 +76,12 @@ export interface RunHistory {
   totals: { errors: number; requests: number; rateLimited: number };
   injected: Record<string, number>;
   breakersOpenedAt: Map<string, number>;
+  /**
+   * Holder changes by lease at the run's first scrape that reached a target (max over the
+   * targets), the baseline that later scrapes are compared with.
+   */
+  leaseBaseline?: ReadonlyMap<string, number>;
+  leasesChangedAt: Map<string, number>;
   latest?: Scrape;
 }
 
@@ -79,6 +93,7 @@ export function newRunHistory(): RunHistory {
     totals: { errors: 0, requests: 0, rateLimited: 0 },
     injected: {},
     breakersOpenedAt: new Map(),
+    leasesChangedAt: new Map(),
   };
 }
 
@@ -111,6 +126,7 @@ export function foldScrape(
       history.injected[type] = (history.injected[type] ?? 0) + increase(n, previous);
     }
   }
+  foldLeaseChanges(history, scrape, options.targets);
   history.series.push({ at: scrape.at, ...history.totals });
   // Keep one point at or before the window start, so the window delta covers all of it.
   while (
@@ -119,6 +135,30 @@ export function foldScrape(
   )
     history.series.shift();
   history.latest = scrape;
+}
+
+/**
+ * Lease holder changes are compared as the max over the targets, not per pod: every Raft member
+ * applies the same log and counts the same changes, while a member that restarts counts from
+ * zero (or from its snapshot) and must neither hide nor fake a change. A lease counts as changed
+ * at the first scrape whose max exceeds the run's baseline (the first scrape that reached a target).
+ */
+function foldLeaseChanges(history: RunHistory, scrape: Scrape, targets: ReadonlySet<string>): void {
+  let max: Map<string, number> | undefined;
+  for (const [pod, sample] of scrape.pods) {
+    if (!targets.has(pod)) continue;
+    max ??= new Map();
+    for (const [lease, n] of sample.leaseHolderChanges)
+      max.set(lease, Math.max(max.get(lease) ?? 0, n));
+  }
+  if (max === undefined) return;
+  if (history.leaseBaseline === undefined) {
+    history.leaseBaseline = max;
+    return;
+  }
+  for (const [lease, n] of max)
+    if (n > (history.leaseBaseline.get(lease) ?? 0) && !history.leasesChangedAt.has(lease))
+      history.leasesChangedAt.set(lease, scrape.at);
 }
 
 /** The observation the planner reads from `history`. */
@@ -145,6 +185,7 @@ export function observe(history: RunHistory): ChaosObservation {
     rateLimited: history.totals.rateLimited,
     ...(sagas === undefined ? {} : { sagasNonTerminal: sagas }),
     injected: { ...history.injected },
+    leasesChangedAt: new Map(history.leasesChangedAt),
   };
 }
 
@@ -157,6 +198,7 @@ export function emptySample(): SidecarSample {
     openBreakers: [],
     sagasNonTerminal: 0,
     faults: {},
+    leaseHolderChanges: new Map(),
   };
 }
 
@@ -204,6 +246,12 @@ export function parseSidecarMetrics(text: string): SidecarSample {
       case 'palisade_raft_term':
         raftTerm = value;
         break;
+      case 'palisade_lease_holder_changes_total': {
+        const lease = labels.get('lease');
+        const changes = sample.leaseHolderChanges;
+        if (lease !== undefined) changes.set(lease, (changes.get(lease) ?? 0) + value);
+        break;
+      }
       case 'palisade_faults_injected_total': {
         const experiment = labels.get('experiment');
         const type = labels.get('type');

@@ -218,7 +218,15 @@ export function planChaos(input: ChaosPlanInput): ChaosPlan {
     const end = Date.parse(startTime) + parseDuration(spec.duration);
     const abort = current.phase === 'Running' ? abortVerdict(spec, namespace, seen) : undefined;
     const final = now >= end || abort !== undefined;
-    const expectations = evaluateExpectations(spec, namespace, run.expectations, seen, now, final);
+    const expectations = evaluateExpectations(
+      spec,
+      namespace,
+      run.expectations,
+      seen,
+      now,
+      final,
+      Date.parse(startTime),
+    );
     const verified = verifiedCondition(expectations, final);
     const status = {
       ...run,

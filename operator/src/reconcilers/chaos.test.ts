@@ -521,6 +521,40 @@ describe('expectations', () => {
     });
   });
 
+  it('sees a lease change holder on the targets, within the bound or late', async () => {
+    const changes = (n: number) => `palisade_lease_holder_changes_total{lease="jobs"} ${n}\n`;
+    const run = async (changedAfterMs: number) => {
+      const t = setup(
+        spec({
+          mode: { type: 'all' },
+          expect: [{ type: 'leaseChangesHolder', lease: 'jobs', within: '5s' }],
+        }),
+      );
+      await t.reconcile('shop/drill', never);
+      for (let i = 1; i <= 4; i++) t.metrics.texts.set(`inventory-${i}`, changes(2));
+      await t.reconcile('shop/drill', never); // baseline: changes before the run do not count
+      t.clock.advance(changedAfterMs);
+      // One member restarted and counts less: the max over the targets still shows the change.
+      t.metrics.texts.set('inventory-1', changes(0));
+      t.metrics.texts.set('inventory-3', changes(3));
+      await t.reconcile('shop/drill', never);
+      return t.status().expectations?.[0];
+    };
+    expect(await run(4000)).toEqual({
+      type: 'leaseChangesHolder',
+      subject: 'jobs',
+      met: true,
+      observedTime: '2026-01-01T12:00:04Z',
+      message: 'lease jobs changed holder 4.0 s after the start',
+    });
+    expect(await run(7000)).toEqual({
+      type: 'leaseChangesHolder',
+      subject: 'jobs',
+      met: false,
+      message: 'lease jobs changed holder 7.0 s after the start, later than within 5s',
+    });
+  });
+
   it('ends Verified False naming what was not seen', async () => {
     const t = setup(
       spec({
@@ -542,7 +576,7 @@ describe('expectations', () => {
         status: 'False',
         reason: 'ExpectationsNotMet',
         message:
-          'sagasTerminal: 1 saga instances left running or compensating; leaseChangesHolder l: lease holders are not observable from sidecar metrics',
+          'sagasTerminal: 1 saga instances left running or compensating; leaseChangesHolder l: lease l did not change holder within 5s',
       }),
     );
   });
