@@ -137,6 +137,18 @@ describe('leader election between two operator processes', () => {
     );
     expect(await reconciles(a)).toBeGreaterThan(0);
     expect(await reconciles(b)).toBe(0);
+    // A records the transition's Event right after the status write, fire-and-forget (Events are
+    // best effort: a kill in between loses it). The kill below comes once it is written, so the
+    // count at the end tells whether the failover duplicated it.
+    const policyEvents = async () =>
+      (await events.listNamespacedEvent({ namespace })).items.filter(
+        (e) => e.regarding?.name === 'le-policy',
+      );
+    await poll(
+      'the transition event',
+      async () => ((await policyEvents()).length > 0 ? true : undefined),
+      10_000,
+    );
 
     // SIGKILL: no release; B waits for the lease to expire on its own clock. Bound: B saw A's
     // last renewal at most one retry period late, and tries again right at expiry, so the
@@ -168,15 +180,6 @@ describe('leader election between two operator processes', () => {
     expect(await reconciles(b)).toBeGreaterThan(0);
     // One Event for the one transition (none → Ready False/NoMatchingPods), none for the
     // generation change that kept the reason, and none duplicated by the failover.
-    const policyEvents = async () =>
-      (await events.listNamespacedEvent({ namespace })).items.filter(
-        (e) => e.regarding?.name === 'le-policy',
-      );
-    await poll(
-      'the transition event',
-      async () => ((await policyEvents()).length > 0 ? true : undefined),
-      10_000,
-    );
     const recorded = await policyEvents();
     expect(recorded.map((e) => `${e.type} ${e.reason} ${e.reportingController}`)).toEqual([
       'Warning NoMatchingPods palisade.dev/operator',
