@@ -375,6 +375,10 @@ describe('podKill of the Raft leader on real pods', () => {
             },
           ],
           duration: RUN_DURATION,
+          // Observed from the sidecars' palisade_lease_holder_changes_total. The clients here
+          // release and re-acquire all the time, so this proves the observation path end to
+          // end, not that the kills alone moved the lease.
+          expect: [{ type: 'leaseChangesHolder', lease: LEASE_NAMES[0], within: '30s' }],
         },
       },
       report,
@@ -393,6 +397,7 @@ describe('podKill of the Raft leader on real pods', () => {
         phase?: string;
         injected?: { podKill?: number };
         podKillRounds?: { done: number; skipped: number; lastSkipReason?: string };
+        conditions?: { type: string; status: string; reason?: string; message?: string }[];
       };
     };
     const sorted = failover.filter(Number.isFinite).sort((a, b) => a - b);
@@ -417,6 +422,9 @@ describe('podKill of the Raft leader on real pods', () => {
 
     expect(script.code).toBe(0);
     expect(status.status?.phase).toBe('Completed');
+    expect(status.status?.conditions?.find((c) => c.type === 'Verified')).toMatchObject({
+      status: 'True',
+    });
     expect(status.status?.injected?.podKill ?? 0).toBeGreaterThanOrEqual(MIN_KILLS);
     expect(kills.length).toBe(status.status?.injected?.podKill);
     expect(led).toEqual(kills.map(() => true));
