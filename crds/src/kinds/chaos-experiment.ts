@@ -111,7 +111,11 @@ export const Expectation = Type.Object(
     lease: Type.Optional(
       Type.String({ maxLength: 253, description: 'leaseChangesHolder: the lease name.' }),
     ),
-    within: Type.Optional(Duration('leaseChangesHolder: bound after a fault.')),
+    within: Type.Optional(
+      Duration(
+        'leaseChangesHolder: the change must be seen within this long after the run starts.',
+      ),
+    ),
   },
   cel(
     {
