@@ -103,6 +103,13 @@ main() {
   local components=("$@") total="${SECONDS}" name
   [[ ${#components[@]} -gt 0 ]] || components=("${DEFAULT_COMPONENTS[@]}")
   mkdir -p "${K8S_BIN_DIR}"
+  # One build at a time per cache: two (e.g. two `make cluster-up`) would write the same .tmp
+  # files. The second waits, then finds the stamps current and builds nothing.
+  exec 9>"${K8S_BIN_DIR}/.build.lock"
+  if ! flock -n 9; then
+    log "another build is using ${K8S_BIN_DIR}; waiting for it"
+    flock 9
+  fi
   log "using $("${GO}" version) from ${GO}; output ${K8S_BIN_DIR}"
   "${CLUSTER_SRC_DIR}/gen-modules.sh"
   for name in "${components[@]}"; do build_one "${name}"; done

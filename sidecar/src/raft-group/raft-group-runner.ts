@@ -220,8 +220,18 @@ export class RaftGroupRunner {
       const delay = raftRetryDelayMs(this.failures);
       const reason = error instanceof Error ? error.message : String(error);
       this.state = { kind: 'waiting', reason, retryAt: Date.now() + delay };
+      // A config the member cannot use yet (not listed among the peers, secret not mounted yet)
+      // is the normal start of a pod: the reason says it all, a stack trace would read as a crash.
+      const configError =
+        error instanceof Error &&
+        (error as Partial<RaftNodeError>).code === 'PALISADE_RAFT_NODE_CONFIG';
       this.options.logger?.warn(
-        { err: error, retryInMs: delay, failures: this.failures, group: section.group },
+        {
+          ...(configError ? { reason } : { err: error }),
+          retryInMs: delay,
+          failures: this.failures,
+          group: section.group,
+        },
         'Raft member could not start; proxying continues without leases and sagas',
       );
       if (!this.closed) {
