@@ -90,16 +90,7 @@ export class KubeApiClient implements KubeApi {
   }
 
   async applyConfigMap(configMap: ConfigMapObject): Promise<void> {
-    await classify(
-      this.objects.patch(
-        configMap as KubernetesObject,
-        undefined,
-        undefined,
-        FIELD_MANAGER,
-        true,
-        PatchStrategy.ServerSideApply,
-      ),
-    );
+    await this.serverSideApply(configMap as KubernetesObject);
   }
 
   async deleteConfigMap(namespace: string, name: string): Promise<void> {
@@ -150,16 +141,7 @@ export class KubeApiClient implements KubeApi {
   }
 
   async applyRoleBinding(roleBinding: RoleBindingObject): Promise<void> {
-    await classify(
-      this.objects.patch(
-        roleBinding as KubernetesObject,
-        undefined,
-        undefined,
-        FIELD_MANAGER,
-        true,
-        PatchStrategy.ServerSideApply,
-      ),
-    );
+    await this.serverSideApply(roleBinding as KubernetesObject);
   }
 
   async deleteRoleBinding(namespace: string, name: string): Promise<void> {
@@ -229,6 +211,20 @@ export class KubeApiClient implements KubeApi {
     const cache = this.caches.kinds.get(kind);
     if (cache === undefined) throw new Error(`no informer for ${kind}`);
     return cache;
+  }
+
+  /** Server-side apply of a whole object, forced: the operator owns every field it writes. */
+  private async serverSideApply(object: KubernetesObject): Promise<void> {
+    await classify(
+      this.objects.patch(
+        object,
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        true,
+        PatchStrategy.ServerSideApply,
+      ),
+    );
   }
 }
 
