@@ -1,5 +1,5 @@
 import type { CompiledConfig } from '../compiler/types.js';
-import { sameOwners, type OwnerReference } from './installation-owner.js';
+import { sameOwners, type OwnedObjectMetadata, type OwnerReference } from './installation-owner.js';
 
 /** Field manager of every server-side apply the operator makes. */
 export const FIELD_MANAGER = 'palisade-operator';
@@ -25,13 +25,7 @@ export const MANAGED_BY_SELECTOR = `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`;
 export interface ConfigMapObject {
   apiVersion?: string;
   kind?: string;
-  metadata: {
-    name: string;
-    namespace: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: OwnerReference[];
-  };
+  metadata: OwnedObjectMetadata & { annotations?: Record<string, string> };
   data?: Record<string, string>;
 }
 

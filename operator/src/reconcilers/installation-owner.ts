@@ -17,6 +17,14 @@ export const INSTALLATION_OWNER_KIND = {
   kind: 'MutatingWebhookConfiguration',
 } as const;
 
+/** The metadata of an object the operator writes at run time (labelled, installation-owned). */
+export interface OwnedObjectMetadata {
+  name: string;
+  namespace: string;
+  labels?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+}
+
 /** The ownerReference to the installation's MutatingWebhookConfiguration `name` with `uid`. */
 export function installationOwnerReference(name: string, uid: string): OwnerReference {
   return { ...INSTALLATION_OWNER_KIND, name, uid, blockOwnerDeletion: false };

@@ -2,6 +2,7 @@ import { FIELD_MANAGER, MANAGED_BY_LABEL } from './config-map.js';
 import {
   ownedByAnotherInstallation,
   sameOwners,
+  type OwnedObjectMetadata,
   type OwnerReference,
 } from './installation-owner.js';
 import { RAFT_SECRET_NAME, SIDECAR_ROLE_BINDING_NAME } from './namespace-objects.js';
@@ -10,24 +11,14 @@ import { RAFT_SECRET_NAME, SIDECAR_ROLE_BINDING_NAME } from './namespace-objects
 export interface RoleBindingObject {
   apiVersion?: string;
   kind?: string;
-  metadata: {
-    name: string;
-    namespace: string;
-    labels?: Record<string, string>;
-    ownerReferences?: OwnerReference[];
-  };
+  metadata: OwnedObjectMetadata;
   roleRef: { apiGroup: string; kind: string; name: string };
   subjects?: { kind: string; apiGroup?: string; name: string; namespace?: string }[];
 }
 
 /** What the operator reads of a Secret: its metadata only, never its data. */
 export interface SecretMetadata {
-  metadata: {
-    name: string;
-    namespace: string;
-    labels?: Record<string, string>;
-    ownerReferences?: OwnerReference[];
-  };
+  metadata: OwnedObjectMetadata;
 }
 
 /** A Secret the operator creates. */
