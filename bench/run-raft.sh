@@ -3,7 +3,7 @@
 # acquire latency at 100 and 1,000 ops/s and peak lease ops/s vs a durable Redis SET NX PX, with
 # CPU and run-queue wait per op; in one run (see bench/src/raft-bench.ts). Needs redis-server.
 # Usage: bench/run-raft.sh     (RAFT_BENCH_TRIALS, RAFT_BENCH_SECONDS, RAFT_BENCH_K8S_TRIALS,
-#        RAFT_BENCH_SKIP_K8S=1, RAFT_BENCH_ONLY=load; the Lease baseline uses the local control
+#        RAFT_BENCH_SKIP_K8S=1, RAFT_BENCH_ONLY=load, RAFT_BENCH_NODE_ARGS; the Lease baseline uses the local control
 #        plane if it is up: kubeconfig $HOME/.cache/palisade/cluster/admin.kubeconfig or KUBECONFIG)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -18,7 +18,9 @@
  * 4. Contention: the time the members' threads waited for a CPU (schedstat run delay) per op at
  *    1,000 ops/s, next to the latency.
  *
- * RAFT_BENCH_ONLY=load skips the failover parts. Writes bench/results/raft-<date>.json and .md.
+ * RAFT_BENCH_ONLY=load skips the failover parts. RAFT_BENCH_NODE_ARGS adds `node` flags to the
+ * members (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: profiles written when they stop). Writes
+ * bench/results/raft-<date>.json and .md.
  * The load average is recorded: on a shared machine the figures move with it.
  */
 import {
@@ -188,7 +190,13 @@ async function main(): Promise<void> {
   const trials = Number(process.env.RAFT_BENCH_TRIALS ?? 15);
   const loadBefore = os.loadavg();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'palisade-bench-raft-'));
-  const cluster = new ProcessCluster({ dir, members: loopbackMembers(3), logLevel: 'warn' });
+  const nodeArgs = (process.env.RAFT_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const cluster = new ProcessCluster({
+    dir,
+    members: loopbackMembers(3),
+    logLevel: 'warn',
+    nodeArgs,
+  });
   const out: Record<string, unknown> = {
     date: new Date().toISOString(),
     command: `${only ? `RAFT_BENCH_ONLY=${only} ` : ''}bash bench/run-raft.sh`,
@@ -237,6 +245,10 @@ async function main(): Promise<void> {
       entriesPerSave: metric('palisade_raft_commit_index') / saves,
     };
   } finally {
+    // SIGTERM when profiling: `--cpu-prof` writes its profile on a clean exit only.
+    if (nodeArgs.length > 0) {
+      await Promise.all(cluster.members.map((m) => cluster.kill(m.id, 'SIGTERM')));
+    }
     await cluster.stopAll();
   }
   process.stderr.write('Redis SET NX PX (appendfsync always), same load…\n');

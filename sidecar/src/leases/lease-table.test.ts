@@ -223,6 +223,30 @@ describe('lease table', () => {
     expect(log.apply(2, 10, acquire('second', 'b', 1))).not.toHaveProperty('previousHolder');
   });
 
+  test('keeps forgetting the least recently acquired name through many evictions', () => {
+    // A reference model (a Map with move-to-end and evict-first) against the table, over names
+    // re-acquired in a seeded order, 3 times the bound's worth of grants.
+    const log = new Log();
+    const model = new Map<string, string>();
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const mismatches: string[] = [];
+    for (let i = 0; i < 3 * MAX_REMEMBERED_HOLDERS; i++) {
+      const name = `n${next() % (MAX_REMEMBERED_HOLDERS + 500)}`;
+      const holder = `h${next() % 3}`;
+      const before = model.get(name);
+      model.delete(name);
+      model.set(name, holder);
+      if (model.size > MAX_REMEMBERED_HOLDERS) model.delete(model.keys().next().value as string);
+      const expected = before !== undefined && before !== holder ? before : undefined;
+      // TTL 1 ms and a stamp that moves 1 ms per grant: every lease has expired by its next grant.
+      const result = log.apply(2, i, acquire(name, holder, 1));
+      const previous = result.outcome === 'granted' ? result.previousHolder : result.outcome;
+      if (previous !== expected) mismatches.push(`grant ${i} of ${name}: ${previous}≠${expected}`);
+    }
+    expect(mismatches.slice(0, 5)).toEqual([]);
+  });
+
   test('view is exact on the current clock and an upper bound across a term change', () => {
     const log = new Log();
     log.apply(2, 1000, acquire('db', 'a', 500));

@@ -137,6 +137,14 @@ export class LeaseTable {
   private appliedIndex = 0;
   /** Holder of each name's latest acquire, least recently acquired first (bounded, see above). */
   private readonly lastHolders = new Map<string, string>();
+  /**
+   * The eviction cursor: a live iterator over `lastHolders`, advanced only to evict. Everything
+   * behind it was evicted and every re-acquired name moves behind the map's end, so it always
+   * yields the least recently acquired name. `lastHolders.keys().next()` would find the same one,
+   * but by scanning the deleted slots V8 keeps at the front of the map until it rehashes: 18 µs
+   * per evicting grant at 10,000 names, half of a follower's CPU per lease op at peak.
+   */
+  private oldestHolders: Iterator<string> | undefined;
 
   /** Index of the last lease command applied (0 for none). */
   get lastAppliedIndex(): number {
@@ -240,8 +248,8 @@ export class LeaseTable {
     this.lastHolders.delete(name);
     this.lastHolders.set(name, holder);
     if (this.lastHolders.size > MAX_REMEMBERED_HOLDERS) {
-      const oldest = this.lastHolders.keys().next().value as string;
-      this.lastHolders.delete(oldest);
+      this.oldestHolders ??= this.lastHolders.keys();
+      this.lastHolders.delete(this.oldestHolders.next().value as string);
     }
     return before !== undefined && before !== holder ? before : undefined;
   }
