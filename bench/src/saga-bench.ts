@@ -13,8 +13,10 @@
  *   then read back with GET and must be Completed).
  * - Baseline: the same clients calling the three services directly, in order (what the work costs
  *   without a saga): its rate and p99 give the ratios.
- * - CPU time of each member per instance (from /proc): trustworthy on a shared machine, where
- *   wall-clock figures are upper bounds.
+ * - CPU time of each member per instance (from /proc), and of this process (clients and step
+ *   services): trustworthy on a shared machine, where wall-clock figures are upper bounds.
+ * - Raft entries and WAL saves per instance, from the leader's metrics before and after the load
+ *   (`palisade_raft_applied_index`, `palisade_raft_append_duration_seconds_count`).
  *
  * SAGA_BENCH_NODE_ARGS passes node flags to the sidecars (profiling). Writes
  * bench/results/saga-<date>.json and .md.
@@ -113,6 +115,21 @@ async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A metric's value in a Prometheus text exposition (first sample of that name). */
+function metricValue(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** The leader's applied index and number of WAL saves with entries. */
+async function raftCounters(admin: number): Promise<{ entries: number; saves: number }> {
+  const text = (await call(admin, 'GET', '/metrics')).body;
+  return {
+    entries: metricValue(text, 'palisade_raft_applied_index'),
+    saves: metricValue(text, 'palisade_raft_append_duration_seconds_count'),
+  };
 }
 
 interface Member {
@@ -255,6 +272,8 @@ async function main(): Promise<void> {
 
     const ids: string[] = [];
     const cpuBefore = members.map((m) => cpuMs(m.child.pid as number));
+    const benchCpuBefore = process.cpuUsage();
+    const raftBefore = await raftCounters(leader.admin);
     const saga = await closedLoop(async () => {
       let done: () => void = () => undefined;
       const finished = new Promise<void>((r) => (done = r));
@@ -271,6 +290,13 @@ async function main(): Promise<void> {
     const cpuPerInstanceMs = members.map(
       (m, i) => (cpuMs(m.child.pid as number) - (cpuBefore[i] as number)) / saga.instances,
     );
+    const benchCpu = process.cpuUsage(benchCpuBefore);
+    const benchCpuPerInstanceMs = (benchCpu.user + benchCpu.system) / 1000 / saga.instances;
+    const raftAfter = await raftCounters(leader.admin);
+    const raftPerInstance = {
+      entries: (raftAfter.entries - raftBefore.entries) / saga.instances,
+      saves: (raftAfter.saves - raftBefore.saves) / saga.instances,
+    };
 
     // Every instance must end Completed (read back after the load).
     let completed = 0;
@@ -298,6 +324,8 @@ async function main(): Promise<void> {
       saga,
       completed,
       cpuPerInstanceMs,
+      benchCpuPerInstanceMs,
+      raftPerInstance,
       ratios: {
         throughput: saga.perSecond / baseline.perSecond,
         p99: saga.p99 / baseline.p99,
@@ -318,7 +346,8 @@ async function main(): Promise<void> {
       `| saga on 3 sidecars (Raft) | ${saga.instances} | ${saga.perSecond.toFixed(0)} | ${saga.p50.toFixed(1)} | ${saga.p99.toFixed(1)} |`,
       '',
       `Ratios (saga / baseline): throughput ${result.ratios.throughput.toFixed(2)}×, p99 ${result.ratios.p99.toFixed(1)}×. Target ≥ 500 instances/s: ${saga.perSecond >= 500 ? 'met' : 'not met'}.`,
-      `Completed after the run: ${completed} of ${ids.length}. CPU per instance (ms) by member: ${members.map((m, i) => `${m.id}${m.id === leaderId ? ' (leader)' : ''} ${cpuPerInstanceMs[i]?.toFixed(2)}`).join(', ')}.`,
+      `Completed after the run: ${completed} of ${ids.length}. CPU per instance (ms) by member: ${members.map((m, i) => `${m.id}${m.id === leaderId ? ' (leader)' : ''} ${cpuPerInstanceMs[i]?.toFixed(2)}`).join(', ')}; this process (clients and step services, baseline excluded) ${benchCpuPerInstanceMs.toFixed(2)}.`,
+      `Raft log per instance (leader): ${raftPerInstance.entries.toFixed(2)} entries, ${raftPerInstance.saves.toFixed(2)} WAL saves.`,
       '',
     ].join('\n');
     writeFileSync(path.join(out, `saga-${stamp}.md`), md);
