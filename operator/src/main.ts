@@ -111,6 +111,13 @@ export async function startOperator(
     events: new KubeEventRecorder(kubeConfig, options.identity, (error) =>
       logger.warn({ err: errorText(error) }, 'event not recorded'),
     ),
+    sagas: {
+      onScrapeFailed: ({ saga, reason, level }) =>
+        logger[level](
+          { saga, reason },
+          'saga instance counts not read; status keeps the last ones',
+        ),
+    },
     onReconciled: (controller, key, outcome, durationMs) => {
       metrics.reconciled(controller, outcome, durationMs);
       if (outcome.result === 'success') logger.debug({ controller, key, durationMs }, 'reconciled');

@@ -1,4 +1,5 @@
 import { canonicalJson } from './compiler/canonical-json.js';
+import { MAX_VOTERS } from './compiler/raft-peers.js';
 import type { InstallationSettings, PolicyKind } from './compiler/types.js';
 import type { Scheduler } from './core/clock.js';
 import type { Random } from './core/random.js';
@@ -6,11 +7,7 @@ import { objectKey, type ObjectLike } from './informer/object-key.js';
 import { podInfoFromPod, type PodLike } from './informer/pod-info.js';
 import type { InformerEvent } from './informer/resource-informer.js';
 import { Controller, type ReconcileOutcome } from './queue/controller.js';
-import {
-  ChaosObserver,
-  httpMetricsReader,
-  type SidecarMetricsReader,
-} from './reconcilers/chaos-observer.js';
+import { ChaosObserver } from './reconcilers/chaos-observer.js';
 import { createChaosReconciler } from './reconcilers/chaos-reconciler.js';
 import { createConfigsReconciler } from './reconcilers/configs-reconciler.js';
 import type { EventRecorder } from './reconcilers/condition-events.js';
@@ -20,6 +17,11 @@ import { NamespaceCompiler } from './reconcilers/namespace-compiler.js';
 import { createNamespaceReconciler } from './reconcilers/namespace-reconciler.js';
 import { createPolicyReconciler } from './reconcilers/policy-reconciler.js';
 import type { RedisHealth } from './reconcilers/redis-health.js';
+import {
+  SagaInstancesObserver,
+  type SagaScrapeFailure,
+} from './reconcilers/saga-instances-observer.js';
+import { httpMetricsReader, type SidecarMetricsReader } from './reconcilers/sidecar-scrape.js';
 
 /** What the operator needs of an informer (`ResourceInformer` fits). */
 export interface EventSource {
@@ -71,6 +73,19 @@ export interface OperatorOptions {
    * probe port 15020) and how often while a guarded experiment runs (default 2000 ms).
    */
   chaos?: { metrics?: SidecarMetricsReader; observeIntervalMs?: number };
+  /**
+   * How Saga `status.instances` is read from the sidecars' metrics (default: HTTP to the pod
+   * IP's probe port 15020, 1 s timeout per pod), how often while a Saga has pods (default
+   * 5000 ms), from at most how many voters of its Raft group (default: all, 5 unless
+   * `installation.raft.maxVoters` says otherwise), and who hears about rounds that gave no
+   * counts (the counts are then kept).
+   */
+  sagas?: {
+    metrics?: SidecarMetricsReader;
+    statusIntervalMs?: number;
+    maxScrapedPods?: number;
+    onScrapeFailed?: (failure: SagaScrapeFailure) => void;
+  };
   /** Metrics hook: every reconcile of every controller. */
   onReconciled?: (
     controller: string,
@@ -164,6 +179,7 @@ export class Operator {
               ...(options.redis === undefined || kind !== 'RateLimitPolicy'
                 ? {}
                 : { redis: options.redis }),
+              ...(kind === 'Saga' ? { sagaInstances: sagaInstances(options, scheduler) } : {}),
             });
       kinds.set(kind, new Controller({ ...common(kind.toLowerCase(), statusWorkers), reconcile }));
     }
@@ -304,6 +320,23 @@ export class Operator {
       for (const object of source.list(namespace)) controller?.enqueue(objectKey(object));
     }
   }
+}
+
+/** Default of `OperatorOptions.sagas.statusIntervalMs`. */
+const SAGA_STATUS_INTERVAL_MS = 5000;
+
+function sagaInstances(options: OperatorOptions, scheduler: Scheduler) {
+  const sagas = options.sagas;
+  return {
+    observer: new SagaInstancesObserver({
+      reader: sagas?.metrics ?? httpMetricsReader({}),
+      clock: scheduler,
+      ...(sagas?.onScrapeFailed === undefined ? {} : { onFailure: sagas.onScrapeFailed }),
+    }),
+    intervalMs: sagas?.statusIntervalMs ?? SAGA_STATUS_INTERVAL_MS,
+    // Every voter by default: the leader is one, and each committed entry is on a majority.
+    maxPods: sagas?.maxScrapedPods ?? options.installation.raft?.maxVoters ?? MAX_VOTERS,
+  };
 }
 
 function namespaceOf(object: ObjectLike): string {

@@ -1,64 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  emptySample,
-  foldScrape,
-  newRunHistory,
-  observe,
-  parseSidecarMetrics,
-  type SidecarSample,
-} from './chaos-observation.js';
-
-const TEXT = `# HELP palisade_requests_total Requests.
-# TYPE palisade_requests_total counter
-palisade_requests_total{direction="inbound",route="default",code="200"} 90
-palisade_requests_total{direction="outbound",route="payments",code="503"} 7
-palisade_requests_total{direction="outbound",route="payments",code="504"} 3
-palisade_rate_limited_total{policy="shop/limits",rule="per-user"} 4
-palisade_circuit_breaker_state{breaker="shop/payments",target="payments.shop.svc"} 1
-palisade_circuit_breaker_state{breaker="shop/stock",target="stock.shop.svc"} 0
-palisade_saga_instances{saga="shop/order",state="Running"} 2
-palisade_saga_instances{saga="shop/order",state="Completed"} 9
-palisade_faults_injected_total{experiment="shop/drill",type="abort"} 10
-palisade_lease_holder_changes_total{lease="jobs"} 3
-palisade_lease_holder_changes_total{lease="__proto__"} 1
-palisade_requests_total{code="500"} not-a-number
-garbage line {
-`;
+import { foldScrape, newRunHistory, observe } from './chaos-observation.js';
+import { emptySample, type SidecarSample } from './sidecar-metrics.js';
 
 function sample(extra: Partial<SidecarSample>): SidecarSample {
   return { ...emptySample(), ...extra };
 }
 
-describe('parseSidecarMetrics', () => {
-  it('reads requests, 5xx, 429s, open breakers, live sagas, injected faults and lease changes', () => {
-    expect(parseSidecarMetrics(TEXT)).toEqual({
-      requests: 100,
-      errors: 10,
-      rateLimited: 4,
-      openBreakers: ['shop/payments'],
-      sagasNonTerminal: 2,
-      faults: { 'shop/drill': { abort: 10 } },
-      leaseHolderChanges: new Map([
-        ['jobs', 3],
-        ['__proto__', 1],
-      ]),
-    });
-  });
-
-  it('reads the Raft role whose gauge is 1 and the term, whichever family comes first', () => {
-    const text = [
-      'palisade_raft_term 7',
-      'palisade_raft_role{role="follower"} 0',
-      'palisade_raft_role{role="leader"} 1',
-    ].join('\n');
-    expect(parseSidecarMetrics(text).raft).toEqual({ role: 'leader', term: 7 });
-    expect(parseSidecarMetrics(TEXT).raft).toBeUndefined();
-  });
-
-  it('reads nothing from text that is not Prometheus', () => {
-    expect(parseSidecarMetrics('<html>nope</html>')).toEqual(sample({}));
-  });
-});
+/** A sample with `n` instances of one saga in `state`. */
+function sagas(state: string, n: number): SidecarSample {
+  return sample({ sagaInstances: new Map([['shop/order', new Map([[state, n]])]]) });
+}
 
 describe('foldScrape/observe', () => {
   const options = { experiment: 'shop/drill', targets: new Set(['a']), windowMs: 10_000 };
@@ -118,8 +69,8 @@ describe('foldScrape/observe', () => {
       {
         at: 3000,
         pods: new Map([
-          ['b', sample({ sagasNonTerminal: 1 })],
-          ['c', sample({ sagasNonTerminal: 1 })],
+          ['b', sagas('Running', 1)],
+          ['c', sagas('Compensating', 1)],
         ]),
       },
       options,

@@ -1,38 +1,10 @@
 /**
- * What a running ChaosExperiment observes of the sidecars, as pure functions: a parser of the
- * sidecar's Prometheus text (only the families chaos reads), and a fold of successive scrapes
- * into totals since the run started and over the `abortWhen` window. Counters that go down
- * (a restarted sidecar) count from zero again, as Prometheus' `increase` does.
+ * What a running ChaosExperiment observes of the sidecars, as pure functions: a fold of
+ * successive scrapes (parsed by `parseSidecarMetrics`) into totals since the run started and
+ * over the `abortWhen` window. Counters that go down (a restarted sidecar) count from zero
+ * again, as Prometheus' `increase` does.
  */
-
-/** The few numbers chaos reads from one sidecar's /metrics. */
-export interface SidecarSample {
-  /** palisade_requests_total, both directions, all routes. */
-  requests: number;
-  /** The 5xx part of `requests`. */
-  errors: number;
-  /** palisade_rate_limited_total (429 answers). */
-  rateLimited: number;
-  /** Breakers (namespace/name) whose palisade_circuit_breaker_state is 1 (open). */
-  openBreakers: string[];
-  /** palisade_saga_instances in a non-terminal state (Running, Compensating). */
-  sagasNonTerminal: number;
-  /** palisade_faults_injected_total by experiment (namespace/name), then fault type. */
-  faults: Record<string, Record<string, number>>;
-  /** palisade_raft_role and palisade_raft_term; absent when the sidecar runs no Raft. */
-  raft?: RaftRoleSample;
-  /**
-   * palisade_lease_holder_changes_total by lease (the `lease` label, `_other` included). A Map:
-   * lease names are user input (`__proto__` is a valid one).
-   */
-  leaseHolderChanges: Map<string, number>;
-}
-
-/** The Raft role a sidecar reports (the `role` label whose gauge is 1) and its term. */
-export interface RaftRoleSample {
-  role: string;
-  term: number;
-}
+import { nonTerminalSagaInstances, type SidecarSample } from './sidecar-metrics.js';
 
 /** One scrape round: every pod that answered, by pod name. */
 export interface Scrape {
@@ -169,7 +141,7 @@ export function observe(history: RunHistory): ChaosObservation {
   let sagas: number | undefined;
   for (const sample of history.latest?.pods.values() ?? []) {
     for (const b of sample.openBreakers) openBreakers.add(b);
-    sagas = Math.max(sagas ?? 0, sample.sagasNonTerminal);
+    sagas = Math.max(sagas ?? 0, nonTerminalSagaInstances(sample));
   }
   return {
     ...(first === undefined || last === undefined
@@ -187,93 +159,4 @@ export function observe(history: RunHistory): ChaosObservation {
     injected: { ...history.injected },
     leasesChangedAt: new Map(history.leasesChangedAt),
   };
-}
-
-/** A sidecar that reported nothing. */
-export function emptySample(): SidecarSample {
-  return {
-    requests: 0,
-    errors: 0,
-    rateLimited: 0,
-    openBreakers: [],
-    sagasNonTerminal: 0,
-    faults: {},
-    leaseHolderChanges: new Map(),
-  };
-}
-
-const NON_TERMINAL_SAGA_STATES = new Set(['running', 'compensating']);
-
-/**
- * Reads the chaos families from a sidecar's Prometheus text exposition. Lines of other
- * families, comments and malformed lines are skipped (the text comes over the network, so
- * nothing in it may throw).
- */
-export function parseSidecarMetrics(text: string): SidecarSample {
-  const sample = emptySample();
-  let raftTerm = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('palisade_')) continue;
-    const match = /^([a-z_]+)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (match === null) continue;
-    const value = Number(match[3]);
-    if (!Number.isFinite(value)) continue;
-    const name = match[1] as string;
-    const labels = parseLabels(match[2] ?? '');
-    switch (name) {
-      case 'palisade_requests_total':
-        sample.requests += value;
-        if (labels.get('code')?.startsWith('5') === true) sample.errors += value;
-        break;
-      case 'palisade_rate_limited_total':
-        sample.rateLimited += value;
-        break;
-      case 'palisade_circuit_breaker_state': {
-        const breaker = labels.get('breaker');
-        if (value === 1 && breaker !== undefined) sample.openBreakers.push(breaker);
-        break;
-      }
-      case 'palisade_saga_instances':
-        if (NON_TERMINAL_SAGA_STATES.has((labels.get('state') ?? '').toLowerCase()))
-          sample.sagasNonTerminal += value;
-        break;
-      case 'palisade_raft_role': {
-        const role = labels.get('role');
-        // The term is filled in after the loop: the two families may come in either order.
-        if (value === 1 && role !== undefined) sample.raft = { role, term: 0 };
-        break;
-      }
-      case 'palisade_raft_term':
-        raftTerm = value;
-        break;
-      case 'palisade_lease_holder_changes_total': {
-        const lease = labels.get('lease');
-        const changes = sample.leaseHolderChanges;
-        if (lease !== undefined) changes.set(lease, (changes.get(lease) ?? 0) + value);
-        break;
-      }
-      case 'palisade_faults_injected_total': {
-        const experiment = labels.get('experiment');
-        const type = labels.get('type');
-        if (experiment === undefined || type === undefined) break;
-        const byType = (sample.faults[experiment] ??= {});
-        byType[type] = (byType[type] ?? 0) + value;
-        break;
-      }
-    }
-  }
-  if (sample.raft !== undefined) sample.raft.term = raftTerm;
-  return sample;
-}
-
-function parseLabels(text: string): Map<string, string> {
-  const labels = new Map<string, string>();
-  const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-  for (const m of text.matchAll(re)) {
-    labels.set(
-      m[1] as string,
-      (m[2] as string).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)),
-    );
-  }
-  return labels;
 }

@@ -1,9 +1,9 @@
 /**
- * The I/O half of chaos observation: scrapes the sidecars' `/metrics` over their probe
- * listener (pod IP, port 15020 by default) and folds the scrapes of each run with the pure
- * `foldScrape`. The memory is per experiment and per run (keyed by startTime) and lives only
- * in this process: after an operator restart the next scrape is a new baseline, so guards and
- * expectations look at increases from then on (what was already met stays in status).
+ * The I/O half of chaos observation: scrapes the sidecars' `/metrics` (`scrapeSidecars`) and
+ * folds the scrapes of each run with the pure `foldScrape`. The memory is per experiment and
+ * per run (keyed by startTime) and lives only in this process: after an operator restart the
+ * next scrape is a new baseline, so guards and expectations look at increases from then on
+ * (what was already met stays in status).
  */
 import type { PodInfo } from '../compiler/types.js';
 import type { Clock } from '../core/clock.js';
@@ -11,45 +11,11 @@ import {
   foldScrape,
   newRunHistory,
   observe,
-  parseSidecarMetrics,
   type ChaosObservation,
-  type RaftRoleSample,
   type RunHistory,
-  type SidecarSample,
 } from './chaos-observation.js';
-
-/** Reads one sidecar's Prometheus text; rejects when the sidecar does not answer. */
-export interface SidecarMetricsReader {
-  read(pod: PodInfo, signal: AbortSignal): Promise<string>;
-}
-
-/** Port of the sidecar's probe listener (`--probe-port`, default 15020). */
-export const DEFAULT_SIDECAR_PROBE_PORT = 15020;
-
-/** Largest /metrics body read (a sidecar exposes a few hundred series). */
-const MAX_METRICS_BYTES = 4 * 1024 * 1024;
-
-/** `GET http://<podIP>:<port>/metrics` with a timeout. */
-export function httpMetricsReader(options: {
-  port?: number | ((pod: PodInfo) => number);
-  timeoutMs?: number;
-}): SidecarMetricsReader {
-  const portOf = options.port ?? DEFAULT_SIDECAR_PROBE_PORT;
-  const timeoutMs = options.timeoutMs ?? 1000;
-  return {
-    async read(pod, signal) {
-      if (pod.podIP === undefined) throw new Error(`pod ${pod.name} has no IP yet`);
-      const port = typeof portOf === 'number' ? portOf : portOf(pod);
-      const response = await fetch(`http://${pod.podIP}:${port}/metrics`, {
-        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-      });
-      if (!response.ok) throw new Error(`GET /metrics of ${pod.name}: HTTP ${response.status}`);
-      const text = await response.text();
-      if (text.length > MAX_METRICS_BYTES) throw new Error(`/metrics of ${pod.name} too large`);
-      return text;
-    },
-  };
-}
+import type { RaftRoleSample, SidecarSample } from './sidecar-metrics.js';
+import { scrapeSidecars, type SidecarMetricsReader } from './sidecar-scrape.js';
 
 /** What one run is: the observer's memory restarts when any of these change. */
 export interface RunIdentity {
@@ -111,23 +77,12 @@ export class ChaosObserver {
     return roles;
   }
 
-  /** One sample per pod that answered. */
+  /** One sample per pod that answered (a sidecar that is down is absent from this round). */
   private async scrape(
     pods: readonly PodInfo[],
     signal: AbortSignal,
   ): Promise<Map<string, SidecarSample>> {
-    const samples = await Promise.all(
-      pods.map(async (pod): Promise<[string, SidecarSample] | undefined> => {
-        try {
-          return [pod.name, parseSidecarMetrics(await this.options.reader.read(pod, signal))];
-        } catch {
-          // A sidecar that is down (podKill, restart) is simply absent from this round.
-          return undefined;
-        }
-      }),
-    );
-    signal.throwIfAborted();
-    return new Map(samples.filter((s): s is [string, SidecarSample] => s !== undefined));
+    return (await scrapeSidecars(this.options.reader, pods, signal)).samples;
   }
 
   /** Drops the memory of an experiment that ended or was deleted. */

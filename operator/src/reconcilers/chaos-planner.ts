@@ -2,13 +2,10 @@ import { parseDuration, type ChaosExperimentSpec, type Fault } from '@palisade/c
 import { setConditions, toKubeTime, type DesiredCondition } from '../conditions.js';
 import { evaluateExpectations, verifiedCondition } from './chaos-expectations.js';
 import { abortVerdict, quorumLossRefusal } from './chaos-guards.js';
-import {
-  NOTHING_OBSERVED,
-  type ChaosObservation,
-  type RaftRoleSample,
-} from './chaos-observation.js';
+import { NOTHING_OBSERVED, type ChaosObservation } from './chaos-observation.js';
 import { observedRaftLeaders } from './chaos-raft-leaders.js';
 import { nextRun, parseCron } from './chaos-schedule.js';
+import type { RaftRoleSample } from './sidecar-metrics.js';
 import { compileSelector, selectorMatches } from '../compiler/label-selector.js';
 import { raftGroupOf } from '../compiler/raft-peers.js';
 import type { PodInfo, RaftGroupPlan } from '../compiler/types.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { pod } from '../compiler/fixtures.js';
-import type { RaftRoleSample } from './chaos-observation.js';
+import type { RaftRoleSample } from './sidecar-metrics.js';
 import { observedRaftLeaders } from './chaos-raft-leaders.js';
 
 const pods = [

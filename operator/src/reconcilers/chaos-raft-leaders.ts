@@ -4,7 +4,7 @@
  */
 import { raftGroupOf } from '../compiler/raft-peers.js';
 import type { PodInfo } from '../compiler/types.js';
-import type { RaftRoleSample } from './chaos-observation.js';
+import type { RaftRoleSample } from './sidecar-metrics.js';
 
 /**
  * The leader of each Raft group among `pods`, by group (`namespace/name`): the pod reporting

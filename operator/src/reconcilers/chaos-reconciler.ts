@@ -4,13 +4,14 @@ import { splitKey } from '../informer/object-key.js';
 import { podInfoFromPod } from '../informer/pod-info.js';
 import type { Reconcile } from '../queue/controller.js';
 import { parseDuration } from '@palisade/crds';
-import type { ChaosObservation, RaftRoleSample } from './chaos-observation.js';
+import type { ChaosObservation } from './chaos-observation.js';
 import type { ChaosObserver } from './chaos-observer.js';
 import { planChaos, selectPods } from './chaos-planner.js';
 import { conditionTransitionEvents, type EventRecorder } from './condition-events.js';
 import type { KubeApi } from './kube-api.js';
 import type { NamespaceCompiler } from './namespace-compiler.js';
 import { ownedStatusUpToDate } from './owned-status.js';
+import type { RaftRoleSample } from './sidecar-metrics.js';
 
 /** Options of the ChaosExperiment reconciler. */
 export interface ChaosReconcilerOptions {

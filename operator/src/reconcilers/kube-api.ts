@@ -9,6 +9,7 @@ import type { PolicyKind } from '../compiler/types.js';
 import type { PodLike } from '../informer/pod-info.js';
 import type { ConfigMapObject } from './config-map.js';
 import type { OwnerReference } from './installation-owner.js';
+import type { SagaInstanceCounts } from './saga-instances.js';
 import type { RoleBindingObject, SecretMetadata, SecretObject } from './namespace-provisioning.js';
 
 /** Status fields every Palisade kind has. */
@@ -51,9 +52,9 @@ export interface ExpectationStatus {
   message?: string;
 }
 
-/** status of a Saga; `instances` is written by sidecars' reports, not by these reconcilers. */
+/** status of a Saga (crds: SagaStatus); `instances` is read from the sidecars' metrics. */
 export interface SagaStatus extends CommonStatus {
-  instances?: Record<string, number>;
+  instances?: Partial<SagaInstanceCounts>;
 }
 
 /** Metadata of a Palisade object the reconcilers read. */

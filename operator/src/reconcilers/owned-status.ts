@@ -2,8 +2,7 @@ import { statusEqual } from '../conditions.js';
 
 /**
  * Whether `current` already says what `desired` says, looking only at the fields the operator
- * owns (the keys of `desired`): fields written by others (e.g. saga instance counts) never
- * cause a write.
+ * owns (the keys of `desired`): fields written by others never cause a write.
  */
 export function ownedStatusUpToDate(current: object | undefined, desired: object): boolean {
   const record = (current ?? {}) as Record<string, unknown>;

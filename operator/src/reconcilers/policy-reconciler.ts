@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { policyKey, type InstallationSettings } from '../compiler/types.js';
 import { splitKey } from '../informer/object-key.js';
+import { podInfoFromPod } from '../informer/pod-info.js';
 import type { Reconcile } from '../queue/controller.js';
 import { conditionTransitionEvents, type EventRecorder } from './condition-events.js';
 import type { KubeApi } from './kube-api.js';
@@ -8,6 +9,8 @@ import type { NamespaceCompiler } from './namespace-compiler.js';
 import { ownedStatusUpToDate } from './owned-status.js';
 import { desiredPolicyStatus, redisUrlOf } from './policy-status.js';
 import type { RedisHealth } from './redis-health.js';
+import type { SagaInstancesObserver } from './saga-instances-observer.js';
+import { sagaScrapeTargets } from './saga-instances.js';
 
 /** Options of a status reconciler for RateLimitPolicy, CircuitBreaker or Saga. */
 export interface PolicyReconcilerOptions {
@@ -23,34 +26,53 @@ export interface PolicyReconcilerOptions {
    * policies are re-reconciled every `intervalMs` while they need it. None: not checked.
    */
   redis?: RedisHealth;
+  /**
+   * Saga `status.instances`: read from the sidecars of the Saga's Raft group (at most
+   * `maxPods` voters) at each reconcile, and again every `intervalMs` while the Saga selects
+   * pods of one group. None: not written.
+   */
+  sagaInstances?: { observer: SagaInstancesObserver; intervalMs: number; maxPods: number };
 }
 
 /**
  * Reconciles the status of one resource (key `namespace/name`): re-reads it, takes its
- * diagnostics from the namespace's compile, and applies the status only when the owned fields
- * differ. Enforcement itself is the configs reconciler's job; a deleted resource needs
- * nothing here.
+ * diagnostics from the namespace's compile (and a Saga's instance counts from its sidecars),
+ * and applies the status only when the owned fields differ. Enforcement itself is the configs
+ * reconciler's job; a deleted resource needs nothing here.
  */
 export function createPolicyReconciler(options: PolicyReconcilerOptions): Reconcile {
-  const { kind, api, compiler, installation, clock, events, redis } = options;
+  const { kind, api, compiler, installation, clock, events, redis, sagaInstances } = options;
   return async (key, signal) => {
     const { namespace, name } = splitKey(key);
     const resource = await api.getResource(kind, namespace, name);
-    if (resource === undefined || resource.metadata.deletionTimestamp !== undefined) return;
+    if (resource === undefined || resource.metadata.deletionTimestamp !== undefined) {
+      sagaInstances?.observer.forget(key);
+      return;
+    }
     const output = await compiler.compile(namespace);
     const diag = output.diagnostics.get(policyKey(kind, namespace, name));
     const redisUrl = redis === undefined ? undefined : redisUrlOf(resource, installation);
     const redisState =
       redisUrl === undefined ? undefined : await (redis as RedisHealth).state(redisUrl);
     // Level-based: while the policy needs Redis, look again after the check interval.
-    const result = redisUrl === undefined ? undefined : { requeueAfterMs: redis?.intervalMs };
-    const desired = desiredPolicyStatus(
-      resource,
-      diag,
-      installation,
-      new Date(clock.now()),
-      redisState,
-    );
+    let result = redisUrl === undefined ? undefined : { requeueAfterMs: redis?.intervalMs };
+    // Counts that cannot be read now stay as they are: the apply must carry them, since
+    // server-side apply drops a field its manager stops sending.
+    let instances = resource.kind === 'Saga' ? resource.status?.instances : undefined;
+    const groups = diag?.raftGroups ?? [];
+    const plan = groups.length === 1 ? output.raftGroups.get(groups[0] as string) : undefined;
+    if (sagaInstances !== undefined && plan !== undefined && (diag?.matchedPods ?? 0) > 0) {
+      const pods = (await api.listPods(namespace)).map(podInfoFromPod);
+      const targets = sagaScrapeTargets(plan, pods, sagaInstances.maxPods);
+      const reading = await sagaInstances.observer.read(key, targets, signal);
+      if (reading !== undefined) instances = reading.counts;
+      // Instances change without any event the operator sees: look again while there are pods.
+      result = { requeueAfterMs: sagaInstances.intervalMs };
+    }
+    const desired = {
+      ...desiredPolicyStatus(resource, diag, installation, new Date(clock.now()), redisState),
+      ...(instances === undefined ? {} : { instances }),
+    };
     if (ownedStatusUpToDate(resource.status, desired)) return result;
     signal.throwIfAborted();
     await api.applyStatus(kind, namespace, name, desired, signal);

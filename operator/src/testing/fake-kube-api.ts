@@ -25,8 +25,9 @@ export type FakeWrite =
 
 /**
  * In-memory fake of the `KubeApi` port (and only of it): state in `ObjectStore`s, every write
- * recorded, status apply replacing the applied top-level fields as server-side apply does for
- * fields one manager owns. `failNext` makes the next write fail, to test retries.
+ * recorded, status apply replacing the applied top-level fields and removing those the last
+ * apply had and this one leaves out, as server-side apply does for fields one manager owns.
+ * `failNext` makes the next write fail, to test retries.
  */
 export class FakeKubeApi implements KubeApi {
   readonly pods = new ObjectStore<PodLike>();
@@ -38,6 +39,8 @@ export class FakeKubeApi implements KubeApi {
   readonly webhookConfigurations = new Map<string, string>();
   readonly writes: FakeWrite[] = [];
   private failures: Error[] = [];
+  /** Top-level status fields of the last status apply, by `Kind/namespace/name`. */
+  private readonly appliedStatusFields = new Map<string, Set<string>>();
 
   /** Adds or replaces a pod. */
   putPod(pod: PodLike): void {
@@ -107,10 +110,12 @@ export class FakeKubeApi implements KubeApi {
     if (current === undefined)
       throw Object.assign(new Error(`${kind} ${namespace}/${name} not found`), { statusCode: 404 });
     const copy = structuredClone(status);
-    store.upsert({
-      ...current,
-      status: { ...(current.status ?? {}), ...copy },
-    } as PalisadeResource);
+    // Server-side apply: a field this manager applied before and leaves out now is removed.
+    const key = `${kind}/${namespace}/${name}`;
+    const next: Record<string, unknown> = { ...(current.status ?? {}) };
+    for (const field of this.appliedStatusFields.get(key) ?? []) delete next[field];
+    this.appliedStatusFields.set(key, new Set(Object.keys(copy)));
+    store.upsert({ ...current, status: { ...next, ...copy } } as PalisadeResource);
     this.writes.push({ op: 'applyStatus', kind, namespace, name, status: copy });
   }
 

@@ -1,0 +1,80 @@
+/**
+ * The I/O of reading sidecars' metrics, shared by chaos observation and Saga status: one
+ * `GET /metrics` per pod over the sidecar's probe listener (pod IP, port 15020 by default), with
+ * a timeout per pod, all pods of a round in parallel, parsed with the pure `parseSidecarMetrics`.
+ */
+import type { PodInfo } from '../compiler/types.js';
+import { parseSidecarMetrics, type SidecarSample } from './sidecar-metrics.js';
+
+/**
+ * Reads one sidecar's Prometheus text; rejects when the sidecar does not answer (the error's
+ * message need not name the pod: callers key failures by pod).
+ */
+export interface SidecarMetricsReader {
+  read(pod: PodInfo, signal: AbortSignal): Promise<string>;
+}
+
+/** Port of the sidecar's probe listener (`--probe-port`, default 15020). */
+export const DEFAULT_SIDECAR_PROBE_PORT = 15020;
+
+/** Largest /metrics body read (a sidecar exposes a few hundred series). */
+const MAX_METRICS_BYTES = 4 * 1024 * 1024;
+
+/** `GET http://<podIP>:<port>/metrics` with a timeout (default 1000 ms). */
+export function httpMetricsReader(options: {
+  port?: number | ((pod: PodInfo) => number);
+  timeoutMs?: number;
+}): SidecarMetricsReader {
+  const portOf = options.port ?? DEFAULT_SIDECAR_PROBE_PORT;
+  const timeoutMs = options.timeoutMs ?? 1000;
+  return {
+    async read(pod, signal) {
+      if (pod.podIP === undefined) throw new Error('no pod IP yet');
+      const port = typeof portOf === 'number' ? portOf : portOf(pod);
+      const response = await fetch(`http://${pod.podIP}:${port}/metrics`, {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      });
+      if (!response.ok) throw new Error(`GET /metrics: HTTP ${response.status}`);
+      const text = await response.text();
+      if (text.length > MAX_METRICS_BYTES) throw new Error('GET /metrics: body too large');
+      return text;
+    },
+  };
+}
+
+/** One round of scrapes: a sample per pod that answered, a reason per pod that did not. */
+export interface SidecarScrape {
+  samples: Map<string, SidecarSample>;
+  failures: Map<string, string>;
+}
+
+/**
+ * Scrapes `pods` in parallel. A sidecar that is down (podKill, restart, not started yet) is a
+ * failure of this round, never an error of the caller; only `signal` aborting throws.
+ */
+export async function scrapeSidecars(
+  reader: SidecarMetricsReader,
+  pods: readonly PodInfo[],
+  signal: AbortSignal,
+): Promise<SidecarScrape> {
+  const scrape: SidecarScrape = { samples: new Map(), failures: new Map() };
+  await Promise.all(
+    pods.map(async (pod) => {
+      try {
+        scrape.samples.set(pod.name, parseSidecarMetrics(await reader.read(pod, signal)));
+      } catch (error) {
+        scrape.failures.set(pod.name, failureReason(error));
+      }
+    }),
+  );
+  signal.throwIfAborted();
+  return scrape;
+}
+
+/** `fetch failed (ECONNREFUSED)` rather than just `fetch failed`: undici hides the cause. */
+function failureReason(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+  const detail = typeof cause?.code === 'string' ? cause.code : undefined;
+  return detail === undefined ? error.message : `${error.message} (${detail})`;
+}
