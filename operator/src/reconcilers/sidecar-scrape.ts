@@ -71,10 +71,12 @@ export async function scrapeSidecars(
   return scrape;
 }
 
-/** `fetch failed (ECONNREFUSED)` rather than just `fetch failed`: undici hides the cause. */
+/**
+ * `fetch failed (ECONNREFUSED)` rather than just `fetch failed`: undici keeps the reason in
+ * `cause`. Duck-typed: fetch's errors may come from another realm (`instanceof Error` fails).
+ */
 function failureReason(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
-  const detail = typeof cause?.code === 'string' ? cause.code : undefined;
-  return detail === undefined ? error.message : `${error.message} (${detail})`;
+  const { message, cause } = (error ?? {}) as { message?: unknown; cause?: { code?: unknown } };
+  if (typeof message !== 'string') return String(error);
+  return typeof cause?.code === 'string' ? `${message} (${cause.code})` : message;
 }
