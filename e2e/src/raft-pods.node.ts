@@ -7,7 +7,10 @@
 // through `kubectl port-forward`); a lease taken through one sidecar is seen from another with its
 // fencing token; deleting the leader's pod (three rounds) elects a new leader among the
 // survivors, and a re-acquire after expiry gets a larger token; a saga whose steps call the echo
-// Service completes. Prints the time from Deployment Ready to a leader and each failover time.
+// Service completes, and `kubectl get sagas` shows the instances by state that the operator reads
+// from the sidecars' metrics (3 Completed, and 2 Compensated of a saga whose second step is
+// refused). Prints the time from Deployment Ready to a leader, each failover time, and how long
+// the counts took to reach the Saga status.
 //
 // Never run it beside another node test (each installs the chart: two webhooks would inject
 // twice): `flock /tmp/palisade-node-e2e.lock <jest command>`.
@@ -303,42 +306,100 @@ describe('leases and sagas on injected pods', () => {
         spec: { selector: { app: APP }, ports: [{ port: 80, targetPort: 8080 }] },
       }),
     );
-    const ip = await must([
-      'get',
-      'service',
-      '-n',
-      apps.name,
-      'echo',
-      '-o',
-      'jsonpath={.spec.clusterIP}',
-    ]);
+    const ip = await echoServiceIp();
     const saga = JSON.parse(JSON.stringify(SAGA).replaceAll('SERVICE', `http://${ip}`)) as {
       metadata: Record<string, string>;
     };
     saga.metadata['namespace'] = apps.name;
     await must(['apply', '-f', '-'], JSON.stringify(saga));
-    const path = `/v1/sagas/${apps.name}/place-order`;
-    const started = await waitFor(
-      async () => {
-        // Config delivery is asynchronous: 404 until every sidecar knows the saga.
-        const answer = await adminCall(pods[0] as string, path, { input: { items: 1 } });
-        return answer.status === 202 ? (answer.json as { id: string }) : undefined;
-      },
-      { what: 'the saga instance started', timeoutMs: 60_000, intervalMs: 500 },
-    );
-    const done = await waitFor(
-      async () => {
-        const answer = await adminCall(pods[1] as string, `${path}/${started.id}`);
-        const state = answer.json['state'];
-        return state === 'Completed' || state === 'Failed' || state === 'Compensated'
-          ? answer.json
-          : undefined;
-      },
-      { what: `saga instance ${started.id} finished`, timeoutMs: 60_000, intervalMs: 250 },
-    );
-    expect(done).toMatchObject({ state: 'Completed' });
+    expect(await runInstance('place-order')).toBe('Completed');
     console.log(
       `raft-pods: failovers after pod deletion: ${failovers.join(', ')} ms (${FAILOVER_ROUNDS} rounds)`,
     );
   });
+
+  it('`kubectl get saga` counts instances by state: completed and compensated', async () => {
+    // A second saga whose second step is refused (nothing listens on port 1 in the pod): each
+    // instance undoes its first step and ends Compensated.
+    const failing = JSON.parse(
+      JSON.stringify(SAGA)
+        .replaceAll('SERVICE/charges', 'http://127.0.0.1:1/charges')
+        .replaceAll('SERVICE', `http://${await echoServiceIp()}`),
+    ) as { metadata: Record<string, string> };
+    failing.metadata['name'] = 'refused-charge';
+    failing.metadata['namespace'] = apps.name;
+    await must(['apply', '-f', '-'], JSON.stringify(failing));
+    for (let i = 0; i < 2; i++) expect(await runInstance('place-order')).toBe('Completed');
+    for (let i = 0; i < 2; i++) expect(await runInstance('refused-charge')).toBe('Compensated');
+    // The operator reads the counts from the sidecars' metrics every few seconds.
+    const expected = {
+      'place-order': { running: 0, completed: 3, compensated: 0, needsAttention: 0 },
+      'refused-charge': { running: 0, completed: 0, compensated: 2, needsAttention: 0 },
+    };
+    const startedAt = Date.now();
+    await waitFor(
+      async () => {
+        const list = JSON.parse(await must(['get', 'sagas', '-n', apps.name, '-o', 'json'])) as {
+          items: { metadata: { name: string }; status?: { instances?: Record<string, number> } }[];
+        };
+        const seen = Object.fromEntries(
+          list.items.map((saga) => [saga.metadata.name, saga.status?.instances]),
+        );
+        return Object.entries(expected).every(([name, counts]) =>
+          Object.entries(counts).every(([state, n]) => seen[name]?.[state] === n),
+        )
+          ? seen
+          : undefined;
+      },
+      {
+        what: `Saga status.instances ${JSON.stringify(expected)}`,
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      },
+    );
+    console.log(
+      `raft-pods: instance counts in Saga status ${Date.now() - startedAt} ms after the last instance finished`,
+    );
+    // The printer columns show them: NAME READY PODS RUNNING COMPLETED COMPENSATED NEEDS-ATTENTION AGE.
+    const table = await must(['get', 'sagas', '-n', apps.name]);
+    console.log(`raft-pods: kubectl get sagas\n${table}`);
+    const rows = new Map(
+      table
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim().split(/\s+/))
+        .map((columns) => [columns[0], columns.slice(1, 7)]),
+    );
+    expect(rows.get('place-order')).toEqual(['True', '3', '0', '3', '0', '0']);
+    expect(rows.get('refused-charge')).toEqual(['True', '3', '0', '0', '2', '0']);
+  });
 });
+
+async function echoServiceIp(): Promise<string> {
+  return must(['get', 'service', '-n', apps.name, 'echo', '-o', 'jsonpath={.spec.clusterIP}']);
+}
+
+/** Starts an instance of `saga` through one sidecar and returns its final state, read from another. */
+async function runInstance(saga: string): Promise<unknown> {
+  const path = `/v1/sagas/${apps.name}/${saga}`;
+  const started = await waitFor(
+    async () => {
+      // Config delivery is asynchronous: 404 until every sidecar knows the saga.
+      const answer = await adminCall(pods[0] as string, path, { input: { items: 1 } });
+      return answer.status === 202 ? (answer.json as { id: string }) : undefined;
+    },
+    { what: `an instance of ${saga} started`, timeoutMs: 60_000, intervalMs: 500 },
+  );
+  const done = await waitFor(
+    async () => {
+      const answer = await adminCall(pods[1] as string, `${path}/${started.id}`);
+      const state = answer.json['state'];
+      return state === 'Completed' || state === 'Failed' || state === 'Compensated'
+        ? answer.json
+        : undefined;
+    },
+    { what: `${saga} instance ${started.id} finished`, timeoutMs: 60_000, intervalMs: 250 },
+  );
+  return done['state'];
+}
