@@ -1,11 +1,14 @@
 /**
- * Saga commands as they travel through the Raft log (UTF-8 JSON `{"saga": …}`, next to the lease
- * commands `{"lease": …}`). Every decision that depends on configuration or on the leader's
- * clock (retry or give up, past the deadline or not) is taken by the leader and written into the
- * command, so that applying the log needs nothing but the log: every replica computes the same
- * table.
+ * Saga commands as they travel through the Raft log. One entry holds every command the leader
+ * proposed in one event-loop turn, of any instances: the byte `S`, then a JSON array of commands
+ * (entries written before batching are `{"saga": command}`, and still read). The tag byte keeps
+ * the lease table's decoder, which sees every entry first, from parsing saga entries as JSON.
  *
- * `decodeSagaCommand` validates everything: entries come from the leader of the group, but a
+ * Every decision that depends on configuration or on the leader's clock (retry or give up, past
+ * the deadline or not) is taken by the leader and written into the command, so that applying the
+ * log needs nothing but the log: every replica computes the same table.
+ *
+ * `decodeSagaEntry` validates everything: entries come from the leader of the group, but a
  * malformed one must be refused, not crash every replica.
  */
 
@@ -95,12 +98,43 @@ export interface BarrierCommand {
 export type SagaCommand =
   StartCommand | OutcomeCommand | RetryCommand | TimeoutCommand | ForgetCommand | BarrierCommand;
 
+/** First byte of a saga entry (`S`). */
+export const SAGA_ENTRY_TAG = 0x53;
+/** Most commands one entry may hold (an entry with more is malformed). */
+export const MAX_COMMANDS_PER_ENTRY = 1024;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Encodes a command as a log payload. */
-export function encodeSagaCommand(command: SagaCommand): Uint8Array {
-  return encoder.encode(JSON.stringify({ saga: command }));
+/**
+ * Builds one saga entry from commands added one at a time (each serialized as it is added, so
+ * that the builder knows the entry's size before it is sealed).
+ */
+export class SagaEntryBuilder {
+  private readonly parts: string[] = [];
+  private length = 0;
+
+  /** Adds a command. */
+  add(command: SagaCommand): void {
+    const json = JSON.stringify(command);
+    this.parts.push(json);
+    this.length += json.length + 1;
+  }
+
+  /** Commands added. */
+  get count(): number {
+    return this.parts.length;
+  }
+
+  /** Characters of JSON added (≈ bytes: the entry's size). */
+  get size(): number {
+    return this.length;
+  }
+
+  /** The entry: `S[command,command,…]`. */
+  build(): Uint8Array {
+    return encoder.encode(`S[${this.parts.join(',')}]`);
+  }
 }
 
 /** Instance ids: 32 lowercase hex digits (also the instance's trace id). */
@@ -213,21 +247,38 @@ function parse(value: unknown): SagaCommand {
   }
 }
 
+function parseAll(values: unknown): SagaCommand[] {
+  if (!Array.isArray(values) || values.length === 0 || values.length > MAX_COMMANDS_PER_ENTRY)
+    fail('commands');
+  return values.map(parse);
+}
+
 /**
- * Decodes a log payload: the command, `'malformed'` for a saga entry that fails validation, or
- * undefined when the payload is not a saga command (another state machine's entry).
+ * Decodes a log payload: its commands in order, `'malformed'` for a saga entry that fails
+ * validation (all of it: replicas must agree), or undefined when the payload is not a saga
+ * entry (another state machine's).
  */
-export function decodeSagaCommand(data: Uint8Array): SagaCommand | 'malformed' | undefined {
-  if (data.byteLength === 0 || data[0] !== 0x7b /* { */) return undefined;
-  let value: unknown;
+export function decodeSagaEntry(data: Uint8Array): SagaCommand[] | 'malformed' | undefined {
   try {
-    value = JSON.parse(decoder.decode(data));
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null || !('saga' in value)) return undefined;
-  try {
-    return parse(value.saga);
+    if (data[0] === SAGA_ENTRY_TAG) {
+      let values: unknown;
+      try {
+        values = JSON.parse(decoder.decode(data.subarray(1)));
+      } catch {
+        return 'malformed';
+      }
+      return parseAll(values);
+    }
+    // An entry written before batching: one command, `{"saga": …}`.
+    if (data[0] !== 0x7b /* { */) return undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(decoder.decode(data));
+    } catch {
+      return undefined;
+    }
+    if (typeof value !== 'object' || value === null || !('saga' in value)) return undefined;
+    return [parse(value.saga)];
   } catch (error) {
     if (error instanceof Malformed) return 'malformed';
     throw error;

@@ -2,6 +2,7 @@
 export * from './commands.js';
 export * from './decisions.js';
 export * from './definition.js';
+export * from './entry-batcher.js';
 export * from './http-caller.js';
 export * from './orchestrator.js';
 export * from './saga-api.js';

@@ -1,15 +1,15 @@
 /**
  * The saga table as the Raft driver sees it (a `LogMachine`): decodes the entries that are saga
- * commands, applies them, snapshots and restores the table.
+ * entries, applies their commands in order, snapshots and restores the table.
  */
 import type { EntryPosition, LogMachine } from '../raft-node/log-machine.js';
-import { decodeSagaCommand } from './commands.js';
+import { decodeSagaEntry } from './commands.js';
 import { SagaTable, type SagaApplyResult } from './saga-table.js';
 
 /** Holds the replica's saga table. */
 export class SagaMachine implements LogMachine {
   private current = new SagaTable();
-  /** Entries that claimed to be saga commands but were malformed (should stay 0). */
+  /** Entries that claimed to be saga entries but were malformed (should stay 0). */
   malformed = 0;
 
   /** The table now (replaced when a snapshot is restored). */
@@ -17,14 +17,21 @@ export class SagaMachine implements LogMachine {
     return this.current;
   }
 
-  apply(position: EntryPosition, data: Uint8Array): { result: SagaApplyResult } | undefined {
-    const command = decodeSagaCommand(data);
-    if (command === undefined) return undefined;
-    if (command === 'malformed') {
+  /**
+   * Applies a saga entry's commands in order: one result per command (none for a malformed
+   * entry, whose commands are all refused).
+   */
+  apply(
+    position: EntryPosition,
+    data: Uint8Array,
+  ): { result: readonly SagaApplyResult[] } | undefined {
+    const commands = decodeSagaEntry(data);
+    if (commands === undefined) return undefined;
+    if (commands === 'malformed') {
       this.malformed++;
-      return { result: { applied: false, reason: 'stale' } };
+      return { result: [] };
     }
-    return { result: this.current.apply(position, command) };
+    return { result: commands.map((command) => this.current.apply(position, command)) };
   }
 
   snapshot(): Uint8Array {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import {
-  decodeSagaCommand,
-  encodeSagaCommand,
+  MAX_COMMANDS_PER_ENTRY,
+  SagaEntryBuilder,
+  decodeSagaEntry,
   type CallOutcome,
   type SagaCommand,
 } from './commands.js';
@@ -16,6 +17,12 @@ const timeout: CallOutcome = {
   message: 'no answer within 2000 ms',
 };
 
+function entryOf(...commands: SagaCommand[]): Uint8Array {
+  const builder = new SagaEntryBuilder();
+  for (const command of commands) builder.add(command);
+  return builder.build();
+}
+
 /** Applies commands as consecutive log entries. */
 class Log {
   index = 0;
@@ -25,9 +32,9 @@ class Log {
     this.index++;
     this.commands.push(command);
     // Through the codec, as the driver does.
-    const decoded = decodeSagaCommand(encodeSagaCommand(command));
-    if (decoded === undefined || decoded === 'malformed') throw new Error('codec lost the command');
-    return this.table.apply({ index: this.index, term: 2 }, decoded);
+    const decoded = decodeSagaEntry(entryOf(command));
+    if (decoded?.length !== 1) throw new Error('codec lost the command');
+    return this.table.apply({ index: this.index, term: 2 }, decoded[0] as SagaCommand);
   }
   start(steps: [string, boolean][]) {
     return this.apply({
@@ -262,20 +269,46 @@ describe('saga table', () => {
   });
 });
 
-describe('saga commands codec', () => {
-  it('ignores other machines entries and flags malformed saga entries', () => {
-    const enc = new TextEncoder();
-    expect(decodeSagaCommand(enc.encode('{"lease":{"op":"acquire"},"stamp":1}'))).toBeUndefined();
-    expect(decodeSagaCommand(new Uint8Array())).toBeUndefined();
-    expect(decodeSagaCommand(enc.encode('{"saga":{"op":"start","id":"nothex"}}'))).toBe(
-      'malformed',
-    );
+describe('saga entries codec', () => {
+  const enc = new TextEncoder();
+  const start: SagaCommand = {
+    op: 'start',
+    id: ID,
+    saga: 'shop/order',
+    input: { total: 1 },
+    steps: [{ name: 'reserve', compensable: true }],
+    at: 1,
+  };
+  const retry: SagaCommand = { op: 'retry', id: ID, phase: 'action', step: 0, attempt: 2, at: 2 };
+
+  it('carries several commands in one entry, in order, tagged so the lease decoder skips it', () => {
+    const entry = entryOf(start, retry, { op: 'barrier' });
+    expect(entry[0]).not.toBe(0x7b); // the lease decoder gives up at the first byte
+    expect(decodeSagaEntry(entry)).toEqual([start, retry, { op: 'barrier' }]);
+  });
+
+  it('still reads entries written before batching ({"saga": command})', () => {
+    expect(decodeSagaEntry(enc.encode(JSON.stringify({ saga: retry })))).toEqual([retry]);
+  });
+
+  it('ignores other machines entries and flags malformed saga entries as a whole', () => {
+    expect(decodeSagaEntry(enc.encode('{"lease":{"op":"acquire"},"stamp":1}'))).toBeUndefined();
+    expect(decodeSagaEntry(new Uint8Array())).toBeUndefined();
+    expect(decodeSagaEntry(enc.encode('{"saga":{"op":"start","id":"nothex"}}'))).toBe('malformed');
     expect(
-      decodeSagaCommand(
+      decodeSagaEntry(
         enc.encode(
           '{"saga":{"op":"outcome","id":"' + ID + '","phase":"action","step":0,"attempt":0}}',
         ),
       ),
     ).toBe('malformed');
+    // One bad command spoils the entry: replicas must not apply half of it.
+    const bad = enc.encode(`S[${JSON.stringify(start)},{"op":"retry","id":"${ID}"}]`);
+    expect(decodeSagaEntry(bad)).toBe('malformed');
+    expect(decodeSagaEntry(enc.encode('S[]'))).toBe('malformed');
+    expect(decodeSagaEntry(enc.encode('S{"op":"barrier"}'))).toBe('malformed');
+    expect(decodeSagaEntry(enc.encode('S[{"op":"barrier"'))).toBe('malformed');
+    const tooMany = `S[${Array.from({ length: MAX_COMMANDS_PER_ENTRY + 1 }, () => '{"op":"barrier"}').join(',')}]`;
+    expect(decodeSagaEntry(enc.encode(tooMany))).toBe('malformed');
   });
 });

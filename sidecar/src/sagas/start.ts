@@ -12,13 +12,12 @@ import { systemRandom, type Random } from '../core/random.js';
 import type { Metrics } from '../metrics/index.js';
 import type { RaftNode } from '../raft-node/index.js';
 import type { Tracing } from '../tracing/index.js';
-import { encodeSagaCommand } from './commands.js';
 import { compileSagas, type SagaDefinition } from './definition.js';
+import { SagaEntryBatcher } from './entry-batcher.js';
 import { createHttpCaller } from './http-caller.js';
-import { SagaOrchestrator, type SagaLog, type SagaProposal } from './orchestrator.js';
+import { SagaOrchestrator, type SagaLog } from './orchestrator.js';
 import { createSagaRouter, createSagaService } from './saga-api.js';
 import type { SagaMachine } from './saga-machine.js';
-import type { SagaApplyResult } from './saga-table.js';
 import { INSTANCE_STATES } from './saga-table.js';
 
 /** Options of {@link startSagas}. */
@@ -57,11 +56,9 @@ export function startSagas(options: StartSagasOptions): StartedSagas {
   const { node, machine, metrics } = options;
   let definitions = compileOrThrow(options.sagas);
   const wallClock = { now: () => Date.now() };
+  const batcher = new SagaEntryBatcher({ proposeEntry: (data) => node.proposeEntry(data) });
   const log: SagaLog = {
-    propose: async (command): Promise<SagaProposal> => {
-      const reply = await node.proposeEntry(encodeSagaCommand(command));
-      return reply.ok ? { ok: true, result: reply.result as SagaApplyResult } : reply;
-    },
+    propose: (command) => batcher.propose(command),
     leadership: () => {
       const status = node.status();
       return { leader: status.role === 'leader', term: status.term };
