@@ -62,7 +62,11 @@ export function createPolicyReconciler(options: PolicyReconcilerOptions): Reconc
     const groups = diag?.raftGroups ?? [];
     const plan = groups.length === 1 ? output.raftGroups.get(groups[0] as string) : undefined;
     if (sagaInstances !== undefined && plan !== undefined && (diag?.matchedPods ?? 0) > 0) {
-      const pods = (await api.listPods(namespace)).map(podInfoFromPod);
+      // Only the voters are converted: a namespace may hold thousands of pods.
+      const voters = new Set(plan.voters);
+      const pods = (await api.listPods(namespace))
+        .filter((pod) => voters.has(pod.metadata?.name ?? ''))
+        .map(podInfoFromPod);
       const targets = sagaScrapeTargets(plan, pods, sagaInstances.maxPods);
       const reading = await sagaInstances.observer.read(key, targets, signal);
       if (reading !== undefined) instances = reading.counts;
