@@ -98,6 +98,10 @@ describe('Metrics', () => {
     const text = await a.text();
     expect(text).toContain('palisade_process_cpu_user_seconds_total');
     expect(text).toContain('palisade_nodejs_eventloop_lag_seconds');
+    expect(text).toContain('palisade_process_resident_memory_bytes');
+    expect(text).toContain('palisade_nodejs_heap_size_used_bytes');
+    // No GC observer: it cost a callback per scavenge (decision 0019).
+    expect(text).not.toContain('nodejs_gc_duration_seconds');
     expect(text).toContain('palisade_lease_grants_total 1');
     expect(await b.text()).not.toContain('palisade_lease_grants_total 1');
     expect((await globalRegistry.metrics()).length).toBe(before);

@@ -6,7 +6,7 @@
  * …) and keep them in the compiled route/filter; a request then does one addition per
  * instrument, no label work. Families render their cells only when `/metrics` is scraped.
  */
-import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
+import { Registry, type Metric } from 'prom-client';
 import {
   CounterFamily,
   GaugeFamily,
@@ -14,6 +14,7 @@ import {
   type CounterCell,
   type HistogramCell,
 } from './instruments.js';
+import { collectProcessMetrics } from './process-metrics.js';
 
 /** Prefix of every metric name. */
 export const METRIC_PREFIX = 'palisade_';
@@ -52,7 +53,10 @@ export type RequestDirection = 'inbound' | 'outbound';
 
 /** Options of `Metrics`. */
 export interface MetricsOptions {
-  /** Node process metrics (CPU, memory, event loop, GC) with the `palisade_` prefix. Default true. */
+  /**
+   * Node process metrics (CPU, memory, heap, event loop; not the GC histogram, see
+   * `process-metrics.ts`) with the `palisade_` prefix. Default true.
+   */
   readonly processMetrics?: boolean;
 }
 
@@ -293,7 +297,7 @@ export class Metrics {
       this.registry.registerMetric(family as unknown as Metric);
     }
     if (options.processMetrics ?? true) {
-      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+      collectProcessMetrics(this.registry, METRIC_PREFIX);
     }
   }
 
