@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import {
   validateSidecarConfig,
@@ -11,11 +12,13 @@ import {
   type RaftPeer,
   type SidecarConfig,
 } from '@palisade/crds';
-import { parseAllDocuments } from 'yaml';
+import type * as Yaml from 'yaml';
 import { resolveConfig, type ResolvedConfig } from './defaults.js';
 import { sameContent } from './diff.js';
 import { ConfigError } from './errors.js';
 import { sagaConfigErrors } from '../sagas/definition.js';
+
+const loadCommonJs = createRequire(import.meta.url);
 
 /** Files larger than this are refused before being read (a SidecarConfig is kilobytes). */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -52,6 +55,9 @@ export function parseConfigText(
       });
     }
   }
+  // Loaded on first use: in a pod (JSON from the operator's ConfigMaps) and with `.json` files
+  // the YAML parser is never needed, and it stays out of the resident set (decision 0019).
+  const { parseAllDocuments } = loadCommonJs('yaml') as typeof Yaml;
   const documents = parseAllDocuments(text, {
     prettyErrors: true,
     uniqueKeys: true,
