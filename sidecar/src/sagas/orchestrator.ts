@@ -15,7 +15,6 @@
  * retry is retried. A sweep every `sweepMs` re-drives any instance nothing is working on (after
  * a proposal timed out, for example) and forgets finished instances past their retention.
  */
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { Random } from '../core/random.js';
@@ -26,6 +25,7 @@ import type { CallOutcome, SagaCommand } from './commands.js';
 import type { CompiledCall, SagaDefinition } from './definition.js';
 import { callOf, judge, nextWork, renderCall, retryDelayMs, type NextWork } from './decisions.js';
 import type { StepCaller } from './http-caller.js';
+import { RandomHexPool } from './random-hex.js';
 import {
   TERMINAL_STATES,
   type SagaApplyResult,
@@ -81,6 +81,7 @@ export class SagaOrchestrator {
   private sweeper: NodeJS.Timeout | undefined;
   private lastForget = 0;
   private stopped = false;
+  private readonly spanIds = new RandomHexPool();
 
   constructor(private readonly options: SagaOrchestratorOptions) {}
 
@@ -293,10 +294,10 @@ export class SagaOrchestrator {
 
   /**
    * Tracing off still sends a `traceparent` (API.md): the instance's trace id, a fresh span id,
-   * not sampled. Costs one small random read per call.
+   * not sampled.
    */
   private untracedParent(id: string): string {
-    return `00-${id}-${randomBytes(8).toString('hex')}-00`;
+    return `00-${id}-${this.spanIds.next(8)}-00`;
   }
 
   private async propose(id: string, command: SagaCommand): Promise<void> {

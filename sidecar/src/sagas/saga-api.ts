@@ -10,13 +10,13 @@
  * the leader's: a 202 is always followed by a readable instance). Retryable failures are 503 with
  * `Retry-After`, like the lease API.
  */
-import { randomBytes } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { AdminHttpError } from '../admin/index.js';
 import type { EntryReply } from '../raft-node/index.js';
 import { INSTANCE_ID_PATTERN } from './commands.js';
 import type { SagaDefinition } from './definition.js';
 import type { SagaOrchestrator, SagaLog } from './orchestrator.js';
+import { RandomHexPool } from './random-hex.js';
 import type { SagaInstance, SagaTable } from './saga-table.js';
 import { describeRef, readInput } from './template.js';
 
@@ -124,6 +124,7 @@ function unavailable(reply: { code: string; message: string; leader: string }): 
 export function createSagaService(
   options: SagaServiceOptions,
 ): (payload: unknown) => Promise<SagaAnswer> {
+  const ids = new RandomHexPool();
   return async (payload) => {
     const call = decodeSagaCall(payload);
     if (call === undefined) {
@@ -163,7 +164,7 @@ export function createSagaService(
         },
       };
     }
-    const id = randomBytes(16).toString('hex');
+    const id = ids.next(16);
     const answer = await options.log.propose({
       op: 'start',
       id,

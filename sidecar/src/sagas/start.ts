@@ -56,12 +56,23 @@ export function startSagas(options: StartSagasOptions): StartedSagas {
   const { node, machine, metrics } = options;
   let definitions = compileOrThrow(options.sagas);
   const wallClock = { now: () => Date.now() };
+  let leadership: { leader: boolean; term: number } | undefined;
   const batcher = new SagaEntryBatcher({ proposeEntry: (data) => node.proposeEntry(data) });
   const log: SagaLog = {
     propose: (command) => batcher.propose(command),
     leadership: () => {
-      const status = node.status();
-      return { leader: status.role === 'leader', term: status.term };
+      // `status()` builds the whole member view (every peer's progress): read it once per
+      // event-loop turn, not at every instance transition. A role change is seen one turn late
+      // at worst, which costs a refused proposal or a call the next leader repeats with the
+      // same key — what a deposed leader's calls in flight cost anyway.
+      if (leadership === undefined) {
+        const status = node.status();
+        leadership = { leader: status.role === 'leader', term: status.term };
+        setImmediate(() => {
+          leadership = undefined;
+        });
+      }
+      return leadership;
     },
   };
   const caller = createHttpCaller();
