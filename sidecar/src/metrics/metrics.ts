@@ -6,7 +6,7 @@
  * …) and keep them in the compiled route/filter; a request then does one addition per
  * instrument, no label work. Families render their cells only when `/metrics` is scraped.
  */
-import { Registry, type Metric } from 'prom-client';
+import type { Metric } from 'prom-client';
 import {
   CounterFamily,
   GaugeFamily,
@@ -15,6 +15,7 @@ import {
   type HistogramCell,
 } from './instruments.js';
 import { collectProcessMetrics } from './process-metrics.js';
+import { Registry } from './prom-client-modules.js';
 
 /** Prefix of every metric name. */
 export const METRIC_PREFIX = 'palisade_';

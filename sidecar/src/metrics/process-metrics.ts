@@ -8,30 +8,24 @@
  * hundreds of times per second: the observer alone was ~2% of the proxy's CPU (decision 0019).
  * GC pauses still show in `palisade_nodejs_eventloop_lag_seconds`.
  */
-import { createRequire } from 'node:module';
-import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { defaultCollector, defaultCollectorNames, type Registry } from './prom-client-modules.js';
 
 /** prom-client's name of the collector left out (see the module comment). */
 const GC_COLLECTOR = 'gc';
 
-/** A default collector of prom-client: registers its metrics in `registry`. */
-type DefaultCollector = (
-  registry: Registry,
-  config: { prefix: string; eventLoopMonitoringPrecision: number },
-) => void;
-
-const loadCommonJs = createRequire(import.meta.url);
+/** prom-client's default precision (ms) of the event-loop delay histogram. */
+const EVENT_LOOP_MONITORING_PRECISION_MS = 10;
 
 /**
  * Registers every default collector but the GC one in `registry`, with `prefix`. The list is
- * prom-client's own (`collectDefaultMetrics.metricsList`, which already leaves out collectors
- * this Node.js cannot run), so a prom-client upgrade that adds one adds it here too.
+ * prom-client's own, so a prom-client upgrade that adds a collector adds it here too.
  */
 export function collectProcessMetrics(registry: Registry, prefix: string): void {
-  for (const name of collectDefaultMetrics.metricsList) {
+  for (const name of defaultCollectorNames()) {
     if (name === GC_COLLECTOR) continue;
-    const collector = loadCommonJs(`prom-client/lib/metrics/${name}`) as DefaultCollector;
-    // prom-client's default precision (ms) of the event-loop delay histogram.
-    collector(registry, { prefix, eventLoopMonitoringPrecision: 10 });
+    defaultCollector(name)(registry, {
+      prefix,
+      eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_PRECISION_MS,
+    });
   }
 }
