@@ -29,6 +29,9 @@ APP_USER=65532:65532
 # Declared by the sidecar's package.json, never loaded by its compiled code (tracing uses the
 # trace SDK directly): left out of the image (~16 MB with what only it pulls in).
 SIDECAR_OMIT=@opentelemetry/sdk-node
+# Node flags of the sidecar's entrypoint, as in sidecar/Dockerfile: a 1 MiB young generation
+# (resident memory; docs/decisions/0019-sidecar-memory-and-filter-cost.md).
+SIDECAR_NODE_FLAGS='"--max-semi-space-size=1",'
 
 # The image reference of each image (containerd's normalised form for names without a registry).
 image_ref() {
@@ -97,7 +100,8 @@ build_echo() {
 
 # build_app <operator|sidecar> <entrypoint under /app> [--omit list]
 build_app() {
-  local name="$1" entry="$2" omit=("${@:3}") work files
+  local name="$1" entry="$2" omit=("${@:3}") work files node_flags=''
+  if [[ ${name} == sidecar ]]; then node_flags="${SIDECAR_NODE_FLAGS}"; fi
   [[ -f "${REPO_DIR}/${name}/dist/${entry#"${name}/dist/"}" ]] ||
     die "${REPO_DIR}/${entry} missing: build first (make build, or npx tsc -b)"
   mapfile -t files < <(find "${REPO_DIR}/${name}/dist" "${REPO_DIR}/crds/dist" -type f -name '*.js' ! -name '*.test.js' | sort)
@@ -107,7 +111,7 @@ build_app() {
   runtime_rootfs "${work}/runtime"
   node "${IMAGES_DIR}/lib/app-tree.mjs" "${REPO_DIR}" "${name}" "${work}/app/app" "${omit[@]}" >/dev/null
   "${IMAGES_DIR}/lib/oci-pack.sh" "${work}/runtime:${work}/app" "$(image_ref "${name}")" "${ARCHIVE}" \
-    "[\"/usr/bin/node\",\"/app/${entry}\"]" '["PATH=/usr/bin:/bin","NODE_ENV=production"]' /app "${APP_USER}" >"${ARCHIVE}.digest"
+    "[\"/usr/bin/node\",${node_flags}\"/app/${entry}\"]" '["PATH=/usr/bin:/bin","NODE_ENV=production"]' /app "${APP_USER}" >"${ARCHIVE}.digest"
   rm -rf "${work}"
   log "${name}: built ${ARCHIVE} ($(du -m "${ARCHIVE}" | cut -f1) MB)"
 }
