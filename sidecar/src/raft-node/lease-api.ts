@@ -277,7 +277,7 @@ function writeAnswer(res: ServerResponse, answer: LeaseHttpAnswer): void {
 }
 
 /** Reads and parses a JSON body like the admin app's `express.json({strict: true})`. */
-function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const length = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (!chunked && (length === undefined || length === '0')) {
