@@ -149,9 +149,10 @@ export class RaftGroupRunner {
     this.unavailable(req, res);
   };
 
-  /** `admin.intercept(...)`: the member's lease fast path while it runs. */
+  /** `admin.intercept(...)`: the member's lease and saga fast paths while it runs. */
   readonly httpHandler: RawRequestHandler = (req: IncomingMessage, res: ServerResponse) =>
-    this.state.kind === 'running' ? this.state.member.raft.httpHandler(req, res) : false;
+    this.state.kind === 'running' &&
+    (this.state.member.raft.httpHandler(req, res) || this.state.member.sagas.httpHandler(req, res));
 
   /** Stops retrying and stops the member. Idempotent. */
   async stop(): Promise<void> {

@@ -5,6 +5,7 @@
  * `/v1/sagas/…` on every member.
  */
 import type { Router } from 'express';
+import type { RawRequestHandler } from '../admin/index.js';
 import type { Logger } from 'pino';
 import type { SidecarSaga } from '@palisade/crds';
 import type { ConfigApplier } from '../config/index.js';
@@ -16,7 +17,7 @@ import { compileSagas, type SagaDefinition } from './definition.js';
 import { SagaEntryBatcher } from './entry-batcher.js';
 import { createHttpCaller } from './http-caller.js';
 import { SagaOrchestrator, type SagaLog } from './orchestrator.js';
-import { createSagaRouter, createSagaService } from './saga-api.js';
+import { createSagaHttpHandler, createSagaRouter, createSagaService } from './saga-api.js';
 import type { SagaMachine } from './saga-machine.js';
 import { INSTANCE_STATES } from './saga-table.js';
 
@@ -36,6 +37,8 @@ export interface StartSagasOptions {
 export interface StartedSagas {
   /** Mount at `/v1`. */
   readonly router: Router;
+  /** `admin.intercept(...)`: the same routes without Express (the hot path). */
+  readonly httpHandler: RawRequestHandler;
   /** Swaps the definitions when `sagas` changes. */
   readonly applier: ConfigApplier;
   stop(): Promise<void>;
@@ -108,6 +111,9 @@ export function startSagas(options: StartSagasOptions): StartedSagas {
   orchestrator.start();
   return {
     router: createSagaRouter((call) => node.callLeader(call)),
+    httpHandler: createSagaHttpHandler((call) => node.callLeader(call), {
+      logger: options.logger,
+    }),
     applier: {
       name: 'sagas',
       prepare(next, change) {
