@@ -13,15 +13,25 @@ describe('scrapeSidecars over HTTP', () => {
   // `up` answers, `slow` accepts and never answers, `down` is a port nothing listens on.
   const up = createServer((_, response) => response.end('palisade_raft_applied_index 12\n'));
   const slow = createServer(() => undefined);
+  // `endless` streams metrics text and never ends the body.
+  const endless = createServer((_, response) => {
+    const lines = Buffer.from('palisade_x 1\n'.repeat(100));
+    const write = (): void => {
+      while (response.write(lines));
+      response.once('drain', write);
+    };
+    write();
+  });
   const ports = new Map<string, number>();
   beforeAll(async () => {
     ports.set('up', await listen(up)).set('slow', await listen(slow));
+    ports.set('endless', await listen(endless));
     const closed = createServer();
     ports.set('down', await listen(closed));
     await new Promise((resolve) => closed.close(resolve));
   });
   afterAll(async () => {
-    for (const server of [up, slow]) {
+    for (const server of [up, slow, endless]) {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
@@ -40,6 +50,17 @@ describe('scrapeSidecars over HTTP', () => {
       slow: expect.stringMatching(/timeout/i),
       'no-ip': 'no pod IP yet',
     });
+  });
+
+  it('stops reading a body past the size bound, long before the timeout', async () => {
+    const reader = httpMetricsReader({
+      port: () => ports.get('endless') as number,
+      timeoutMs: 60_000,
+      maxBytes: 64 * 1024,
+    });
+    const pods = [pod('endless', {}, { podIP: '127.0.0.1' })];
+    const scrape = await scrapeSidecars(reader, pods, new AbortController().signal);
+    expect(scrape.failures.get('endless')).toBe('GET /metrics: body larger than 65536 bytes');
   });
 
   it('throws only when the caller aborts', async () => {

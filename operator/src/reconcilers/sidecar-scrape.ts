@@ -20,13 +20,18 @@ export const DEFAULT_SIDECAR_PROBE_PORT = 15020;
 /** Largest /metrics body read (a sidecar exposes a few hundred series). */
 const MAX_METRICS_BYTES = 4 * 1024 * 1024;
 
-/** `GET http://<podIP>:<port>/metrics` with a timeout (default 1000 ms). */
+/**
+ * `GET http://<podIP>:<port>/metrics` with a timeout (default 1000 ms) and a size bound (default
+ * 4 MiB) enforced while the body arrives, so a runaway sidecar costs at most that much memory.
+ */
 export function httpMetricsReader(options: {
   port?: number | ((pod: PodInfo) => number);
   timeoutMs?: number;
+  maxBytes?: number;
 }): SidecarMetricsReader {
   const portOf = options.port ?? DEFAULT_SIDECAR_PROBE_PORT;
   const timeoutMs = options.timeoutMs ?? 1000;
+  const maxBytes = options.maxBytes ?? MAX_METRICS_BYTES;
   return {
     async read(pod, signal) {
       if (pod.podIP === undefined) throw new Error('no pod IP yet');
@@ -35,11 +40,22 @@ export function httpMetricsReader(options: {
         signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       });
       if (!response.ok) throw new Error(`GET /metrics: HTTP ${response.status}`);
-      const text = await response.text();
-      if (text.length > MAX_METRICS_BYTES) throw new Error('GET /metrics: body too large');
-      return text;
+      return readCapped(response, maxBytes);
     },
   };
+}
+
+/** The body as text; rejects (cancelling the rest) once more than `maxBytes` arrived. */
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  if (response.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw new Error(`GET /metrics: body larger than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** One round of scrapes: a sample per pod that answered, a reason per pod that did not. */
