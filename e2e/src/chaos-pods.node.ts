@@ -26,7 +26,6 @@ import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { checkLeaseHistory } from '../../sidecar/dist/raft-node/testing/history-checker.js';
 import {
   adminRequest,
@@ -35,20 +34,20 @@ import {
   type LeaseHistoryEvent,
 } from '../../sidecar/dist/raft-node/testing/lease-client.js';
 import {
+  chartDir,
   e2eKubeconfigPath,
   e2eTarget,
   echoDeployment,
   helm,
-  kubectl,
+  kubectlOk,
   kubectlPath,
   loadKubeConfig,
   portForward,
+  repoRoot,
   waitFor,
   withNamespace,
 } from './support/index.js';
 
-const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
-const chartDir = join(repoRoot, 'charts', 'palisade');
 const release = 'palisade-chaos';
 const ADMIN_PORT = 15000;
 const REPLICAS = 3;
@@ -70,12 +69,6 @@ jest.setTimeout(600_000);
 
 const system = withNamespace('chaos-sys');
 const apps = withNamespace('chaos-app');
-
-async function must(args: string[], input?: string): Promise<string> {
-  const result = await kubectl(args, input === undefined ? {} : { input });
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${result.stderr}`);
-  return result.stdout;
-}
 
 const isReady = (pod: V1Pod) =>
   pod.metadata?.deletionTimestamp === undefined &&
@@ -299,7 +292,7 @@ describe('podKill of the Raft leader on real pods', () => {
         annotations: { 'palisade.dev/app-port': '8080' },
       },
     );
-    await must(['apply', '-f', '-'], JSON.stringify(deployment));
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify(deployment));
     const pods = await waitFor(
       async () => {
         const ready = await readyPods(core);
@@ -391,7 +384,7 @@ describe('podKill of the Raft leader on real pods', () => {
     load = undefined;
     const check = checkLeaseHistory(history);
     const status = JSON.parse(
-      await must(['get', 'chaosexperiment', '-n', apps.name, EXPERIMENT, '-o', 'json']),
+      await kubectlOk(['get', 'chaosexperiment', '-n', apps.name, EXPERIMENT, '-o', 'json']),
     ) as {
       status?: {
         phase?: string;
@@ -418,7 +411,7 @@ describe('podKill of the Raft leader on real pods', () => {
     ].join('\n');
     console.log(`${script.stdout}${figures}\nchaos/run.sh exit ${script.code}: ${script.stderr}`);
     if (reportDir !== undefined) appendFileSync(report, figures);
-    await must(['delete', 'chaosexperiment', '-n', apps.name, EXPERIMENT, '--wait=false']);
+    await kubectlOk(['delete', 'chaosexperiment', '-n', apps.name, EXPERIMENT, '--wait=false']);
 
     expect(script.code).toBe(0);
     expect(status.status?.phase).toBe('Completed');

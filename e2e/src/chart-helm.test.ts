@@ -20,12 +20,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments, parseDocument, isMap, isScalar, type Node } from 'yaml';
-import { helm, kubectl, loadKubeConfig, withNamespace } from './support/index.js';
+import {
+  chartDir,
+  helm,
+  kubectl,
+  kubectlOk,
+  loadKubeConfig,
+  withNamespace,
+} from './support/index.js';
 
-const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
-const chartDir = join(repoRoot, 'charts', 'palisade');
 const releaseName = 'palisade';
 
 // helm and kubectl runs take seconds each on the shared 2-core machine.
@@ -85,12 +89,6 @@ function findOne<T>(manifests: readonly Manifest[], kind: string, name?: string)
     );
   }
   return found[0] as unknown as T;
-}
-
-async function mustSucceed(args: string[], input?: string): Promise<string> {
-  const result = await kubectl(args, input === undefined ? {} : { input });
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${result.stderr}`);
-  return result.stdout;
 }
 
 function toYamlStream(manifests: readonly Manifest[]): string {
@@ -449,17 +447,11 @@ describe('kubectl apply --dry-run=server', () => {
   beforeAll(async () => {
     // The CRDs for real (dry-run of the helm test's RateLimitPolicy RBAC needs the group known),
     // as `helm install` would from crds/.
-    await mustSucceed([
-      'apply',
-      '--server-side',
-      '--force-conflicts',
-      '-f',
-      join(chartDir, 'crds'),
-    ]);
+    await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', join(chartDir, 'crds')]);
     for (const stub of STUB_CRDS) {
       const name = `${stub.plural}.${stub.group}`;
       if ((await kubectl(['get', 'crd', name])).code === 0) continue;
-      await mustSucceed(['create', '-f', '-'], stubCrd(stub));
+      await kubectlOk(['create', '-f', '-'], stubCrd(stub));
       createdStubs.push(name);
     }
     const established = [
@@ -468,7 +460,7 @@ describe('kubectl apply --dry-run=server', () => {
       ),
       ...STUB_CRDS.map((s) => `crd/${s.plural}.${s.group}`),
     ];
-    await mustSucceed(['wait', '--for=condition=Established', '--timeout=60s', ...established]);
+    await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', ...established]);
   }, 90_000);
 
   afterAll(async () => {
@@ -488,7 +480,7 @@ describe('kubectl apply --dry-run=server', () => {
       (m) => m.kind === 'Namespace' || m.kind === 'ServiceAccount',
     );
     for (const m of prerequisites) if (m.kind === 'Namespace') testNamespace = m.metadata.name;
-    await mustSucceed(['apply', '-f', '-'], toYamlStream(prerequisites));
+    await kubectlOk(['apply', '-f', '-'], toYamlStream(prerequisites));
     const result = await kubectl(['apply', '--dry-run=server', '-f', '-'], {
       input: toYamlStream(manifests),
     });
@@ -502,14 +494,14 @@ describe('kubectl apply --dry-run=server', () => {
     const manifests = await render(namespace.name);
     const hooks = manifests.filter((m) => m.metadata.annotations?.['helm.sh/hook'] === 'test');
     const setup = hooks.filter((m) => m.kind !== 'Pod' && m.kind !== 'ConfigMap');
-    await mustSucceed(['apply', '-f', '-'], toYamlStream(setup));
+    await kubectlOk(['apply', '-f', '-'], toYamlStream(setup));
     testNamespace = findOne<Manifest>(setup, 'Namespace').metadata.name;
     const script = findOne<V1ConfigMap>(hooks, 'ConfigMap').data?.['check.mjs'] ?? '';
     const checkerPod = findOne<V1Pod>(hooks, 'Pod');
     const env = Object.fromEntries(
       (checkerPod.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? '']),
     );
-    const token = await mustSucceed(['create', 'token', '-n', namespace.name, 'palisade-test']);
+    const token = await kubectlOk(['create', 'token', '-n', namespace.name, 'palisade-test']);
     const cluster = loadKubeConfig().getCurrentCluster();
     const server = new URL(cluster?.server ?? '');
     const ca =
@@ -539,7 +531,7 @@ describe('kubectl apply --dry-run=server', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    await mustSucceed(['get', '-n', testNamespace, 'pod/palisade-helm-test']);
+    await kubectlOk(['get', '-n', testNamespace, 'pod/palisade-helm-test']);
   });
 
   it('the RateLimitPolicy example in NOTES.txt is accepted', async () => {
@@ -552,7 +544,7 @@ describe('kubectl apply --dry-run=server', () => {
       .map((line) => line.slice(indent.length))
       .join('\n')
       .replaceAll('<your-app>', 'web');
-    const out = await mustSucceed(
+    const out = await kubectlOk(
       ['apply', '--dry-run=server', '-n', namespace.name, '-f', '-'],
       policy,
     );

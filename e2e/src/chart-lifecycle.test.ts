@@ -11,31 +11,24 @@ import type {
   V1Secret,
 } from '@kubernetes/client-node';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { helm, kubectl, waitFor, withNamespace } from './support/index.js';
+import {
+  chartDir,
+  helm,
+  helmOk,
+  kubectl,
+  kubectlOk,
+  waitFor,
+  withNamespace,
+} from './support/index.js';
 
-const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
-const chartDir = join(repoRoot, 'charts', 'palisade');
 const releaseName = 'palisade';
 const namespace = withNamespace('chart-life');
 
 // helm and kubectl runs take seconds each on the shared 2-core machine.
 jest.setTimeout(90_000);
 
-async function mustHelm(args: readonly string[]): Promise<string> {
-  const result = await helm(args, { timeoutMs: 80_000 });
-  if (result.code !== 0) throw new Error(`helm ${args.join(' ')} failed:\n${result.stderr}`);
-  return result.stdout;
-}
-
-async function mustKubectl(args: string[], input?: string): Promise<string> {
-  const result = await kubectl(args, input === undefined ? {} : { input });
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${result.stderr}`);
-  return result.stdout;
-}
-
 async function getJson<T>(args: string[]): Promise<T> {
-  return JSON.parse(await mustKubectl(['get', ...args, '-o', 'json'])) as T;
+  return JSON.parse(await kubectlOk(['get', ...args, '-o', 'json'])) as T;
 }
 
 /** Names of the release's cluster-scoped objects (they carry the release namespace). */
@@ -74,7 +67,7 @@ let installed = false;
 
 beforeAll(async () => {
   // Helm installs crds/ when they are missing; other e2e files may have applied them already.
-  await mustKubectl(['apply', '--server-side', '--force-conflicts', '-f', join(chartDir, 'crds')]);
+  await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', join(chartDir, 'crds')]);
 });
 
 afterAll(async () => {
@@ -85,19 +78,15 @@ afterAll(async () => {
 
 describe('helm install → upgrade → uninstall (no pods)', () => {
   it('`helm install` creates every object and prints the next steps', async () => {
-    const out = await mustHelm([
-      'install',
-      releaseName,
-      chartDir,
-      '--namespace',
-      namespace.name,
-      ...NO_OPERATOR,
-    ]);
+    const out = await helmOk(
+      ['install', releaseName, chartDir, '--namespace', namespace.name, ...NO_OPERATOR],
+      80_000,
+    );
     installed = true;
     expect(out).toContain('STATUS: deployed');
     expect(out).toContain('kubectl label namespace <your-namespace> palisade.dev/inject=true');
-    await mustKubectl(['get', '-n', namespace.name, ...NAMESPACED]);
-    await mustKubectl(['get', ...clusterScoped()]);
+    await kubectlOk(['get', '-n', namespace.name, ...NAMESPACED]);
+    await kubectlOk(['get', ...clusterScoped()]);
     const webhook = await getJson<V1MutatingWebhookConfiguration>([clusterScoped()[3] ?? '']);
     expect(webhook.webhooks?.map((w) => w.failurePolicy)).toEqual(['Ignore', 'Ignore']);
   });
@@ -112,12 +101,12 @@ describe('helm install → upgrade → uninstall (no pods)', () => {
         { name: 'namespace.inject.palisade.dev', clientConfig: { caBundle } },
       ],
     });
-    await mustKubectl(['patch', webhookName, '--type', 'strategic', '-p', patch]);
+    await kubectlOk(['patch', webhookName, '--type', 'strategic', '-p', patch]);
     // The operator replaces the whole Secret (PUT): its own type, labels and keys.
     const tls = Buffer.from('test key pair').toString('base64');
     const current = await getJson<V1Secret>(['-n', namespace.name, 'secret/palisade-webhook-cert']);
     expect(current.type).toBe('kubernetes.io/tls');
-    await mustKubectl(
+    await kubectlOk(
       ['replace', '-f', '-'],
       JSON.stringify({
         apiVersion: 'v1',
@@ -134,23 +123,26 @@ describe('helm install → upgrade → uninstall (no pods)', () => {
     );
     const before = await getJson<V1Deployment>(['-n', namespace.name, NAMESPACED[0] ?? '']);
 
-    await mustHelm([
-      'upgrade',
-      releaseName,
-      chartDir,
-      '--namespace',
-      namespace.name,
-      '--reuse-values',
-      '--set',
-      'sidecar.logLevel=debug',
-    ]);
+    await helmOk(
+      [
+        'upgrade',
+        releaseName,
+        chartDir,
+        '--namespace',
+        namespace.name,
+        '--reuse-values',
+        '--set',
+        'sidecar.logLevel=debug',
+      ],
+      80_000,
+    );
 
     const after = await getJson<V1Deployment>(['-n', namespace.name, NAMESPACED[0] ?? '']);
     const checksum = (d: V1Deployment) =>
       d.spec?.template.metadata?.annotations?.['checksum/config'];
     expect(checksum(after)).not.toBe(checksum(before));
     expect(after.metadata?.generation).toBeGreaterThan(before.metadata?.generation ?? 0);
-    const config = await mustKubectl([
+    const config = await kubectlOk([
       'get',
       '-n',
       namespace.name,
@@ -166,13 +158,13 @@ describe('helm install → upgrade → uninstall (no pods)', () => {
   });
 
   it('`helm uninstall` leaves nothing of the release but the CRDs', async () => {
-    await mustHelm(['uninstall', releaseName, '--namespace', namespace.name, '--wait']);
+    await helmOk(['uninstall', releaseName, '--namespace', namespace.name, '--wait'], 80_000);
     installed = false;
     // The operator's pods (scheduled on a node, never started) go with their ReplicaSet's
     // garbage collection, shortly after helm returns.
     const left = await waitFor(
       async () => {
-        const names = await mustKubectl([
+        const names = await kubectlOk([
           'get',
           '-n',
           namespace.name,
@@ -191,7 +183,7 @@ describe('helm install → upgrade → uninstall (no pods)', () => {
       const result = await kubectl(['get', object, '-o', 'name']);
       expect(result.stderr).toContain('NotFound');
     }
-    await mustKubectl([
+    await kubectlOk([
       'get',
       'crd/ratelimitpolicies.palisade.dev',
       'crd/circuitbreakers.palisade.dev',

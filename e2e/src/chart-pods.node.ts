@@ -9,20 +9,19 @@
 // created in the app namespace goes with the garbage collector), and the injected pods keep
 // serving.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import {
+  chartDir,
   e2eTarget,
   echoDeployment,
   helm,
+  helmOk,
   kubectl,
+  kubectlOk,
   waitFor,
   withNamespace,
 } from './support/index.js';
 
-const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
-const chartDir = join(repoRoot, 'charts', 'palisade');
 const release = 'palisade';
 const INBOUND_PORT = 15006;
 const REPLICAS = 2;
@@ -33,18 +32,6 @@ jest.setTimeout(240_000);
 
 const system = withNamespace('helm-sys');
 const apps = withNamespace('helm-app');
-
-async function must(args: string[], input?: string): Promise<string> {
-  const result = await kubectl(args, input === undefined ? {} : { input });
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${result.stderr}`);
-  return result.stdout;
-}
-
-async function mustHelm(args: readonly string[]): Promise<string> {
-  const result = await helm(args, { timeoutMs: 300_000 });
-  if (result.code !== 0) throw new Error(`helm ${args.join(' ')} failed:\n${result.stderr}`);
-  return result.stdout;
-}
 
 /** What the uninstall test reads of an operator-made object. */
 interface OperatorMade {
@@ -70,7 +57,7 @@ async function pods(
   selector: string,
 ): Promise<(PodJson & { ready: boolean })[]> {
   const list = JSON.parse(
-    await must(['get', 'pods', '-n', namespace, '-l', selector, '-o', 'json']),
+    await kubectlOk(['get', 'pods', '-n', namespace, '-l', selector, '-o', 'json']),
   ) as { items: PodJson[] };
   return list.items
     .filter((pod) => pod.metadata.deletionTimestamp === undefined)
@@ -102,7 +89,7 @@ const ECHO = 'workload=echo';
 
 /** The holder of the operator's leader Lease. */
 async function leaseHolder(): Promise<string> {
-  return must([
+  return kubectlOk([
     'get',
     'lease',
     '-n',
@@ -212,7 +199,7 @@ afterAll(async () => {
 
 describe('helm with real pods', () => {
   it('`helm install` → 2 operator replicas Ready, one of them the leader', async () => {
-    const out = await mustHelm([
+    const out = await helmOk([
       'install',
       release,
       chartDir,
@@ -236,13 +223,13 @@ describe('helm with real pods', () => {
   });
 
   it('the webhook injects the sidecar into a labelled Deployment; traffic flows through it', async () => {
-    await must(['apply', '-f', '-'], echoApp(apps.name));
+    await kubectlOk(['apply', '-f', '-'], echoApp(apps.name));
     const echo = await allReady(apps.name, ECHO, REPLICAS);
     for (const pod of echo) {
       expect(pod.spec.containers.map((c) => c.name)).toEqual(['echo', 'palisade-sidecar']);
       expect(pod.metadata.labels?.['palisade.dev/sidecar']).toBe('injected');
     }
-    const ip = await must([
+    const ip = await kubectlOk([
       'get',
       'service',
       '-n',
@@ -264,7 +251,7 @@ describe('helm with real pods', () => {
     expect(names).toContain(body);
     // The operator gave the namespace its sidecar RoleBinding and Raft Secret (decision 0018),
     // owned by the release's webhook configuration.
-    ownerUid = await must([
+    ownerUid = await kubectlOk([
       'get',
       'mutatingwebhookconfiguration',
       `${release}-${system.name}`,
@@ -291,10 +278,10 @@ describe('helm with real pods', () => {
   });
 
   it('an applied RateLimitPolicy is enforced: 429 through the sidecar', async () => {
-    await must(['apply', '-f', '-'], policy(apps.name));
+    await kubectlOk(['apply', '-f', '-'], policy(apps.name));
     await waitFor(
       async () => {
-        const ready = await must([
+        const ready = await kubectlOk([
           'get',
           'ratelimitpolicy',
           '-n',
@@ -324,7 +311,7 @@ describe('helm with real pods', () => {
     );
     expect(seen).toContain(429);
     // The compiled ConfigMap that delivered it is owned by the release's webhook configuration.
-    const configOwners = await must([
+    const configOwners = await kubectlOk([
       'get',
       'configmaps',
       '-n',
@@ -340,7 +327,7 @@ describe('helm with real pods', () => {
   });
 
   it('`helm test` passes (injection and enforcement checked from inside the cluster)', async () => {
-    const out = await mustHelm(['test', release, '--namespace', system.name, '--timeout', '4m']);
+    const out = await helmOk(['test', release, '--namespace', system.name, '--timeout', '4m']);
     expect(out).toMatch(/TEST SUITE:\s+palisade-test[\s\S]*Phase:\s+Succeeded/);
   });
 
@@ -349,7 +336,7 @@ describe('helm with real pods', () => {
     let after: PodJson[] = [];
     let holder = '';
     const counts = await whileRequesting(serviceUrl, async () => {
-      await mustHelm([
+      await helmOk([
         'upgrade',
         release,
         chartDir,
@@ -382,11 +369,11 @@ describe('helm with real pods', () => {
     let clusterWide = '';
     let operatorMade = '';
     const counts = await whileRequesting(serviceUrl, async () => {
-      await mustHelm(['uninstall', release, '--namespace', system.name, '--wait']);
+      await helmOk(['uninstall', release, '--namespace', system.name, '--wait']);
       installed = false;
       left = await waitFor(
         async () => {
-          const names = await must([
+          const names = await kubectlOk([
             'get',
             '-n',
             system.name,
@@ -405,7 +392,7 @@ describe('helm with real pods', () => {
         },
         { what: 'the release namespace empty', timeoutMs: 60_000, intervalMs: 500 },
       );
-      clusterWide = await must([
+      clusterWide = await kubectlOk([
         'get',
         'clusterroles,clusterrolebindings,mutatingwebhookconfigurations,validatingwebhookconfigurations',
         '-o',
@@ -423,7 +410,7 @@ describe('helm with real pods', () => {
       operatorMade = await waitFor(
         async () => {
           const list = JSON.parse(
-            await must([
+            await kubectlOk([
               'get',
               'configmaps,rolebindings,secrets,leases',
               '--all-namespaces',
@@ -457,7 +444,7 @@ describe('helm with real pods', () => {
     });
     expect(left).toEqual([]);
     expect(clusterWide.split('\n').filter((n) => n.includes(system.name))).toEqual([]);
-    await must(['get', 'crd/ratelimitpolicies.palisade.dev', 'crd/sagas.palisade.dev']);
+    await kubectlOk(['get', 'crd/ratelimitpolicies.palisade.dev', 'crd/sagas.palisade.dev']);
     expect([...counts.keys()]).toEqual([200]);
     // Still injected, still serving after the operator is gone.
     expect(await status(serviceUrl)).toBe(200);

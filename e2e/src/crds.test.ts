@@ -5,11 +5,9 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { loadExamples, type Example } from '@palisade/crds/examples';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { kubectl, withNamespace } from './support/index.js';
+import { kubectl, kubectlOk, repoRoot, withNamespace } from './support/index.js';
 
-const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
 const crdYaml = readFileSync(join(repoRoot, 'crds', 'generated', 'all.yaml'), 'utf8');
 const namespace = withNamespace('crds');
 
@@ -20,15 +18,9 @@ function inNamespace(example: Example): string {
   return stringify(doc);
 }
 
-async function mustSucceed(args: string[], input?: string): Promise<string> {
-  const result = await kubectl(args, input === undefined ? {} : { input });
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${result.stderr}`);
-  return result.stdout;
-}
-
 beforeAll(async () => {
-  await mustSucceed(['apply', '--server-side', '--force-conflicts', '-f', '-'], crdYaml);
-  await mustSucceed([
+  await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', '-'], crdYaml);
+  await kubectlOk([
     'wait',
     '--for=condition=Established',
     '--timeout=60s',
@@ -46,7 +38,7 @@ describe('valid examples', () => {
   it.each(valid.map((e) => [basename(e.file), e] as const))(
     '%s is accepted by the API server',
     async (_name, example) => {
-      const out = await mustSucceed(['apply', '-f', '-'], inNamespace(example));
+      const out = await kubectlOk(['apply', '-f', '-'], inNamespace(example));
       expect(out).toMatch(/created|configured|unchanged/);
     },
   );
@@ -66,7 +58,7 @@ describe('invalid examples', () => {
 
 describe('kubectl', () => {
   it('lists every kind with `kubectl get palisade`, with printer columns', async () => {
-    const out = await mustSucceed(['get', 'palisade', '-n', namespace.name]);
+    const out = await kubectlOk(['get', 'palisade', '-n', namespace.name]);
     for (const name of [
       'ratelimitpolicy.palisade.dev/checkout-limits',
       'circuitbreaker.palisade.dev/payments',
@@ -83,14 +75,14 @@ describe('kubectl', () => {
   });
 
   it('knows the short names rlp, cb, chaos and sg', async () => {
-    const out = await mustSucceed(['get', 'rlp,cb,chaos,sg', '-n', namespace.name, '-o', 'name']);
+    const out = await kubectlOk(['get', 'rlp,cb,chaos,sg', '-n', namespace.name, '-o', 'name']);
     expect(out.trim().split('\n')).toHaveLength(4);
   });
 
   it('explains fields with their documentation', async () => {
-    const out = await mustSucceed(['explain', 'ratelimitpolicy.spec.rules.key.type']);
+    const out = await kubectlOk(['explain', 'ratelimitpolicy.spec.rules.key.type']);
     expect(out).toContain('one bucket per client address');
-    const breaker = await mustSucceed(['explain', 'circuitbreaker.spec.trip']);
+    const breaker = await kubectlOk(['explain', 'circuitbreaker.spec.trip']);
     expect(breaker).toContain('consecutiveFailures');
   });
 });

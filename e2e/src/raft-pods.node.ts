@@ -15,21 +15,18 @@
 // Never run it beside another node test (each installs the chart: two webhooks would inject
 // twice): `flock /tmp/palisade-node-e2e.lock <jest command>`.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
+  chartDir,
   e2eTarget,
   echoDeployment,
   helm,
-  kubectl,
+  kubectlOk,
   portForward,
+  type PortForward,
   waitFor,
   withNamespace,
-  type PortForward,
 } from './support/index.js';
 
-const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
-const chartDir = join(repoRoot, 'charts', 'palisade');
 const release = 'palisade-raft';
 const ADMIN_PORT = 15000;
 const REPLICAS = 3;
@@ -47,12 +44,6 @@ jest.setTimeout(300_000);
 const system = withNamespace('raft-sys');
 const apps = withNamespace('raft-app');
 
-async function must(args: string[], input?: string): Promise<string> {
-  const result = await kubectl(args, input === undefined ? {} : { input });
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${result.stderr}`);
-  return result.stdout;
-}
-
 interface PodJson {
   metadata: { name: string; deletionTimestamp?: string };
   spec: { containers: { name: string }[]; volumes?: { name: string }[] };
@@ -62,7 +53,7 @@ interface PodJson {
 /** Live pods of the Deployment that are Ready. */
 async function readyPods(): Promise<PodJson[]> {
   const list = JSON.parse(
-    await must(['get', 'pods', '-n', apps.name, '-l', SELECTOR, '-o', 'json']),
+    await kubectlOk(['get', 'pods', '-n', apps.name, '-l', SELECTOR, '-o', 'json']),
   ) as { items: PodJson[] };
   return list.items.filter(
     (pod) =>
@@ -193,7 +184,7 @@ describe('leases and sagas on injected pods', () => {
     );
     if (install.code !== 0) throw new Error(`helm install failed:\n${install.stderr}`);
     installed = true;
-    await must(
+    await kubectlOk(
       ['apply', '-f', '-'],
       JSON.stringify(
         echoDeployment(
@@ -231,7 +222,7 @@ describe('leases and sagas on injected pods', () => {
     expect(pods).toContain(leader);
     // How often a sidecar found its raft section unusable at first (Secret not mounted yet).
     for (const pod of pods) {
-      const log = await must(['logs', '-n', apps.name, pod, '-c', 'palisade-sidecar']);
+      const log = await kubectlOk(['logs', '-n', apps.name, pod, '-c', 'palisade-sidecar']);
       const failed = log.split('\n').filter((line) => line.includes('Raft member could not start'));
       console.log(
         `raft-pods: ${pod}: ${failed.length} failed Raft start(s) before it ran${failed.length > 0 ? `: ${failed[0]?.slice(0, 300)}` : ''}`,
@@ -258,7 +249,7 @@ describe('leases and sagas on injected pods', () => {
     it(`round ${round}: the leader's pod deleted → a new leader; a re-acquire gets a larger token`, async () => {
       const survivors = pods.filter((pod) => pod !== leader);
       const deletedAt = Date.now();
-      await must(['delete', 'pod', '-n', apps.name, leader, '--wait=false']);
+      await kubectlOk(['delete', 'pod', '-n', apps.name, leader, '--wait=false']);
       // Whether the deleted pod is still a voter depends on how far its removal got.
       const next = await agreedLeader(survivors, [REPLICAS - 1, REPLICAS], leader);
       const ms = Date.now() - deletedAt;
@@ -297,7 +288,7 @@ describe('leases and sagas on injected pods', () => {
   }
 
   it('a saga whose steps call the echo Service completes', async () => {
-    await must(
+    await kubectlOk(
       ['apply', '-f', '-'],
       JSON.stringify({
         apiVersion: 'v1',
@@ -311,7 +302,7 @@ describe('leases and sagas on injected pods', () => {
       metadata: Record<string, string>;
     };
     saga.metadata['namespace'] = apps.name;
-    await must(['apply', '-f', '-'], JSON.stringify(saga));
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify(saga));
     expect(await runInstance('place-order')).toBe('Completed');
     console.log(
       `raft-pods: failovers after pod deletion: ${failovers.join(', ')} ms (${FAILOVER_ROUNDS} rounds)`,
@@ -328,7 +319,7 @@ describe('leases and sagas on injected pods', () => {
     ) as { metadata: Record<string, string> };
     failing.metadata['name'] = 'refused-charge';
     failing.metadata['namespace'] = apps.name;
-    await must(['apply', '-f', '-'], JSON.stringify(failing));
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify(failing));
     for (let i = 0; i < 2; i++) expect(await runInstance('place-order')).toBe('Completed');
     for (let i = 0; i < 2; i++) expect(await runInstance('refused-charge')).toBe('Compensated');
     // The operator reads the counts from the sidecars' metrics every few seconds.
@@ -339,7 +330,9 @@ describe('leases and sagas on injected pods', () => {
     const startedAt = Date.now();
     await waitFor(
       async () => {
-        const list = JSON.parse(await must(['get', 'sagas', '-n', apps.name, '-o', 'json'])) as {
+        const list = JSON.parse(
+          await kubectlOk(['get', 'sagas', '-n', apps.name, '-o', 'json']),
+        ) as {
           items: { metadata: { name: string }; status?: { instances?: Record<string, number> } }[];
         };
         const seen = Object.fromEntries(
@@ -361,7 +354,7 @@ describe('leases and sagas on injected pods', () => {
       `raft-pods: instance counts in Saga status ${Date.now() - startedAt} ms after the last instance finished`,
     );
     // The printer columns show them: NAME READY PODS RUNNING COMPLETED COMPENSATED NEEDS-ATTENTION AGE.
-    const table = await must(['get', 'sagas', '-n', apps.name]);
+    const table = await kubectlOk(['get', 'sagas', '-n', apps.name]);
     console.log(`raft-pods: kubectl get sagas\n${table}`);
     const rows = new Map(
       table
@@ -377,7 +370,7 @@ describe('leases and sagas on injected pods', () => {
 });
 
 async function echoServiceIp(): Promise<string> {
-  return must(['get', 'service', '-n', apps.name, 'echo', '-o', 'jsonpath={.spec.clusterIP}']);
+  return kubectlOk(['get', 'service', '-n', apps.name, 'echo', '-o', 'jsonpath={.spec.clusterIP}']);
 }
 
 /** Starts an instance of `saga` through one sidecar and returns its final state, read from another. */

@@ -79,6 +79,21 @@ export function runWithKubeconfig(
   });
 }
 
+/** `kubectl <args>` that must succeed: its standard output, or an error carrying its stderr. */
+export async function kubectlOk(args: readonly string[], input?: string): Promise<string> {
+  return succeeded('kubectl', args, await kubectl(args, input === undefined ? {} : { input }));
+}
+
+/** `helm <args>` that must succeed (default timeout 300 s: `--wait` installs take minutes). */
+export async function helmOk(args: readonly string[], timeoutMs = 300_000): Promise<string> {
+  return succeeded('helm', args, await helm(args, { timeoutMs }));
+}
+
+function succeeded(tool: string, args: readonly string[], result: KubectlResult): string {
+  if (result.code !== 0) throw new Error(`${tool} ${args.join(' ')} failed:\n${result.stderr}`);
+  return result.stdout;
+}
+
 /** PALISADE_HELM, else helm beside the e2e kubectl (built with it), else `helm` from PATH. */
 export function helmPath(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env['PALISADE_HELM'];

@@ -79,3 +79,9 @@ export function clusterPaths(env: NodeJS.ProcessEnv = process.env): ClusterPaths
     logsDir: join(clusterDir, 'logs'),
   };
 }
+
+/** The repository's root directory. */
+export const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
+
+/** The Helm chart under test. */
+export const chartDir = join(repoRoot, 'charts', 'palisade');
