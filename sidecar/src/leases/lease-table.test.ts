@@ -261,6 +261,20 @@ describe('lease table', () => {
     expect(decodeLeaseCommand(new Uint8Array())).toBeUndefined();
     expect(decodeLeaseCommand(new TextEncoder().encode('{"saga":1}'))).toBeUndefined();
     expect(decodeLeaseCommand(new TextEncoder().encode('not json'))).toBeUndefined();
+    for (const other of [renew('lé', 'ß', 9), release('x', 'y', 2 ** 40)]) {
+      expect(decodeLeaseCommand(encodeLeaseCommand(other, -3))).toEqual({
+        command: other,
+        stamp: -3,
+      });
+    }
+    // commands logged as JSON before the binary form still decode
+    const json = new TextEncoder().encode(JSON.stringify({ lease: command, stamp: 7 }));
+    expect(decodeLeaseCommand(json)).toEqual({ command, stamp: 7 });
+    // truncated or padded binary payloads are not lease commands
+    const binary = encodeLeaseCommand(command, 1);
+    expect(decodeLeaseCommand(binary.subarray(0, binary.byteLength - 1))).toBeUndefined();
+    expect(decodeLeaseCommand(new Uint8Array([...binary, 0]))).toBeUndefined();
+    expect(decodeLeaseCommand(binary.subarray(0, 10))).toBeUndefined();
   });
 
   test('safeHoldMs shrinks the TTL by the drift bound on both clocks', () => {

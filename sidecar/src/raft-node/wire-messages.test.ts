@@ -84,6 +84,13 @@ describe('node messages', () => {
       { kind: 'raft', message: { type: 'Heartbeat', from: '', to: 'b', term: 1, commit: 0 } },
       { kind: 'forward', id: 1, request: { op: 'acquire', name: 'x', holder: 'h', ttlMs: 1.5 } },
       { kind: 'forward', id: 1, request: { op: 'steal', name: 'x', holder: 'h' } },
+      // a lone surrogate: UTF-8 in the log would not carry it unchanged
+      {
+        kind: 'forward',
+        id: 1,
+        request: { op: 'acquire', name: 'x', holder: 'h\ud800', ttlMs: 5 },
+      },
+      { kind: 'forward', id: 1, request: { op: 'view', name: '\udc00x' } },
       {
         kind: 'forward-reply',
         id: 1,

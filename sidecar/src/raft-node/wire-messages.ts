@@ -201,11 +201,24 @@ export function decodeRaftMessage(value: unknown): Message {
   }
 }
 
+/** A UTF-16 surrogate without its pair: UTF-8 (the log's encoding of names) cannot carry it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A lease name or holder: the leader applies its own proposals without decoding them from the
+ * log, so they must survive the log's UTF-8 unchanged, as on every other replica.
+ */
+function leaseString(value: unknown, what: string): string {
+  const text = str(value, what, false);
+  if (LONE_SURROGATE.test(text)) fail(what);
+  return text;
+}
+
 function leaseRequest(value: unknown): LeaseRequest {
   const r = record(value, 'lease request');
-  const name = str(r.name, 'lease name', false);
+  const name = leaseString(r.name, 'lease name');
   if (r.op === 'view') return { op: 'view', name };
-  const holder = str(r.holder, 'holder', false);
+  const holder = leaseString(r.holder, 'holder');
   switch (r.op) {
     case 'acquire':
       return { op: 'acquire', name, holder, ttlMs: count(r.ttlMs, 'ttlMs') };

@@ -52,6 +52,7 @@ describe('raft + leases deterministic simulation', () => {
       conflicts: 0,
       reads: 0,
       committed: 0,
+      appliedBeforeSave: 0,
     };
     for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
       const result = runSimulation({ seed, steps: STEPS });
@@ -69,6 +70,7 @@ describe('raft + leases deterministic simulation', () => {
       more.conflicts += result.stats.conflicts;
       more.reads += result.stats.reads;
       more.committed += result.stats.committed;
+      more.appliedBeforeSave += result.stats.appliedBeforeSave;
     }
     const seconds = (performance.now() - started) / 1000;
     console.log(
@@ -86,6 +88,7 @@ describe('raft + leases deterministic simulation', () => {
     expect(more.grants).toBeGreaterThan(0);
     expect(more.conflicts).toBeGreaterThan(0);
     expect(more.reads).toBeGreaterThan(0);
+    expect(more.appliedBeforeSave).toBeGreaterThan(0);
   }, 1_500_000); // ≈ 100 s of CPU; generous for a shared, loaded machine
 
   test('the lease checker catches clients that ignore clock drift and hold too long', () => {

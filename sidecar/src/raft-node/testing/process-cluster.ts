@@ -57,9 +57,13 @@ export const STANDALONE_JS = join(here, '..', 'standalone.js');
 /** The compiled lease client CLI. */
 export const LEASE_CLIENT_JS = join(here, 'lease-client-cli.js');
 
-/** Free-ish port base for a loopback cluster: ports base … base + 10·n. */
+/**
+ * Free-ish port base for a loopback cluster: ports base … base + 10·n, all below Linux's default
+ * ephemeral range (32768–60999), where every outbound connection on the machine takes its local
+ * port (a member then failed to listen now and then: "cannot listen on 127.0.0.1:45190").
+ */
 export function randomPortBase(): number {
-  return 20_000 + Math.floor(Math.random() * 3_000) * 10;
+  return 20_000 + Math.floor(Math.random() * 1_200) * 10;
 }
 
 /** Loopback members `n1…nN` with ports from `base`. */

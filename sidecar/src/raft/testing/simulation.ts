@@ -93,6 +93,8 @@ export interface SimulationStats {
   reads: number;
   maxTerm: number;
   committed: number;
+  /** Committed entries applied before their Ready's save (already durable on the node). */
+  appliedBeforeSave: number;
 }
 
 class Violation extends Error {}
@@ -223,6 +225,7 @@ class Simulation {
     reads: 0,
     maxTerm: 0,
     committed: 0,
+    appliedBeforeSave: 0,
   };
   private nextRequestId = 1;
 
@@ -593,6 +596,15 @@ class Simulation {
   private processReady(node: SimNode): void {
     while (node.alive && node.node.hasReady()) {
       const ready = node.node.ready();
+      // As the driver (decision 0011): committed entries this node already holds durably are
+      // applied and answered before the Ready's save (and before a crash in the middle of it).
+      const durable = ready.snapshot ? 0 : node.storage.lastIndex();
+      let early = 0;
+      while ((ready.committedEntries[early]?.index ?? Infinity) <= durable) early++;
+      if (early > 0) {
+        this.stats.appliedBeforeSave += early;
+        this.apply(node, ready, ready.committedEntries.slice(0, early));
+      }
       if (this.faultsOn && this.random.next() < this.crashRate / 4) {
         // Crash in the middle of a Ready: either nothing of it reached the disk, or it did but
         // no message left and nothing was applied.
@@ -611,7 +623,7 @@ class Simulation {
         if (message.type === 'Snapshot') this.stats.snapshotsSent++;
         this.send({ kind: 'raft', message }, message.from, message.to);
       }
-      this.apply(node, ready);
+      this.apply(node, ready, ready.committedEntries.slice(early));
       node.node.advance();
     }
   }
@@ -647,7 +659,8 @@ class Simulation {
     node.role = soft.role;
   }
 
-  private apply(node: SimNode, ready: Ready): void {
+  /** Applies `entries` (committed entries of `ready`) and, with them, the Ready's snapshot. */
+  private apply(node: SimNode, ready: Ready, entries: readonly Entry[]): void {
     if (ready.snapshot) {
       node.table = LeaseTable.restore(ready.snapshot.data);
       this.checkTable(node);
@@ -660,7 +673,7 @@ class Simulation {
     }
     const hardCommit = ready.hardState?.commit;
     if (hardCommit !== undefined && node.role === 'leader') this.recordCommit(node, hardCommit);
-    for (const entry of ready.committedEntries) {
+    for (const entry of entries) {
       this.checkApplied(node, entry);
       let result: LeaseResult | undefined;
       const stamped = entry.type === 'normal' ? decodeLeaseCommand(entry.data) : undefined;
