@@ -61,22 +61,22 @@ const FIXED_BYTES = 1 + 1 + 8 + 8 + 2 + 2;
 
 /** Encodes a stamped command as a log payload. */
 export function encodeLeaseCommand(command: LeaseCommand, stamp: number): Uint8Array {
-  const name = encoder.encode(command.name);
-  const holder = encoder.encode(command.holder);
+  const nameBytes = Buffer.byteLength(command.name, 'utf8');
+  const holderBytes = Buffer.byteLength(command.holder, 'utf8');
   // Callers validate names and holders (≤ 253 characters); a longer one is a bug, not input.
-  if (name.byteLength > 0xffff || holder.byteLength > 0xffff) {
+  if (nameBytes > 0xffff || holderBytes > 0xffff) {
     throw new RangeError('lease name or holder longer than 65,535 bytes');
   }
-  const out = new Uint8Array(FIXED_BYTES + name.byteLength + holder.byteLength);
+  const out = new Uint8Array(FIXED_BYTES + nameBytes + holderBytes);
   const view = new DataView(out.buffer);
   out[0] = BINARY;
   out[1] = OPS.indexOf(command.op);
   view.setFloat64(2, stamp);
   view.setFloat64(10, command.op === 'acquire' ? command.ttlMs : command.token);
-  view.setUint16(18, name.byteLength);
-  out.set(name, 20);
-  view.setUint16(20 + name.byteLength, holder.byteLength);
-  out.set(holder, 22 + name.byteLength);
+  view.setUint16(18, nameBytes);
+  encoder.encodeInto(command.name, out.subarray(20));
+  view.setUint16(20 + nameBytes, holderBytes);
+  encoder.encodeInto(command.holder, out.subarray(22 + nameBytes));
   return out;
 }
 
