@@ -3,7 +3,6 @@
  * black-box tests cannot pin down exactly (which error counts how, what survives a reload).
  */
 import { describe, expect, it } from '@jest/globals';
-import type { IncomingMessage } from 'node:http';
 import { resolveConfig } from '../config/defaults.js';
 import { ManualClock } from '../core/clock.js';
 import { SeededRandom } from '../core/random.js';
@@ -24,6 +23,7 @@ import {
   UpstreamUnavailable,
   localResponse,
   type Handler,
+  type IncomingRequest,
   type ProxyResponse,
   type Upstream,
 } from '../proxy/index.js';
@@ -46,7 +46,7 @@ function request(
     0,
     '10.0.0.1',
     0,
-    {} as IncomingMessage,
+    {} as IncomingRequest,
     {} as Upstream,
     1024,
   );

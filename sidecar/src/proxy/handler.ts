@@ -15,9 +15,8 @@
  * - time out: `setTimeout(() => req.abort(new UpstreamTimeout(…)), ms)` aborts the attempt in
  *   flight, which then rejects with that error.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { BodyTooLarge, ClientAborted, type ProxyError } from './errors.js';
+import type { ProxyError } from './errors.js';
 import type { Upstream } from './upstream.js';
 
 export * from './errors.js';
@@ -38,12 +37,40 @@ export interface RouteInfo {
 export type RequestBody = null | Buffer | Readable | AsyncIterable<Buffer>;
 
 /**
+ * The client's request body as the server receives it: iterable once (chunks as they arrive,
+ * with backpressure on the client's connection), or read whole through `readBody`.
+ */
+export interface IncomingRequest extends AsyncIterable<Buffer> {
+  /** True once the whole body has arrived from the client (always true without a body). */
+  readonly complete: boolean;
+  /**
+   * Reads a body of known `length` into one buffer; rejects with `BodyTooLarge` beyond
+   * `maxBytes` or `ClientAborted` if the client goes away.
+   */
+  readBody(length: number, maxBytes: number): Promise<Buffer>;
+}
+
+/** Where a streamed response body goes: the client's connection, after the head. */
+export interface ResponseSink {
+  /** Writes a chunk; false when the connection's buffer is full (wait for `onDrain`). */
+  write(chunk: Buffer): boolean;
+  /** Writes the last chunk, if any, and ends the response. */
+  end(chunk?: Buffer): void;
+  /** Closes the client's connection at once (the response cannot be completed). */
+  destroy(): void;
+  /** True once the client's connection is gone. */
+  readonly destroyed: boolean;
+  /** Calls `listener` once when the connection can take more after `write` returned false. */
+  onDrain(listener: () => void): void;
+}
+
+/**
  * A response body that streams from the upstream to the client. Exactly one of `pipeTo` or
  * `discard` is called, once.
  */
 export interface ResponseBodySource {
   /** Streams into `sink` with backpressure; `done` is called once, with `null` on success. */
-  pipeTo(sink: ServerResponse, done: (error: ProxyError | null) => void): void;
+  pipeTo(sink: ResponseSink, done: (error: ProxyError | null) => void): void;
   /** Drops the body (e.g. a retried attempt) and releases or aborts its connection. */
   discard(): void;
 }
@@ -140,8 +167,8 @@ export class ProxyRequest {
     readonly remoteAddress: string,
     /** `clock.now()` when the head was parsed (milliseconds, monotonic). */
     readonly startTime: number,
-    /** The client's message (socket, raw head). */
-    readonly incoming: IncomingMessage,
+    /** The client's request body as received. */
+    readonly incoming: IncomingRequest,
     upstream: Upstream,
     /** Largest body accepted, in bytes. */
     readonly maxBodyBytes: number,
@@ -178,7 +205,7 @@ export class ProxyRequest {
     if (body !== this.incoming || this.contentLength < 0 || this.contentLength > limit) {
       return Promise.resolve(false);
     }
-    return collectBody(this.incoming, this.contentLength, this.maxBodyBytes).then((buffer) => {
+    return this.incoming.readBody(this.contentLength, this.maxBodyBytes).then((buffer) => {
       this.body = buffer;
       return true;
     });
@@ -195,54 +222,3 @@ export class ProxyRequest {
 }
 
 const unroutedRoute: RouteInfo = Object.freeze({ name: '' });
-
-/**
- * Reads a body of known length into one buffer. Fast path: a body that arrived in the same read
- * as the head is already buffered in `stream` once the parser call that emitted the request has
- * returned, i.e. one microtask later, and is taken with a single `read`, no listeners.
- */
-export function collectBody(stream: Readable, length: number, maxBytes: number): Promise<Buffer> {
-  return Promise.resolve().then(() => {
-    if (stream.readableLength >= length) {
-      const whole = stream.read(length) as Buffer | null;
-      if (whole !== null && whole.length === length) return whole;
-      if (whole !== null) stream.unshift(whole);
-    }
-    return readWhole(stream, length, maxBytes);
-  });
-}
-
-/** Reads a body of known length into one buffer, chunk by chunk. */
-export function readWhole(stream: Readable, length: number, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const whole = Buffer.allocUnsafe(length);
-    let offset = 0;
-    const onData = (chunk: Buffer): void => {
-      if (offset + chunk.length > length || offset + chunk.length > maxBytes) {
-        cleanup();
-        reject(new BodyTooLarge('request body larger than declared or allowed'));
-        return;
-      }
-      chunk.copy(whole, offset);
-      offset += chunk.length;
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(offset === length ? whole : whole.subarray(0, offset));
-    };
-    const onClose = (): void => {
-      cleanup();
-      reject(new ClientAborted('client went away while sending the body'));
-    };
-    const cleanup = (): void => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('close', onClose);
-      stream.off('error', onClose);
-    };
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('close', onClose);
-    stream.on('error', onClose);
-  });
-}

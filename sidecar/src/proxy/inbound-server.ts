@@ -3,9 +3,8 @@
  * `X-Forwarded-For/-Proto/-Host` and `Forwarded`, passes WebSocket/upgrade requests through as
  * a raw tunnel.
  */
-import type { IncomingMessage } from 'node:http';
-import net from 'node:net';
-import type { Duplex } from 'node:stream';
+import net, { type Socket } from 'node:net';
+import type { ClientExchange } from './client-connection.js';
 import { BadRequest, UpstreamUnavailable, type ProxyError } from './errors.js';
 import { ProxyRequest } from './handler.js';
 import { forwardedNode, forwardedValue, isValidHost } from './headers.js';
@@ -32,30 +31,26 @@ export interface InboundServerOptions extends ProxyServerOptions {
 export class InboundServer extends ProxyServer {
   /** The application. `app.available = false` makes requests fail fast with 503. */
   readonly app: Upstream;
+  override readonly acceptsUpgrade = true;
   private readonly trustForwarded: boolean;
 
   constructor(options: InboundServerOptions) {
     super(options.pipeline ?? new Pipeline(compileRoutes('inbound', [])), options);
     this.app = new Upstream(options.app.host, options.app.port, options.upstream);
     this.trustForwarded = options.trustForwarded ?? true;
-    this.server.on('upgrade', (incoming: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.onUpgrade(incoming, socket, head),
-    );
   }
 
   protected closeUpstreams(): Promise<void> {
     return this.app.close();
   }
 
-  protected toProxyRequest(incoming: IncomingMessage): ProxyRequest | ProxyError {
+  protected toProxyRequest(incoming: ClientExchange): ProxyRequest | ProxyError {
     const scan = this.scan;
     const trust = this.trustForwarded;
     scan.scan(incoming.rawHeaders, false);
     let host = scan.host;
     if (scan.hostCount > 1) return new BadRequest('more than one Host header');
-    const framing = this.checkFraming(incoming);
-    if (framing !== null) return framing;
-    let path = incoming.url as string;
+    let path = incoming.target;
     if (path.charCodeAt(0) !== 0x2f /* / */) {
       const target = parseAbsoluteTarget(path);
       if (target === null) {
@@ -70,7 +65,7 @@ export class InboundServer extends ProxyServer {
     }
     if (host === null || !isValidHost(host)) return new BadRequest('missing or invalid Host');
     const headers = scan.headers;
-    const remote = incoming.socket.remoteAddress ?? '';
+    const remote = incoming.remoteAddress;
     const xff = trust ? scan.xForwardedFor : null;
     const fwd = trust ? scan.forwarded : null;
     headers.push(
@@ -83,32 +78,30 @@ export class InboundServer extends ProxyServer {
       'forwarded',
       `${fwd === null ? '' : `${fwd}, `}for=${forwardedNode(remote)};host=${forwardedValue(host)};proto=http`,
     );
-    const req = new ProxyRequest(
+    return new ProxyRequest(
       'inbound',
-      incoming.method as string,
+      incoming.method,
       path,
       host,
       headers,
-      this.bodyLength(),
+      incoming.bodyLength,
       remote,
       this.clock.now(),
       incoming,
       this.app,
       this.maxBodyBytes,
     );
-    this.limitChunkedBody(req);
-    return req;
   }
 
   /** WebSocket and other upgrades: a raw tunnel to the app after replaying the head. */
-  private onUpgrade(incoming: IncomingMessage, socket: Duplex, head: Buffer): void {
+  protected override onTunnel(incoming: ClientExchange, socket: Socket, head: Buffer): void {
     this.trackTunnel(socket);
     const upgrade = upgradeValue(incoming);
-    const req = this.toProxyRequest(incoming);
+    const req = incoming.method === 'CONNECT' ? null : this.toProxyRequest(incoming);
     if (!(req instanceof ProxyRequest) || upgrade === null || this.draining) {
       this.refuseRaw(
         socket,
-        req instanceof ProxyRequest ? new BadRequest('bad upgrade request') : req,
+        req instanceof ProxyRequest || req === null ? new BadRequest('bad upgrade request') : req,
       );
       return;
     }

@@ -3,9 +3,8 @@
  * (`GET http://host:port/path`) go through the stack to a pool per destination origin; `CONNECT`
  * opens an opaque tunnel (HTTPS passes through untouched). A destination policy may refuse both.
  */
-import type { IncomingMessage } from 'node:http';
-import net from 'node:net';
-import type { Duplex } from 'node:stream';
+import net, { type Socket } from 'node:net';
+import type { ClientExchange } from './client-connection.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import {
@@ -129,17 +128,14 @@ export class OutboundServer extends ProxyServer {
     );
     this.policy = options.destinationPolicy ?? (() => true);
     this.connectTimeoutMs = options.upstream?.connectTimeoutMs ?? upstreamDefaults.connectTimeoutMs;
-    this.server.on('connect', (incoming: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.onConnect(incoming, socket, head),
-    );
   }
 
   protected closeUpstreams(): Promise<void> {
     return this.origins.close();
   }
 
-  protected toProxyRequest(incoming: IncomingMessage): ProxyRequest | ProxyError {
-    const target = parseAbsoluteTarget(incoming.url as string);
+  protected toProxyRequest(incoming: ClientExchange): ProxyRequest | ProxyError {
+    const target = parseAbsoluteTarget(incoming.target);
     if (target === null)
       return new BadRequest('a forward proxy needs an absolute http:// request target');
     const { host, port } = splitAuthority(target.authority, 80);
@@ -148,31 +144,27 @@ export class OutboundServer extends ProxyServer {
       return new DestinationDenied(`destination ${host}:${port} denied`);
     const scan = this.scan;
     scan.scan(incoming.rawHeaders, true);
-    const framing = this.checkFraming(incoming);
-    if (framing !== null) return framing;
     // RFC 9112 §3.2.2: the absolute-form's authority replaces Host.
     replaceHost(scan.headers, target.authority);
-    const req = new ProxyRequest(
+    return new ProxyRequest(
       'outbound',
-      incoming.method as string,
+      incoming.method,
       target.path,
       target.authority,
       scan.headers,
-      this.bodyLength(),
-      incoming.socket.remoteAddress ?? '',
+      incoming.bodyLength,
+      incoming.remoteAddress,
       this.clock.now(),
       incoming,
       this.origins.get(host, port),
       this.maxBodyBytes,
     );
-    this.limitChunkedBody(req);
-    return req;
   }
 
   /** `CONNECT host:port`: an opaque tunnel, bytes untouched both ways. */
-  private onConnect(incoming: IncomingMessage, socket: Duplex, head: Buffer): void {
+  protected override onTunnel(incoming: ClientExchange, socket: Socket, head: Buffer): void {
     this.trackTunnel(socket);
-    const authority = incoming.url ?? '';
+    const authority = incoming.target;
     const { host, port } = splitAuthority(authority, null);
     if (port === null || !isValidHost(authority) || this.draining) {
       this.refuseRaw(socket, new BadRequest('CONNECT needs host:port'));

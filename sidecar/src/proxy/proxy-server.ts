@@ -1,26 +1,29 @@
 /**
- * What the inbound and outbound servers share: a hardened `node:http` server, the per-request
- * entry (scan the head, route, run the stack, write the answer), the mapping of parser errors to
- * raw answers, tunnels, and graceful shutdown. Subclasses only turn a parsed head into a
- * `ProxyRequest` (`toProxyRequest`) and handle `upgrade`/`CONNECT`.
+ * What the inbound and outbound servers share: a hardened HTTP/1.1 server on `net` sockets
+ * (`client-connection.ts` reads requests and writes answers), the per-request entry (scan the
+ * head, route, run the stack, write the answer), tunnels, timeouts and graceful shutdown.
+ * Subclasses only turn a parsed head into a `ProxyRequest` (`toProxyRequest`) and handle
+ * `CONNECT`/upgrade tunnels.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { systemClock, type Clock } from '../core/clock.js';
-import { asProxyError, errorResponse, rawErrorResponse, statusFor } from './error-response.js';
+import {
+  ClientConnection,
+  type ClientExchange,
+  type ConnectionHost,
+  type ConnectionLimits,
+} from './client-connection.js';
+import { asProxyError, errorResponse, rawErrorResponse } from './error-response.js';
 import {
   BadRequest,
   BodyTooLarge,
   ClientAborted,
-  HeadersTooLarge,
   ProxyError,
-  RequestTimeout,
   UpstreamProtocolError,
-  VersionNotSupported,
 } from './errors.js';
 import type { ProxyRequest, ProxyResponse } from './handler.js';
-import { RequestHeadScan, equalsIgnoreCase } from './headers.js';
+import { RequestHeadScan } from './headers.js';
 import type { Pipeline } from './pipeline.js';
 
 /** Listener hardening and limits common to both directions. Durations in milliseconds. */
@@ -37,7 +40,7 @@ export interface ProxyServerOptions {
   readonly requestTimeoutMs?: number;
   /** How long an idle keep-alive client connection is kept. */
   readonly keepAliveTimeoutMs?: number;
-  /** How often Node checks the two timeouts above (their precision). */
+  /** How often the three timeouts above are checked (their precision). */
   readonly timeoutCheckIntervalMs?: number;
   /** Largest request body in bytes; beyond it the answer is 413. */
   readonly maxBodyBytes?: number;
@@ -61,16 +64,22 @@ export const proxyServerDefaults = {
 } as const;
 
 /** Base of `InboundServer` and `OutboundServer`. */
-export abstract class ProxyServer {
+export abstract class ProxyServer implements ConnectionHost {
   /** The listening server (exposed for tests and the admin API). */
-  readonly server: http.Server;
+  readonly server: net.Server;
+  readonly limits: ConnectionLimits;
+  /** Whether `Connection: upgrade` requests are tunnelled; otherwise they are proxied as plain requests. */
+  readonly acceptsUpgrade: boolean = false;
+  draining = false;
   protected readonly clock: Clock;
   protected readonly maxBodyBytes: number;
   protected readonly scan = new RequestHeadScan();
-  protected draining = false;
+  private readonly connections = new Set<ClientConnection>();
   private readonly tunnels = new Set<Duplex>();
   private readonly host: string;
   private readonly port: number;
+  private readonly sweepIntervalMs: number;
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
     /** The route table holder; `pipeline.setRoutes` swaps filters while serving. */
@@ -82,25 +91,22 @@ export abstract class ProxyServer {
     this.maxBodyBytes = o.maxBodyBytes;
     this.host = o.host;
     this.port = o.port;
-    this.server = http.createServer({
+    this.sweepIntervalMs = o.timeoutCheckIntervalMs;
+    this.limits = {
       maxHeaderSize: o.maxHeaderSize,
-      headersTimeout: o.headersTimeoutMs,
-      requestTimeout: o.requestTimeoutMs,
-      keepAliveTimeout: o.keepAliveTimeoutMs,
-      connectionsCheckingInterval: o.timeoutCheckIntervalMs,
-      insecureHTTPParser: false,
-      joinDuplicateHeaders: false,
-      requireHostHeader: true,
-      noDelay: true,
+      maxBodyBytes: o.maxBodyBytes,
+      headersTimeoutMs: o.headersTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      keepAliveTimeoutMs: o.keepAliveTimeoutMs,
+    };
+    this.server = net.createServer({ noDelay: true }, (socket) => {
+      if (this.draining) {
+        socket.destroy();
+        return;
+      }
+      this.connections.add(new ClientConnection(socket, this));
     });
     this.server.maxConnections = o.maxConnections;
-    this.server.maxRequestsPerSocket = 0; // unlimited: clients pool connections to us
-    this.server.on('request', (incoming: IncomingMessage, res: ServerResponse) =>
-      this.onRequest(incoming, res),
-    );
-    this.server.on('clientError', (err: Error & { code?: string }, socket: Duplex) =>
-      this.onClientError(err, socket),
-    );
   }
 
   /** Binds and resolves with the bound port. */
@@ -112,6 +118,12 @@ export abstract class ProxyServer {
         resolve();
       });
     });
+    // One sweep for every connection's timeouts instead of a timer per request.
+    this.sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const connection of this.connections) connection.checkTimeouts(now);
+    }, this.sweepIntervalMs);
+    this.sweeper.unref();
     return (this.server.address() as AddressInfo).port;
   }
 
@@ -121,14 +133,14 @@ export abstract class ProxyServer {
   }
 
   /**
-   * Graceful shutdown: stop accepting, let requests in flight finish (their connections then
-   * close), and after `deadlineMs` destroy whatever is left, tunnels included. Then close the
-   * upstream pools.
+   * Graceful shutdown: stop accepting, close idle connections, let requests in flight finish
+   * (their answers say `connection: close`), and after `deadlineMs` destroy whatever is left,
+   * tunnels included. Then close the upstream pools.
    */
   async shutdown(deadlineMs: number): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
+    for (const connection of this.connections) if (connection.isIdle) connection.destroy();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
       timer = setTimeout(() => resolve('deadline'), deadlineMs);
@@ -136,11 +148,12 @@ export abstract class ProxyServer {
     const first = await Promise.race([closed, deadline]);
     clearTimeout(timer);
     if (first === 'deadline') {
-      this.server.closeAllConnections();
+      for (const connection of this.connections) connection.destroy();
       for (const tunnel of this.tunnels) tunnel.destroy();
       await closed;
     }
     for (const tunnel of this.tunnels) tunnel.destroy();
+    if (this.sweeper !== null) clearInterval(this.sweeper);
     await this.closeUpstreams();
   }
 
@@ -148,54 +161,39 @@ export abstract class ProxyServer {
   protected abstract closeUpstreams(): Promise<void>;
 
   /** Builds the request for the stack, or the error to answer with. */
-  protected abstract toProxyRequest(incoming: IncomingMessage): ProxyRequest | ProxyError;
+  protected abstract toProxyRequest(incoming: ClientExchange): ProxyRequest | ProxyError;
 
-  /** Checks the framing headers found by `scan` (request smuggling defences Node lacks). */
-  protected checkFraming(incoming: IncomingMessage): ProxyError | null {
-    const scan = this.scan;
-    if (incoming.httpVersionMajor !== 1)
-      return new VersionNotSupported('only HTTP/1.0 and HTTP/1.1 are relayed');
-    if (scan.transferEncodingCount > 0) {
-      // Node rejects TE+CL and unknown codings, but accepts several TE lines and TE on HTTP/1.0.
-      if (scan.contentLengthCount > 0)
-        return new BadRequest('Content-Length with Transfer-Encoding');
-      if (scan.transferEncodingCount > 1)
-        return new BadRequest('more than one Transfer-Encoding header');
-      if (incoming.httpVersionMinor === 0)
-        return new BadRequest('Transfer-Encoding in an HTTP/1.0 request');
-      // Node emits the request before it rejects an unknown coding; only plain chunked is relayable.
-      if (!equalsIgnoreCase((scan.transferEncoding as string).trim(), 'chunked')) {
-        return new BadRequest('Transfer-Encoding other than chunked');
-      }
-    } else if (scan.contentLengthCount > 1) {
-      return new BadRequest('more than one Content-Length header');
-    }
-    if (scan.contentLength > this.maxBodyBytes)
-      return new BodyTooLarge('declared body exceeds the limit');
-    return null;
+  /**
+   * A `CONNECT` or accepted upgrade request; the socket is ours from here on. By default
+   * refused (the inbound proxy relays no CONNECT).
+   */
+  protected onTunnel(_incoming: ClientExchange, socket: Socket, _head: Buffer): void {
+    this.trackTunnel(socket);
+    this.refuseRaw(socket, new BadRequest('CONNECT not accepted here'));
   }
 
-  /** Declared body length for the `ProxyRequest`: -1 chunked, 0 none, else Content-Length. */
-  protected bodyLength(): number {
-    const scan = this.scan;
-    if (scan.transferEncodingCount > 0) return -1;
-    return scan.contentLengthCount > 0 ? scan.contentLength : 0;
+  /** @internal `ConnectionHost`: see there. */
+  handleTunnel(incoming: ClientExchange, socket: Socket, head: Buffer): void {
+    this.onTunnel(incoming, socket, head);
   }
 
-  /** Limits a chunked body: the stack sees a stream that fails with `BodyTooLarge`. */
-  protected limitChunkedBody(req: ProxyRequest): void {
-    if (req.contentLength === -1) req.body = limitBody(req.incoming, this.maxBodyBytes);
+  /** @internal `ConnectionHost`: the connection closed or was handed over. */
+  forget(connection: ClientConnection): void {
+    this.connections.delete(connection);
   }
 
-  private onRequest(incoming: IncomingMessage, res: ServerResponse): void {
+  /** @internal `ConnectionHost`: one request, head read. */
+  handleRequest(incoming: ClientExchange): void {
     const req = this.toProxyRequest(incoming);
     if (req instanceof ProxyError) {
-      this.writeLocal(res, errorResponse(req), !incoming.complete || req instanceof BodyTooLarge);
+      this.writeLocal(
+        incoming,
+        errorResponse(req),
+        !incoming.complete || req instanceof BodyTooLarge,
+      );
       return;
     }
-    res.once('close', () => {
-      if (!res.writableFinished) req.abort(new ClientAborted('client closed the connection'));
-    });
+    incoming.onAbort = (reason) => req.abort(reason);
     let pending: Promise<ProxyResponse>;
     try {
       pending = this.pipeline.handle(req);
@@ -203,32 +201,31 @@ export abstract class ProxyServer {
       pending = Promise.reject(error);
     }
     pending.then(
-      (response) => this.respond(req, res, response),
-      (error: unknown) => this.fail(req, res, asProxyError(error)),
+      (response) => this.respond(req, incoming, response),
+      (error: unknown) => this.fail(req, incoming, asProxyError(error)),
     );
   }
 
-  private respond(req: ProxyRequest, res: ServerResponse, response: ProxyResponse): void {
+  private respond(req: ProxyRequest, res: ClientExchange, response: ProxyResponse): void {
     const body = response.body;
-    if (this.draining) res.shouldKeepAlive = false;
     if (body === null || typeof body === 'string' || Buffer.isBuffer(body)) {
-      this.writeLocal(res, response, !req.incoming.complete && req.body === req.incoming);
+      if (res.destroyed || res.headersSent) {
+        req.finish(0, new ClientAborted('client closed the connection'), this.clock.now());
+        return;
+      }
+      this.writeLocal(res, response, !res.complete && req.body === req.incoming);
       req.finish(response.statusCode, null, this.clock.now());
       return;
     }
-    if (res.destroyed) {
+    if (res.destroyed || res.headersSent) {
       body.discard();
       req.finish(0, new ClientAborted('client closed the connection'), this.clock.now());
       return;
     }
-    res.sendDate = false; // the upstream's Date is forwarded
-    try {
-      res.writeHead(response.statusCode, response.headers as string[]);
-    } catch (error) {
-      // Node refused a header that undici's parser let through: the answer is not relayable.
+    // The upstream's Date is forwarded (no fresh one for proxied answers).
+    if (!res.writeHead(response.statusCode, response.headers, false)) {
       body.discard();
-      res.sendDate = true;
-      this.fail(req, res, new UpstreamProtocolError('upstream response head not relayable', error));
+      this.fail(req, res, new UpstreamProtocolError('upstream response head not relayable'));
       return;
     }
     body.pipeTo(res, (error) => {
@@ -236,56 +233,36 @@ export abstract class ProxyServer {
     });
   }
 
-  private fail(req: ProxyRequest, res: ServerResponse, error: ProxyError): void {
+  private fail(req: ProxyRequest, res: ClientExchange, error: ProxyError): void {
     if (error instanceof ClientAborted || res.headersSent || res.destroyed) {
       res.destroy();
       req.finish(0, error, this.clock.now());
       return;
     }
     const response = errorResponse(error);
-    this.writeLocal(res, response, !req.incoming.complete || error instanceof BodyTooLarge);
+    this.writeLocal(res, response, !res.complete || error instanceof BodyTooLarge);
     req.finish(response.statusCode, error, this.clock.now());
   }
 
   /** Writes a whole local answer; closes the connection when the request body was not read. */
-  private writeLocal(res: ServerResponse, response: ProxyResponse, close: boolean): void {
-    if (close || this.draining) res.shouldKeepAlive = false;
+  private writeLocal(res: ClientExchange, response: ProxyResponse, close: boolean): void {
+    if (close) res.keepAlive = false;
     const body = response.body as Buffer | string | null;
-    const headers = response.headers as string[];
-    res.writeHead(
-      response.statusCode,
-      body === null
-        ? headers
-        : [
-            ...headers,
-            'content-length',
-            String(typeof body === 'string' ? Buffer.byteLength(body) : body.length),
-          ],
-    );
-    res.end(body ?? undefined);
-  }
-
-  private onClientError(err: Error & { code?: string }, socket: Duplex): void {
-    const code = err.code;
-    // As Node's default handler: answer unless a response already started on this socket (the
-    // parser can fail in a body after the request was emitted: the stack then sees the body
-    // stream fail and stops, and the client gets this answer instead).
-    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    const length =
+      body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     if (
-      code === 'ECONNRESET' ||
-      code === 'EPIPE' ||
-      !socket.writable ||
-      (current != null && current.headersSent)
+      !res.writeHead(
+        response.statusCode,
+        [...response.headers, 'content-length', String(length)],
+        true,
+      )
     ) {
-      socket.destroy();
+      // A filter produced a header that cannot be written: a bare 500 instead.
+      res.writeHead(500, ['content-length', '0'], true);
+      res.end();
       return;
     }
-    let error: ProxyError;
-    if (code === 'HPE_HEADER_OVERFLOW') error = new HeadersTooLarge('request head too large', err);
-    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
-      error = new RequestTimeout('request not received in time', err);
-    else error = new BadRequest('malformed request', err);
-    endWith(socket, rawErrorResponse(error));
+    res.end(body ?? undefined);
   }
 
   /** Joins two sockets both ways; either side closing or failing tears down both. */
@@ -310,15 +287,10 @@ export abstract class ProxyServer {
     else socket.destroy();
   }
 
-  /** Sockets handed over by `upgrade`/`CONNECT` are not tracked by Node; we are. */
+  /** Sockets handed over for `upgrade`/`CONNECT` are tracked here until they close. */
   protected trackTunnel(socket: Duplex): void {
     this.tunnels.add(socket);
     socket.once('close', () => this.tunnels.delete(socket));
-  }
-
-  /** The status an error maps to (exposed for subclasses' raw answers). */
-  protected statusFor(error: ProxyError): number {
-    return statusFor(error);
   }
 }
 
@@ -327,18 +299,13 @@ function endWith(socket: Duplex, data: string): void {
   socket.end(data, () => socket.destroy());
 }
 
-/** Streams `source`, failing with `BodyTooLarge` once more than `maxBytes` went through. */
-async function* limitBody(source: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<Buffer> {
-  let total = 0;
-  for await (const chunk of source) {
-    total += chunk.length;
-    if (total > maxBytes) throw new BodyTooLarge('chunked body exceeds the limit');
-    yield chunk;
+/** Upgrade value when the request asks for one. */
+export function upgradeValue(incoming: ClientExchange): string | null {
+  const raw = incoming.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 7 && name.toLowerCase() === 'upgrade')
+      return (raw[i + 1] as string) || null;
   }
-}
-
-/** Upgrade value when the request asks for one (slow path only). */
-export function upgradeValue(incoming: IncomingMessage): string | null {
-  const value = incoming.headers.upgrade;
-  return typeof value === 'string' && value !== '' ? value : null;
+  return null;
 }

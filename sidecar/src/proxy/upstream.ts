@@ -4,7 +4,6 @@
  * The exchange object is at once the undici handler, the `ProxyResponse` and its streaming body,
  * so a proxied request costs one such object and one promise.
  */
-import type { ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { ClientAborted, UpstreamDown, classifyUpstreamError, type ProxyError } from './errors.js';
 import type {
@@ -13,6 +12,7 @@ import type {
   ProxyRequest,
   ProxyResponse,
   ResponseBodySource,
+  ResponseSink,
 } from './handler.js';
 import { responseHeaders } from './headers.js';
 
@@ -123,7 +123,7 @@ class UpstreamExchange
   private pendingBytes = 0;
   private ended = false;
   private failure: ProxyError | null = null;
-  private sink: ServerResponse | null = null;
+  private sink: ResponseSink | null = null;
   private done: ((error: ProxyError | null) => void) | null = null;
   private discarding = false;
   private discarded = 0;
@@ -203,7 +203,7 @@ class UpstreamExchange
     this.failure = error;
   }
 
-  pipeTo(sink: ServerResponse, done: (error: ProxyError | null) => void): void {
+  pipeTo(sink: ResponseSink, done: (error: ProxyError | null) => void): void {
     this.sink = sink;
     this.done = done;
     this.state = State.Attached;
@@ -240,10 +240,10 @@ class UpstreamExchange
     else this.resumeUndici?.();
   }
 
-  private waitForDrain(sink: ServerResponse): void {
+  private waitForDrain(sink: ResponseSink): void {
     if (sink.destroyed) return; // 'close' will abort us
     this.drainListener ??= () => this.resumeUndici?.();
-    sink.once('drain', this.drainListener);
+    sink.onDrain(this.drainListener);
   }
 
   private finish(error: ProxyError | null): void {

@@ -1,0 +1,72 @@
+/**
+ * Writing of an HTTP/1.1 response head, pure: status, a flat header list and the framing the
+ * connection chose, out as one latin1 string (written with the first body bytes in one `writev`).
+ * Values that could split the head (CR, LF, NUL) are refused, so a header a filter or an
+ * upstream produced can never inject a line.
+ */
+import { STATUS_CODES } from 'node:http';
+import { equalsIgnoreCase } from './headers.js';
+
+/** How the body after a head is delimited. */
+export enum Framing {
+  /** No body follows (HEAD, 1xx/204/304, or a Content-Length already in the headers). */
+  AsIs,
+  /** `transfer-encoding: chunked` is added and the body is chunk-encoded. */
+  Chunked,
+  /** The body ends when the connection closes (HTTP/1.0 client, unknown length). */
+  Close,
+}
+
+const forbiddenInField = /[\r\n\0]/;
+const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Whether a response to `method` with `statusCode` carries a body at all (RFC 9112 §6.3). */
+export function responseHasBody(method: string, statusCode: number): boolean {
+  return method !== 'HEAD' && statusCode >= 200 && statusCode !== 204 && statusCode !== 304;
+}
+
+/** Whether the flat list holds a Content-Length. */
+export function hasContentLength(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.length === 14 && equalsIgnoreCase(name, 'content-length')) return true;
+  }
+  return false;
+}
+
+/**
+ * The head for `statusCode` and `headers` (flat `[name, value, …]`), plus the framing and
+ * connection lines. Null when a header cannot be written (invalid name, CR/LF/NUL in a value).
+ */
+export function responseHead(
+  statusCode: number,
+  headers: readonly string[],
+  framing: Framing,
+  connection: 'close' | 'keep-alive' | null,
+  date: string | null,
+): string | null {
+  let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    const value = headers[i + 1] as string;
+    if (!tokenPattern.test(name) || forbiddenInField.test(value)) return null;
+    head += `${name}: ${value}\r\n`;
+  }
+  if (date !== null) head += `date: ${date}\r\n`;
+  if (framing === Framing.Chunked) head += 'transfer-encoding: chunked\r\n';
+  if (connection !== null) head += `connection: ${connection}\r\n`;
+  return `${head}\r\n`;
+}
+
+let dateSecond = -1;
+let dateText = '';
+
+/** The `Date` value for answers the proxy makes itself, formatted at most once per second. */
+export function httpDate(nowMs: number): string {
+  const second = Math.floor(nowMs / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}
