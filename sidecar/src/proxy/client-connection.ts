@@ -58,6 +58,8 @@ export interface ConnectionHost {
 const bodyHighWater = 64 * 1024;
 /** Pipelined bytes buffered while an answer is in progress beyond this pause reading. */
 const pipelineHighWater = 64 * 1024;
+/** Whole answers up to this size are copied into one buffer with their head. */
+const singleWriteBytes = 16 * 1024;
 const crlfcrlf = Buffer.from('\r\n\r\n', 'latin1');
 
 enum Phase {
@@ -264,6 +266,31 @@ export class ClientExchange implements IncomingRequest, ResponseSink, AsyncItera
   end(chunk?: Buffer | string): void {
     if (this.finished || this.connection.closed) return;
     const socket = this.connection.socket;
+    if (
+      this.pendingHead !== null &&
+      this.framing === Framing.AsIs &&
+      Buffer.isBuffer(chunk) &&
+      chunk.length <= singleWriteBytes
+    ) {
+      // The common whole answer: head and body copied into one buffer, one plain write (cheaper
+      // than a corked writev of a string and a buffer).
+      this.writeWhole(socket, this.bodyAllowed ? chunk : null);
+    } else {
+      this.writeLast(socket, chunk);
+    }
+    this.finished = true;
+    this.connection.answerEnded(this);
+  }
+
+  private writeWhole(socket: Socket, body: Buffer | null): void {
+    const head = this.takeHead();
+    const out = Buffer.allocUnsafe(head.length + (body === null ? 0 : body.length));
+    out.write(head, 0, 'latin1');
+    if (body !== null) body.copy(out, head.length);
+    socket.write(out);
+  }
+
+  private writeLast(socket: Socket, chunk: Buffer | string | undefined): void {
     socket.cork();
     if (this.pendingHead !== null) socket.write(this.takeHead(), 'latin1');
     if (chunk !== undefined && chunk.length > 0 && this.bodyAllowed) {
@@ -277,8 +304,6 @@ export class ClientExchange implements IncomingRequest, ResponseSink, AsyncItera
       socket.write('0\r\n\r\n', 'latin1');
     }
     socket.uncork();
-    this.finished = true;
-    this.connection.answerEnded(this);
   }
 
   destroy(): void {
