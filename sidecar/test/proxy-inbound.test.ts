@@ -122,6 +122,53 @@ describe('inbound proxying', () => {
     expect(text).toContain('"body":"hello world"');
   });
 
+  test('pipelined requests on one connection are answered in order, then the connection closes', async () => {
+    const reply = await rawExchange(
+      port,
+      'GET /p1 HTTP/1.1\r\nHost: a\r\n\r\n' +
+        'POST /p2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc' +
+        'GET /p3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    const statuses = reply.text.match(/HTTP\/1\.1 \d{3}/g);
+    expect(statuses).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200']);
+    const paths = [...reply.text.matchAll(/"path":"([^"]*)"/g)].map((m) => m[1]);
+    expect(paths).toEqual(['/p1', '/p2', '/p3']);
+    expect(reply.text).toContain('"body":"abc"');
+    expect(reply.ending).toBe('end');
+  });
+
+  test('a chunked body is streamed up; an answer of unknown length goes back chunked', async () => {
+    const reply = await rawExchange(
+      port,
+      'POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nX-Echo-Pipe: 1\r\n' +
+        'Expect: 100-continue\r\nConnection: close\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
+    );
+    // Expect: 100-continue gets its interim answer first.
+    expect(reply.text.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ')).toBe(true);
+    const [head, body] = reply.text
+      .slice(reply.text.indexOf('HTTP/1.1 200'))
+      .split('\r\n\r\n', 2) as [string, string];
+    expect(head.toLowerCase()).toContain('transfer-encoding: chunked');
+    const decoded = (body + reply.text.split('\r\n\r\n').slice(3).join('\r\n\r\n'))
+      .split('\r\n')
+      .filter((_, i) => i % 2 === 1)
+      .join('');
+    expect(decoded).toBe('hello world');
+  });
+
+  test('HEAD answers carry the length but no body', async () => {
+    const reply = await rawExchange(
+      port,
+      'HEAD /h HTTP/1.1\r\nHost: a\r\nX-Echo-Size: 5000\r\n\r\n' +
+        'GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    const [first, second] = reply.text.split(/(?=HTTP\/1\.1 )/);
+    expect(first).toMatch(/^HTTP\/1\.1 200 /);
+    expect(first?.toLowerCase()).toContain('content-length: 5000');
+    expect(first?.endsWith('\r\n\r\n')).toBe(true);
+    expect(second).toContain('"path":"/after"');
+  });
+
   test('adds X-Forwarded-For/-Proto/-Host and Forwarded, extending what a trusted hop sent', async () => {
     const res = await client().request({
       path: '/fwd',
