@@ -114,12 +114,8 @@ export function isValidHost(host: string): boolean {
 export class RequestHeadScan {
   /** Headers to forward (hop-by-hop and forwarding headers removed). */
   headers: string[] = [];
+  /** The Host value (the head parser already refused several). */
   host: string | null = null;
-  hostCount = 0;
-  contentLength = -2;
-  contentLengthCount = 0;
-  transferEncoding: string | null = null;
-  transferEncodingCount = 0;
   xForwardedFor: string | null = null;
   xForwardedProto: string | null = null;
   xForwardedHost: string | null = null;
@@ -134,11 +130,6 @@ export class RequestHeadScan {
     const out: string[] = [];
     this.headers = out;
     this.host = null;
-    this.hostCount = 0;
-    this.contentLength = -2;
-    this.contentLengthCount = 0;
-    this.transferEncoding = null;
-    this.transferEncodingCount = 0;
     this.xForwardedFor = null;
     this.xForwardedProto = null;
     this.xForwardedHost = null;
@@ -152,18 +143,15 @@ export class RequestHeadScan {
           out.push(name, value);
           break;
         case HeaderKind.Host:
-          this.hostCount++;
           this.host = value;
           out.push(name, value);
           break;
         case HeaderKind.ContentLength:
-          this.contentLengthCount++;
-          this.contentLength = parseContentLength(value);
+          // Framing was checked by the head parser; the length travels as sent.
           out.push(name, value);
           break;
         case HeaderKind.TransferEncoding:
-          this.transferEncodingCount++;
-          this.transferEncoding = value;
+          // Hop-by-hop: the body is re-framed towards the upstream.
           break;
         case HeaderKind.Connection:
           if (drop === null) {
@@ -196,12 +184,6 @@ export class RequestHeadScan {
     }
     if (drop !== null && drop.length > 0) removeNamed(out, drop);
   }
-}
-
-/** Parses a Content-Length value (digits only; the parser already rejected the rest). */
-export function parseContentLength(value: string): number {
-  const n = Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
 }
 
 /**

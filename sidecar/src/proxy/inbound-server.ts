@@ -49,7 +49,6 @@ export class InboundServer extends ProxyServer {
     const trust = this.trustForwarded;
     scan.scan(incoming.rawHeaders, false);
     let host = scan.host;
-    if (scan.hostCount > 1) return new BadRequest('more than one Host header');
     let path = incoming.target;
     if (path.charCodeAt(0) !== 0x2f /* / */) {
       const target = parseAbsoluteTarget(path);

@@ -94,6 +94,7 @@ describe('parseRequestHead', () => {
     ['a non-token method', 'GE(T / HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['a missing target', 'GET  HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['a malformed version', 'GET / HTTP/1\r\nHost: x\r\n\r\n'],
+    ['two Host lines', 'GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n'],
     ['HTTP/1.1 without Host', 'GET / HTTP/1.1\r\nX-A: 1\r\n\r\n'],
     ['an empty header name', 'GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n'],
   ])('refuses %s with 400', (_name, text) => {

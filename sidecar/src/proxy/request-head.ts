@@ -2,8 +2,8 @@
  * Parsing of an HTTP/1.1 request head (RFC 9112 §2–§6), pure: text in, a `RequestHead` or the
  * `ProxyError` to answer with out. Strict where a lenient reading could let two parties frame
  * the same bytes differently (request smuggling): bare LF, obs-fold, control characters, space
- * before the colon, several or conflicting Content-Length/Transfer-Encoding lines, Transfer-Encoding
- * on HTTP/1.0 and codings other than plain `chunked` are all refused (the cases are in
+ * before the colon, several or conflicting Content-Length/Transfer-Encoding/Host lines,
+ * Transfer-Encoding on HTTP/1.0 and codings other than plain `chunked` are all refused (the cases are in
  * `sidecar/test/corpus/`). The socket adapter (`client-connection.ts`) finds the end of the head
  * and enforces the size limit; this module only reads a complete head.
  */
@@ -145,6 +145,8 @@ export function parseRequestHead(text: string): RequestHead | ProxyError {
   } else if (contentLengthCount > 1) {
     return new BadRequest('more than one Content-Length header');
   }
+  // RFC 9112 §3.2: exactly one Host in HTTP/1.1; never several (which one would the app see?).
+  if (hostCount > 1) return new BadRequest('more than one Host header');
   if (versionMinor === 1 && hostCount === 0) return new BadRequest('HTTP/1.1 request without Host');
   return {
     method: text.slice(0, sp1),
