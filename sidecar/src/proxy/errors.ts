@@ -54,7 +54,7 @@ export class BadRequest extends ProxyError {
   readonly code = 'BAD_REQUEST';
 }
 
-/** The request's HTTP version is not 1.0/1.1 (llhttp accepts any digit pair): 505. */
+/** The request's HTTP major version is not 1: 505. */
 export class VersionNotSupported extends ProxyError {
   readonly code = 'VERSION_NOT_SUPPORTED';
 }
