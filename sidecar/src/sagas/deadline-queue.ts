@@ -20,7 +20,8 @@ export interface DeadlineTimers {
 
 const systemTimers: DeadlineTimers = {
   now: () => performance.now(),
-  set: (callback, ms) => setTimeout(callback, ms),
+  // Unref'd, as AbortSignal.timeout's: a pending deadline does not keep the process alive.
+  set: (callback, ms) => setTimeout(callback, ms).unref(),
   clear: (timer) => clearTimeout(timer as NodeJS.Timeout),
 };
 

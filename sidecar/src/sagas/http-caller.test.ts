@@ -109,4 +109,16 @@ describe('createHttpCaller', () => {
       uncertain: false,
     });
   });
+
+  it('close waits for calls in flight, which still time out', async () => {
+    const own = createHttpCaller();
+    const pending = own.call(request('/silent', { timeoutMs: 200 }));
+    await new Promise((resolve) => setImmediate(resolve));
+    await own.close();
+    expect(await pending).toEqual({
+      kind: 'error',
+      uncertain: true,
+      message: 'no answer within 200 ms',
+    });
+  });
 });

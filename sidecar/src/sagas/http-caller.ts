@@ -40,9 +40,11 @@ export function createHttpCaller(options: { connections?: number } = {}): {
   const deadlines = new DeadlineQueue();
   return {
     call: (req) => callOnce(agent, deadlines, req),
+    // Calls in flight finish first; their deadlines still run, so a silent service cannot hold
+    // the close for longer than its call's timeout.
     close: async () => {
-      deadlines.clear();
       await agent.close();
+      deadlines.clear();
     },
   };
 }
