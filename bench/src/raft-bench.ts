@@ -32,6 +32,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -160,6 +161,31 @@ async function raftFailover(cluster: ProcessCluster, trials: number): Promise<nu
   return results;
 }
 
+/**
+ * The peak closed loop against a bare `node:http` server (raft-http-floor.ts): the CPU per request
+ * of HTTP alone, with the same client and requests as the leader's.
+ */
+async function measureHttpFloor(): Promise<LoadFigures['peak']> {
+  const child = spawn(process.execPath, [path.join(root, 'bench/dist/raft-http-floor.js')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`the HTTP floor server exited with ${code}`)));
+      child.stdout.once('data', (chunk: Buffer) => {
+        resolve((JSON.parse(chunk.toString()) as { port: number }).port);
+      });
+    });
+    const acquire = (w: number, i: number): string =>
+      leaseAcquire(port, `peak-${w}-${i % 50}`, `w${w}`, 200);
+    await closedLoop(port, parseHttpAnswer, 256, 1, acquire); // warm-up
+    const pids = { client: process.pid, server: child.pid as number };
+    return await withProcessTimes(pids, () => closedLoop(port, parseHttpAnswer, 256, 5, acquire));
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
 interface LoadFigures {
   at100: RateResult;
   at1000: RateResult & { perOp: Record<string, { cpuUs: number; waitUs: number }> };
@@ -263,6 +289,9 @@ async function main(): Promise<void> {
     redis.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+  process.stderr.write('bare node:http server (the HTTP floor), peak load…\n');
+  const httpFloor = await measureHttpFloor();
+  out.httpFloor = httpFloor;
 
   const kubeconfig =
     process.env.KUBECONFIG ?? path.join(os.homedir(), '.cache/palisade/cluster/admin.kubeconfig');
@@ -351,6 +380,12 @@ async function main(): Promise<void> {
     `| peak ops/s, 256 keep-alive connections (closed loop) | ${fmt(raftLoad.peak.opsPerSecond)} (errors ${raftLoad.peak.errors}) | ${fmt(redisLoad.peak.opsPerSecond)} (errors ${redisLoad.peak.errors}) | ${fmt(raftLoad.peak.opsPerSecond / redisLoad.peak.opsPerSecond)}× |`,
     `| CPU per op at peak, µs | ${perOp(raftLoad.peak)} | ${perOp(redisLoad.peak)} | |`,
     `| ops/s the servers' CPU per op allows on ${os.cpus().length} idle cores (client excluded) | ${fmt(capacity(raftLoad.peak))} | ${fmt(capacity(redisLoad.peak))} | ${fmt(capacity(raftLoad.peak) / capacity(redisLoad.peak))}× |`,
+    '',
+  );
+  const floorServer = httpFloor.perOp.server?.cpuUs ?? NaN;
+  const leaderCpu = raftLoad.peak.perOp.leader?.cpuUs ?? NaN;
+  md.push(
+    `HTTP floor: a bare node:http server answering the same requests (no Raft, no disk) peaks at ${fmt(httpFloor.opsPerSecond)} ops/s with ${floorServer} µs of CPU per request (client ${httpFloor.perOp.client?.cpuUs ?? NaN} µs): ${fmt((100 * floorServer) / leaderCpu)} % of the leader's ${leaderCpu} µs per lease op; with the followers' CPU, the group's ceiling on ${os.cpus().length} idle cores would be ${fmt((os.cpus().length * 1e6) / (serverCpu(raftLoad.peak) - leaderCpu + floorServer))} ops/s if Raft cost the leader nothing.`,
     '',
   );
   const saves = out.leaderSaves as { count: number; meanMs: number; entriesPerSave: number };
