@@ -12,6 +12,7 @@ import { gcraParams, gcraStep } from '../src/filters/gcra.js';
 import {
   createRateLimitRedisClient,
   defineGcraCommand,
+  gcraBatchDecision,
   RedisRateLimiter,
   type FailureMode,
   type GlobalRateLimitDecision,
@@ -135,13 +136,14 @@ describe('GCRA Lua script', () => {
       );
       const step = gcraStep(tat, t0 + offset, params);
       tat = step.tatUs;
-      expect(reply).toEqual([
-        step.allowed ? 1 : 0,
-        step.remaining,
-        step.retryAfterUs,
-        step.resetAfterUs,
-        t0 + offset,
-      ]);
+      expect(gcraBatchDecision(reply, 0, 0, params.intervalUs)).toEqual({
+        allowed: step.allowed,
+        remaining: step.remaining,
+        retryAfterMs: step.retryAfterUs / 1000,
+        resetAfterMs: step.resetAfterUs / 1000,
+        source: 'redis',
+        redisTimeUs: t0 + offset,
+      });
     }
     // The key expires when the bucket would be full: its TTL is the reset time.
     const ttl = await redis.pttl('lua-conformance');
@@ -190,6 +192,55 @@ describe('GCRA Lua script', () => {
       4, 3, 2, 1, 0, 0,
     ]);
     expect(limiter.pending).toBe(0);
+  }, 30_000);
+
+  it('batches grouped by key decide what the TypeScript reference decides request by request', async () => {
+    const redisServer = await server();
+    const redis = defineGcraCommand(client(redisServer.url));
+    await ready(redis);
+    const params = gcraParams({ requests: 10, periodMs: 60_000, burst: 3 });
+    const t0 = await redisTimeUs(redis);
+    // Each batch: its time offset and the requests per key (key x is fresh, y refills slowly).
+    const batches: { offset: number; counts: Record<string, number> }[] = [
+      { offset: 0, counts: { x: 20, y: 5 } },
+      { offset: 1, counts: { y: 12 } },
+      { offset: 6_000_000, counts: { x: 3, y: 1 } },
+      { offset: 15_000_000, counts: { y: 2, x: 1 } },
+      { offset: 90_000_000, counts: { x: 14 } },
+    ];
+    const tats: Record<string, number | undefined> = {};
+    for (const { offset, counts } of batches) {
+      const keys = Object.keys(counts);
+      const now = t0 + offset;
+      const reply = await redis.palisadeGcraBatch(
+        keys.length,
+        ...keys.map((key) => `batch-conformance:${key}`),
+        params.intervalUs,
+        params.toleranceUs,
+        now,
+        ...keys.map((key) => counts[key] as number),
+      );
+      keys.forEach((key, keyIndex) => {
+        for (let rank = 0; rank < (counts[key] as number); rank++) {
+          const step = gcraStep(tats[key], now, params);
+          tats[key] = step.tatUs;
+          expect({
+            key,
+            rank,
+            ...gcraBatchDecision(reply, keyIndex, rank, params.intervalUs),
+          }).toEqual({
+            key,
+            rank,
+            allowed: step.allowed,
+            remaining: step.remaining,
+            retryAfterMs: step.retryAfterUs / 1000,
+            resetAfterMs: step.resetAfterUs / 1000,
+            source: 'redis',
+            redisTimeUs: now,
+          });
+        }
+      });
+    }
   }, 30_000);
 
   it('survives SCRIPT FLUSH (EVALSHA falls back to EVAL on NOSCRIPT)', async () => {

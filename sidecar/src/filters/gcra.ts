@@ -72,52 +72,70 @@ export function gcraStep(tatUs: number | undefined, nowUs: number, params: GcraP
 }
 
 /**
- * The same step as `gcraStep`, atomically in Redis, in one round trip, for one key or for a batch
- * of keys taken in order (a key may repeat: each step sees the TAT the previous one stored).
+ * The same steps as `gcraStep`, atomically in Redis, in one round trip, for a batch of requests
+ * grouped by key: KEYS[i] is asked for `count_i` requests in a row (in arrival order; keys are
+ * independent, so only the order within a key matters). Grouping makes both the script's work
+ * and its reply O(distinct keys), not O(requests): a batch of 32 requests for one key is one
+ * GET, one SET and six numbers (decision 0019).
  *
  * KEYS[1..n] the keys' TATs (strings of whole µs, each with a PX TTL of the time to full
  * capacity, so an idle key disappears exactly when forgetting it changes nothing).
- * ARGV[1] intervalUs, ARGV[2] toleranceUs, ARGV[3] (optional, conformance tests only) now in µs;
- * otherwise now is Redis' own TIME, so sidecar clocks never matter.
- * Returns, per key, {allowed 0|1, remaining, retryAfterUs, resetAfterUs, nowUs}: the `gcraStep`
- * numbers plus the Redis time the decision was taken at (for traces, and for tests that replay
- * the decisions through `gcraStep`). Numbers stay below 2^53, exact in Lua's doubles; '%.0f'
- * avoids tostring's 14-digit rounding. The keys of a batch must live on one Redis (not a
- * cluster spread over slots): that is how the sidecar uses Redis.
+ * ARGV[1] intervalUs, ARGV[2] toleranceUs, ARGV[3] now in µs, or '' (or absent) for Redis' own
+ * TIME, so that sidecar clocks never matter (a given now is for conformance tests);
+ * ARGV[3 + i] count_i, default 1.
+ *
+ * Returns {nowUs, then per key: admitted, remaining, resetAfterUs, retryAfterUs,
+ * refusedResetAfterUs}. Of the key's `count` requests the first `admitted` are admitted (once
+ * one is refused, all later ones are: now is fixed and a refusal stores nothing): the j-th of
+ * them (0-based) with `remaining - j` left and `resetAfterUs + j * intervalUs` to full capacity;
+ * the others are refused with `retryAfterUs` and `refusedResetAfterUs`. That is exactly what
+ * `gcraStep` gives step by step (`gcraBatchDecision` in redis-rate-limiter.ts expands it; the
+ * Redis integration test replays timelines through both). Numbers stay below 2^53, exact in
+ * Lua's doubles; '%.0f' avoids tostring's 14-digit rounding. The keys of a batch must live on
+ * one Redis (not a cluster spread over slots): that is how the sidecar uses Redis.
  */
 export const GCRA_LUA = `
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local now
-if ARGV[3] then
+if ARGV[3] and ARGV[3] ~= '' then
   now = tonumber(ARGV[3])
 else
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 end
-local out = {}
+local out = {now}
 for i = 1, #KEYS do
-  local n = #out
+  local count = tonumber(ARGV[3 + i] or '1')
   local tat = tonumber(redis.call('GET', KEYS[i]))
   if tat == nil or tat < now then
     tat = now
   end
-  local new_tat = tat + interval
-  local allow_at = new_tat - tolerance
-  if now < allow_at then
-    out[n + 1] = 0
-    out[n + 2] = 0
-    out[n + 3] = allow_at - now
-    out[n + 4] = tat - now
-  else
-    local reset = new_tat - now
-    redis.call('SET', KEYS[i], string.format('%.0f', new_tat), 'PX', math.ceil(reset / 1000))
-    out[n + 1] = 1
-    out[n + 2] = math.floor((now - allow_at) / interval)
-    out[n + 3] = 0
-    out[n + 4] = reset
+  local admitted = 0
+  local remaining = 0
+  local reset = 0
+  while admitted < count do
+    local new_tat = tat + interval
+    local allow_at = new_tat - tolerance
+    if now < allow_at then
+      break
+    end
+    if admitted == 0 then
+      remaining = math.floor((now - allow_at) / interval)
+      reset = new_tat - now
+    end
+    admitted = admitted + 1
+    tat = new_tat
   end
-  out[n + 5] = now
+  if admitted > 0 then
+    redis.call('SET', KEYS[i], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000))
+  end
+  local n = #out
+  out[n + 1] = admitted
+  out[n + 2] = remaining
+  out[n + 3] = reset
+  out[n + 4] = tat + interval - tolerance - now
+  out[n + 5] = tat - now
 end
 return out
 `;

@@ -58,20 +58,25 @@ const loadCommonJs = createRequire(import.meta.url);
 const MAX_RAW_KEY_LENGTH = 128;
 const COMMAND = 'palisadeGcra';
 const BATCH_COMMAND = 'palisadeGcraBatch';
-/** Most keys in one script call: bounds the time one call holds Redis (a few µs per key). */
+/** Most requests in one script call: bounds the time one call holds Redis (a few µs per key). */
 const MAX_BATCH = 512;
 
-type GcraReply = [number, number, number, number, number];
 /** The custom commands `defineCommand` adds; ioredis cannot type them. */
 interface GcraCommander {
-  /** One decision (conformance tests pass `nowUs`). */
+  /**
+   * One request for one key (conformance tests pass `nowUs`). Reply as `GCRA_LUA`'s, read
+   * with `gcraBatchDecision(reply, 0, 0, intervalUs)`.
+   */
   [COMMAND](
     key: string,
     intervalUs: number,
     toleranceUs: number,
     nowUs?: number,
-  ): Promise<GcraReply>;
-  /** `keyCount` decisions in order: five numbers per key, as `GcraReply`. */
+  ): Promise<number[]>;
+  /**
+   * `keyCount` distinct keys, then intervalUs, toleranceUs, now ('' for Redis' TIME) and the
+   * number of requests of each key (see `GCRA_LUA`).
+   */
   [BATCH_COMMAND](keyCount: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
 }
 
@@ -93,7 +98,10 @@ export function defineGcraCommand(redis: Redis): Redis & GcraCommander {
  * arrived together) go to Redis as one batch, sent once that turn's I/O callbacks have run
  * (`setImmediate`): one command, one timer and one write per batch instead of per request — a
  * Redis command through ioredis costs tens of µs of CPU, most of a request's budget. The batch
- * is still one atomic script, in arrival order, so accuracy is that of one decision at a time. When Redis is down, hung, slow or saturated, `take` still resolves within
+ * is grouped by key (one entry per distinct key with its request count, and a reply of five
+ * numbers per distinct key: decoding a reply integer by integer was most of ioredis' cost) and
+ * is still one atomic script, in arrival order within each key, so accuracy is that of one
+ * decision at a time. When Redis is down, hung, slow or saturated, `take` still resolves within
  * `timeoutMs` with the `failureMode` decision, and reports why through `onBackendFailure`.
  *
  * Never rejects. Holds no per-key state of its own; Redis keys expire when their bucket is full.
@@ -107,9 +115,17 @@ export class RedisRateLimiter {
   private readonly failureDecision: GlobalRateLimitDecision;
   private readonly onBackendFailure: ((error: RateLimitBackendError) => void) | undefined;
   private inFlight = 0;
-  /** Redis keys of the decisions waiting for the next batch, and who waits for each. */
+  /**
+   * The next batch, grouped by key (`GCRA_LUA`): its distinct Redis keys with their index and
+   * request count; per waiting request, who waits, its key's index and its rank among that
+   * key's requests (arrival order).
+   */
   private batchKeys: string[] = [];
+  private readonly batchIndex = new Map<string, number>();
+  private batchCounts: number[] = [];
   private batchWaiters: ((decision: GlobalRateLimitDecision) => void)[] = [];
+  private batchWaiterKeys: number[] = [];
+  private batchWaiterRanks: number[] = [];
   private readonly causelessErrors: Partial<
     Record<RateLimitBackendFailureReason, RateLimitBackendError>
   > = {};
@@ -164,21 +180,36 @@ export class RedisRateLimiter {
     if (this.inFlight >= this.maxPending) return Promise.resolve(this.fail('overloaded'));
     this.inFlight++;
     return new Promise<GlobalRateLimitDecision>((resolve) => {
-      if (this.batchKeys.length === 0) setImmediate(this.flush);
-      this.batchKeys.push(this.redisKey(key));
+      if (this.batchWaiters.length === 0) setImmediate(this.flush);
+      const redisKey = this.redisKey(key);
+      let index = this.batchIndex.get(redisKey);
+      if (index === undefined) {
+        index = this.batchKeys.length;
+        this.batchIndex.set(redisKey, index);
+        this.batchKeys.push(redisKey);
+        this.batchCounts.push(0);
+      }
+      const rank = this.batchCounts[index] as number;
+      this.batchCounts[index] = rank + 1;
       this.batchWaiters.push(resolve);
-      if (this.batchKeys.length >= MAX_BATCH) this.flush();
+      this.batchWaiterKeys.push(index);
+      this.batchWaiterRanks.push(rank);
+      if (this.batchWaiters.length >= MAX_BATCH) this.flush();
     });
   }
 
   /** Sends the decisions gathered so far as one script call and settles them. */
   private readonly flush = (): void => {
-    const keys = this.batchKeys;
-    const waiters = this.batchWaiters;
-    const count = keys.length;
+    const { batchKeys: keys, batchCounts: counts, batchWaiters: waiters } = this;
+    const { batchWaiterKeys: waiterKeys, batchWaiterRanks: waiterRanks } = this;
+    const count = waiters.length;
     if (count === 0) return;
     this.batchKeys = [];
+    this.batchIndex.clear(); // only `take` reads it
+    this.batchCounts = [];
     this.batchWaiters = [];
+    this.batchWaiterKeys = [];
+    this.batchWaiterRanks = [];
     let settled = false;
     const settle = (decide: (index: number) => GlobalRateLimitDecision): void => {
       settled = true;
@@ -193,10 +224,12 @@ export class RedisRateLimiter {
     let reply: Promise<number[]>;
     try {
       reply = this.redis[BATCH_COMMAND](
-        count,
+        keys.length,
         ...keys,
         this.params.intervalUs,
         this.params.toleranceUs,
+        '', // now: Redis' TIME
+        ...counts,
       );
     } catch (error) {
       this.inFlight -= count;
@@ -209,7 +242,10 @@ export class RedisRateLimiter {
         this.inFlight -= count;
         if (settled) return;
         clearTimeout(timer);
-        settle((i) => toDecision(answer, i * 5));
+        const intervalUs = this.params.intervalUs;
+        settle((i) =>
+          gcraBatchDecision(answer, waiterKeys[i] as number, waiterRanks[i] as number, intervalUs),
+        );
       },
       (error: unknown) => {
         this.inFlight -= count;
@@ -234,15 +270,35 @@ export class RedisRateLimiter {
   }
 }
 
-/** The decision at `offset` of a batch reply (five numbers per key, see `GCRA_LUA`). */
-function toDecision(reply: readonly number[], offset: number): GlobalRateLimitDecision {
+/**
+ * The decision of the `rank`-th request (0-based, arrival order) for the `keyIndex`-th key of a
+ * `GCRA_LUA` reply: `gcraStep`'s numbers for that step, in ms.
+ */
+export function gcraBatchDecision(
+  reply: readonly number[],
+  keyIndex: number,
+  rank: number,
+  intervalUs: number,
+): GlobalRateLimitDecision {
+  const at = 1 + keyIndex * 5;
+  const redisTimeUs = reply[0] as number;
+  if (rank < (reply[at] as number)) {
+    return {
+      allowed: true,
+      remaining: (reply[at + 1] as number) - rank,
+      retryAfterMs: 0,
+      resetAfterMs: ((reply[at + 2] as number) + rank * intervalUs) / 1000,
+      source: 'redis',
+      redisTimeUs,
+    };
+  }
   return {
-    allowed: reply[offset] === 1,
-    remaining: reply[offset + 1] as number,
-    retryAfterMs: (reply[offset + 2] as number) / 1000,
-    resetAfterMs: (reply[offset + 3] as number) / 1000,
+    allowed: false,
+    remaining: 0,
+    retryAfterMs: (reply[at + 3] as number) / 1000,
+    resetAfterMs: (reply[at + 4] as number) / 1000,
     source: 'redis',
-    redisTimeUs: reply[offset + 4] as number,
+    redisTimeUs,
   };
 }
 
