@@ -346,11 +346,15 @@ export class SagaOrchestrator {
     if (now - this.lastForget < 1000) return;
     this.lastForget = now;
     const definitions = this.options.definitions();
+    // At most FORGET_BATCH per entry: a large backlog goes over a few sweeps, in small entries.
     const ids = this.options
       .table()
-      .expired(now, (saga) => definitions.get(saga)?.retentionMs ?? 0, MAX_FINISHED_INSTANCES);
-    // At most FORGET_BATCH per entry: a large backlog goes over a few sweeps, in small entries.
-    if (ids.length > 0)
-      void this.options.log.propose({ op: 'forget', ids: ids.slice(0, FORGET_BATCH) });
+      .expired(
+        now,
+        (saga) => definitions.get(saga)?.retentionMs ?? 0,
+        MAX_FINISHED_INSTANCES,
+        FORGET_BATCH,
+      );
+    if (ids.length > 0) void this.options.log.propose({ op: 'forget', ids });
   }
 }

@@ -240,6 +240,44 @@ describe('saga table', () => {
     expect(table.counts().get('s/x')?.Completed).toBe(2);
   });
 
+  it('retention reads from the oldest finish: per saga, up to a limit, also after a restore', () => {
+    const table = new SagaTable();
+    // Finished in this order: x0 (t=0), y1 (t=10), x2 (t=20), y3 (t=30), x4 (t=40).
+    const ids = [0, 1, 2, 3, 4].map((n) => String(n).repeat(32));
+    ids.forEach((id, n) => {
+      const saga = n % 2 === 0 ? 's/x' : 's/y';
+      const steps = [{ name: 'a', compensable: false }];
+      table.apply(
+        { index: n * 2 + 1, term: 2 },
+        { op: 'start', id, saga, input: {}, steps, at: 0 },
+      );
+      table.apply(
+        { index: n * 2 + 2, term: 2 },
+        {
+          op: 'outcome',
+          id,
+          phase: 'action',
+          step: 0,
+          attempt: 1,
+          outcome: ok(),
+          verdict: 'succeeded',
+          deadlineExceeded: false,
+          at: n * 10,
+        },
+      );
+    });
+    const retention = (saga: string) => (saga === 's/x' ? 25 : 1000);
+    // s/x keeps 25 ms: x0 and x2 are past it at t=46, x4 is not; s/y keeps everything.
+    expect(table.expired(46, retention, 100)).toEqual([ids[0], ids[2]]);
+    expect(table.expired(46, retention, 100, 1)).toEqual([ids[0]]);
+    expect(table.expired(46, retention, 3)).toEqual([ids[0], ids[1], ids[2]]);
+    const restored = SagaTable.restore(table.snapshot());
+    expect(restored.expired(46, retention, 100)).toEqual([ids[0], ids[2]]);
+    restored.apply({ index: 11, term: 2 }, { op: 'forget', ids: [ids[0] as string] });
+    expect(restored.expired(46, retention, 100)).toEqual([ids[2]]);
+    expect(restored.expired(46, retention, 3)).toEqual([ids[1], ids[2]]);
+  });
+
   it('snapshots: equal tables give equal bytes, and restore continues identically', () => {
     const log = new Log();
     log.start(THREE);

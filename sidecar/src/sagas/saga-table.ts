@@ -156,6 +156,12 @@ export class SagaTable {
   private readonly instances = new Map<string, SagaInstance>();
   /** Ids of instances not finished (the orchestrator's work list). */
   private readonly active = new Set<string>();
+  /**
+   * Ids of finished instances, oldest finish first (this replica's order: apply order, or
+   * `finishedAt` after a restore), and how many each saga has: retention reads the front only.
+   */
+  private readonly finishedOrder = new Set<string>();
+  private readonly finishedPerSaga = new Map<string, number>();
 
   /** Applies one committed command. Deterministic: same log, same table, same results. */
   apply(position: LogPosition, command: SagaCommand): SagaApplyResult {
@@ -171,8 +177,13 @@ export class SagaTable {
       case 'forget':
         for (const id of command.ids) {
           const instance = this.instances.get(id);
-          if (instance !== undefined && TERMINAL_STATES.has(instance.state))
+          if (instance !== undefined && TERMINAL_STATES.has(instance.state)) {
             this.instances.delete(id);
+            this.finishedOrder.delete(id);
+            const left = (this.finishedPerSaga.get(instance.saga) ?? 1) - 1;
+            if (left > 0) this.finishedPerSaga.set(instance.saga, left);
+            else this.finishedPerSaga.delete(instance.saga);
+          }
         }
         return { applied: true };
       case 'barrier':
@@ -213,15 +224,31 @@ export class SagaTable {
   }
 
   /**
-   * Finished instances to forget at wall time `now`: those finished longer ago than their saga's
-   * retention, and beyond `maxFinished` the oldest (memory stays bounded whatever the retention).
+   * Finished instances to forget at wall time `now`, at most `limit`: beyond `maxFinished` the
+   * oldest (memory stays bounded whatever the retention), and those finished longer ago than
+   * their saga's retention. Reads from the oldest finish on and stops once every saga's oldest
+   * remaining instance is still within its retention (finish times follow apply order; after a
+   * leader change with a skewed wall clock an instance may be forgotten that much later), so the
+   * check once a second costs what it returns, not the number of retained instances.
    */
-  expired(now: number, retentionOf: (saga: string) => number, maxFinished: number): string[] {
-    const finished = [...this.instances.values()].filter((i) => i.finishedAt !== undefined);
-    const excess = finished.length - maxFinished;
-    return finished
-      .filter((i, n) => n < excess || (i.finishedAt as number) + retentionOf(i.saga) <= now)
-      .map((i) => i.id);
+  expired(
+    now: number,
+    retentionOf: (saga: string) => number,
+    maxFinished: number,
+    limit = Infinity,
+  ): string[] {
+    const out: string[] = [];
+    const excess = this.finishedOrder.size - maxFinished;
+    const kept = new Set<string>();
+    for (const id of this.finishedOrder) {
+      if (out.length >= limit || kept.size === this.finishedPerSaga.size) break;
+      const instance = this.instances.get(id) as SagaInstance;
+      if (out.length < excess) out.push(id);
+      else if (kept.has(instance.saga)) continue;
+      else if ((instance.finishedAt as number) + retentionOf(instance.saga) <= now) out.push(id);
+      else kept.add(instance.saga);
+    }
+    return out;
   }
 
   /**
@@ -255,6 +282,10 @@ export class SagaTable {
       table.instances.set(instance.id, instance);
       if (!TERMINAL_STATES.has(instance.state)) table.active.add(instance.id);
     }
+    const finished = parsed.instances
+      .filter((i) => i.finishedAt !== undefined)
+      .sort((a, b) => (a.finishedAt as number) - (b.finishedAt as number));
+    for (const instance of finished) table.noteFinished(instance);
     return table;
   }
 
@@ -436,6 +467,12 @@ export class SagaTable {
     instance.state = state;
     instance.finishedAt = at;
     this.active.delete(instance.id);
+    this.noteFinished(instance);
+  }
+
+  private noteFinished(instance: SagaInstance): void {
+    this.finishedOrder.add(instance.id);
+    this.finishedPerSaga.set(instance.saga, (this.finishedPerSaga.get(instance.saga) ?? 0) + 1);
   }
 
   private log(instance: SagaInstance, record: StepLogRecord): void {
