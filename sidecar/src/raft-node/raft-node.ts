@@ -804,8 +804,9 @@ export class RaftNode {
       // previous save ran) are applied and answered before this Ready's save: they are on a
       // quorum's disks, this one included, and waiting would add a second fsync — the one of
       // the entries proposed meanwhile — to every request's latency. The rest (a follower's
-      // entries that commit in the same Ready that brings them) waits for the save.
-      const durable = ready.snapshot ? 0 : this.store.lastIndex();
+      // entries that commit in the same Ready that brings them, or that replace conflicting
+      // ones on disk) waits for the save.
+      const durable = ready.snapshot ? 0 : durableBefore(ready, this.store.lastIndex());
       const committed = ready.committedEntries;
       let early = 0;
       while (early < committed.length && (committed[early] as Entry).index <= durable) early++;
@@ -1087,6 +1088,15 @@ export class RaftNode {
     this.settleAll(errorReply('PALISADE_RAFT_STOPPED', fatal.message, ''));
     this.options.onFatal?.(fatal);
   }
+}
+
+/**
+ * The last index whose durable entry is the one the core sees: the store's last index, unless the
+ * Ready's entries overwrite some of it (a follower's conflicting tail).
+ */
+function durableBefore(ready: Ready, lastIndex: number): number {
+  const first = ready.entries[0];
+  return first === undefined ? lastIndex : Math.min(lastIndex, first.index - 1);
 }
 
 function errorReply(code: RaftNodeUnavailableCode, message: string, leader: NodeId): LeaseReply {

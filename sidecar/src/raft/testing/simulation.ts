@@ -598,7 +598,8 @@ class Simulation {
       const ready = node.node.ready();
       // As the driver (decision 0011): committed entries this node already holds durably are
       // applied and answered before the Ready's save (and before a crash in the middle of it).
-      const durable = ready.snapshot ? 0 : node.storage.lastIndex();
+      const overwritten = ready.entries[0]?.index ?? Infinity;
+      const durable = ready.snapshot ? 0 : Math.min(node.storage.lastIndex(), overwritten - 1);
       let early = 0;
       while ((ready.committedEntries[early]?.index ?? Infinity) <= durable) early++;
       if (early > 0) {
