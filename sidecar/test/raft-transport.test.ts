@@ -4,7 +4,7 @@
  * silence), reconnection after a restart, bounded queues, and the partition filter.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,9 +12,13 @@ import { join } from 'node:path';
 import {
   decodeHello,
   encodeFrame,
+  encodeHello,
   encodeSigned,
   FrameDecoder,
   FrameKind,
+  fromWireValue,
+  markedNonce,
+  openSigned,
   RaftTransport,
   readSecretFile,
   TransportError,
@@ -288,6 +292,62 @@ describe('RaftTransport', () => {
     // And the sending side refuses to build one.
     a.transport.updatePeers([{ id: 'b', address: '127.0.0.1:1' }]);
     expect(() => a.transport.send('b', { text: 'x'.repeat(2000) })).toThrow(TransportError);
+  });
+
+  it('speaks v1 (JSON) to and from a v1 member, v2 (binary) to a v2 one', async () => {
+    // A v1 dialer: v1 hello rules, v1 frames; the v2 listener accepts them.
+    const a = await start('a');
+    a.transport.updatePeers([{ id: 'old', address: '127.0.0.1:1' }]);
+    const client = await rawClient(a.address);
+    const envelope = { group: GROUP, from: 'old', to: 'a' };
+    client.socket.write(
+      Buffer.concat([
+        encodeSigned(key, client.nonce, { ...envelope, seq: 1 }),
+        encodeSigned(key, client.nonce, { ...envelope, seq: 2 }, ['{"text":"from v1"}']),
+      ]),
+    );
+    expect(await a.messages.next('from v1')).toEqual({ from: 'old', text: 'from v1' });
+
+    // Listeners that record the frames a dialer sends them, announcing v1 or v2.
+    const listen = async (nonce: Buffer) => {
+      const frames = new Inbox<{ version: number; payloads: TestMessage[] }>();
+      const server = createServer((socket) => {
+        sockets.push(socket);
+        const decoder = new FrameDecoder(1 << 20);
+        socket.on('data', (chunk: Buffer) => {
+          for (const frame of decoder.push(chunk).frames) {
+            const opened = openSigned(key, nonce, frame);
+            if (!opened.ok || opened.payloads === undefined) continue;
+            const payloads = opened.payloads.map((payload) =>
+              opened.version === 2
+                ? decode(fromWireValue(JSON.parse((payload as Buffer).toString('utf8'))))
+                : decode(fromWireValue(payload)),
+            );
+            frames.push({ version: opened.version, payloads });
+          }
+        });
+        socket.write(encodeHello(nonce));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as { port: number };
+      return { frames, server, address: `127.0.0.1:${port}` };
+    };
+    const v1 = await listen(Buffer.alloc(16, 7));
+    const v2 = await listen(markedNonce(randomBytes(16)));
+    try {
+      a.transport.updatePeers([
+        { id: 'v1', address: v1.address },
+        { id: 'v2', address: v2.address },
+      ]);
+      const message = { text: 'hi', data: new Uint8Array([0, 255]) };
+      a.transport.send('v1', message);
+      a.transport.send('v2', message);
+      expect(await v1.frames.next('v1 frame')).toEqual({ version: 1, payloads: [message] });
+      expect(await v2.frames.next('v2 frame')).toEqual({ version: 2, payloads: [message] });
+    } finally {
+      v1.server.close();
+      v2.server.close();
+    }
   });
 
   it('rejects a replayed frame on its connection and on a new one', async () => {

@@ -59,6 +59,8 @@ import {
 } from './membership-policy.js';
 import {
   decodeNodeMessage,
+  decodeNodeMessageBinary,
+  encodeNodeMessageBinary,
   type CallReply,
   type LeaseReply,
   type LeaseRequest,
@@ -253,6 +255,7 @@ export class RaftNode {
         listen: options.listen,
         peers: options.peers,
         decode: decodeNodeMessage,
+        codec: { encode: encodeNodeMessageBinary, decode: decodeNodeMessageBinary },
         random: options.random,
         onDrop: (reason) => options.metrics?.raftDroppedMessages.bind(reason).inc(),
       });

@@ -7,7 +7,8 @@
  * only proves that a member of the group sent it, not that it is well formed.
  */
 import type { LeaseCommand } from '../leases/index.js';
-import type { Entry, Message, Snapshot } from '../raft/index.js';
+import type { Entry, EntryType, Message, Snapshot } from '../raft/index.js';
+import { fromWireValue, toWireValue } from '../raft-transport/index.js';
 
 /** A lease request as forwarded to the leader: a command, or a read of one lease. */
 export type LeaseRequest = LeaseCommand | { readonly op: 'view'; readonly name: string };
@@ -335,4 +336,298 @@ export function decodeNodeMessage(payload: unknown): NodeMessage {
     default:
       return fail('kind');
   }
+}
+
+/*
+ * The binary form of node messages (frame format v2, see raft-transport/wire.ts). The messages
+ * of the lease path — appends with their entries, their responses, heartbeats, votes — have a
+ * fixed layout, entries' data as raw bytes; the rare rest (snapshots, probes, forwarded requests
+ * and calls) is its v1 JSON behind a tag, and goes through the same validation as v1.
+ *
+ * `[tag u8]`, then for tag 1 (`raft`): `[type u8][term f64][from][to]` and the type's fields in
+ * their declaration order: numbers as f64 LE (validated as safe non-negative integers), booleans
+ * as one byte 0/1, ids as `[length u16 BE][UTF-8]`; an Append's entries as `[count u32 BE]` then
+ * per entry `[term f64][index f64][type u8: 0 normal, 1 config][length u32 BE][data]`.
+ * For tag 0 (`json`): the UTF-8 of `JSON.stringify(toWireValue(message))`.
+ */
+const TAG_JSON = 0;
+const TAG_RAFT = 1;
+
+/** The binary codes of Raft message types; the index is the code. */
+const RAFT_TYPES = [
+  'PreVote',
+  'Vote',
+  'PreVoteResponse',
+  'VoteResponse',
+  'Append',
+  'AppendResponse',
+  'Heartbeat',
+  'HeartbeatResponse',
+  'TimeoutNow',
+] as const;
+const RAFT_TYPE_CODES = new Map<string, number>(RAFT_TYPES.map((type, code) => [type, code]));
+const ENTRY_HEADER_BYTES = 8 + 8 + 1 + 4;
+
+/** Encodes a node message in the binary form (one allocation for the fixed-layout ones). */
+export function encodeNodeMessageBinary(message: NodeMessage): Buffer {
+  const code = message.kind === 'raft' ? RAFT_TYPE_CODES.get(message.message.type) : undefined;
+  if (message.kind !== 'raft' || code === undefined) {
+    const json = JSON.stringify(toWireValue(message));
+    const out = Buffer.allocUnsafe(1 + Buffer.byteLength(json));
+    out[0] = TAG_JSON;
+    out.write(json, 1, 'utf8');
+    return out;
+  }
+  const m = message.message;
+  const fromBytes = Buffer.byteLength(m.from);
+  const toBytes = Buffer.byteLength(m.to);
+  let size = 2 + 8 + 2 + fromBytes + 2 + toBytes + fieldBytes(m);
+  if (m.type === 'Append') {
+    size += 4;
+    for (const e of m.entries) size += ENTRY_HEADER_BYTES + e.data.byteLength;
+  }
+  const out = Buffer.allocUnsafe(size);
+  out[0] = TAG_RAFT;
+  out[1] = code;
+  let at = out.writeDoubleLE(m.term, 2);
+  at = out.writeUInt16BE(fromBytes, at);
+  at += out.write(m.from, at, fromBytes, 'utf8');
+  at = out.writeUInt16BE(toBytes, at);
+  at += out.write(m.to, at, toBytes, 'utf8');
+  switch (m.type) {
+    case 'PreVote':
+      at = out.writeDoubleLE(m.lastIndex, at);
+      out.writeDoubleLE(m.lastTerm, at);
+      break;
+    case 'Vote':
+      at = out.writeDoubleLE(m.lastIndex, at);
+      at = out.writeDoubleLE(m.lastTerm, at);
+      out[at] = m.transfer ? 1 : 0;
+      break;
+    case 'PreVoteResponse':
+    case 'VoteResponse':
+      out[at] = m.reject ? 1 : 0;
+      break;
+    case 'Append':
+      at = out.writeDoubleLE(m.prevIndex, at);
+      at = out.writeDoubleLE(m.prevTerm, at);
+      at = out.writeDoubleLE(m.commit, at);
+      at = out.writeUInt32BE(m.entries.length, at);
+      for (const e of m.entries) {
+        at = out.writeDoubleLE(e.term, at);
+        at = out.writeDoubleLE(e.index, at);
+        out[at++] = e.type === 'config' ? 1 : 0;
+        at = out.writeUInt32BE(e.data.byteLength, at);
+        out.set(e.data, at);
+        at += e.data.byteLength;
+      }
+      break;
+    case 'AppendResponse':
+      at = out.writeDoubleLE(m.index, at);
+      out[at++] = m.reject ? 1 : 0;
+      at = out.writeDoubleLE(m.hintIndex, at);
+      out.writeDoubleLE(m.hintTerm, at);
+      break;
+    case 'Heartbeat':
+      out.writeDoubleLE(m.commit, at);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+/** Bytes of a Raft message's type-specific fixed fields (an Append's entries not included). */
+function fieldBytes(m: Message): number {
+  switch (m.type) {
+    case 'PreVote':
+      return 16;
+    case 'Vote':
+      return 17;
+    case 'PreVoteResponse':
+    case 'VoteResponse':
+      return 1;
+    case 'Append':
+      return 24;
+    case 'AppendResponse':
+      return 25;
+    case 'Heartbeat':
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+/** Reads a binary node message field by field; every read checks the bounds first. */
+class Reader {
+  private at = 0;
+
+  constructor(private readonly bytes: Buffer) {}
+
+  u8(what: string): number {
+    if (this.at + 1 > this.bytes.byteLength) fail(what);
+    return this.bytes[this.at++] as number;
+  }
+
+  u32(what: string): number {
+    if (this.at + 4 > this.bytes.byteLength) fail(what);
+    const value = this.bytes.readUInt32BE(this.at);
+    this.at += 4;
+    return value;
+  }
+
+  count(what: string): number {
+    if (this.at + 8 > this.bytes.byteLength) fail(what);
+    const value = this.bytes.readDoubleLE(this.at);
+    this.at += 8;
+    return count(value, what);
+  }
+
+  bool(what: string): boolean {
+    const value = this.u8(what);
+    if (value > 1) fail(what);
+    return value === 1;
+  }
+
+  id(what: string): string {
+    if (this.at + 2 > this.bytes.byteLength) fail(what);
+    const length = this.bytes.readUInt16BE(this.at);
+    this.at += 2;
+    if (length > this.bytes.byteLength - this.at) fail(what);
+    const text = this.bytes.toString('utf8', this.at, this.at + length);
+    this.at += length;
+    return str(text, what, false);
+  }
+
+  /** The position, for slicing. */
+  offset(): number {
+    return this.at;
+  }
+
+  skip(bytes: number, what: string): void {
+    if (bytes > this.bytes.byteLength - this.at) fail(what);
+    this.at += bytes;
+  }
+
+  end(): void {
+    if (this.at !== this.bytes.byteLength) fail('trailing bytes');
+  }
+}
+
+/**
+ * Validates and decodes a binary node message (throws like {@link decodeNodeMessage}). Entries'
+ * data are views into one copy of the message's entries, so that the log never pins the socket's
+ * read buffer.
+ */
+export function decodeNodeMessageBinary(bytes: Buffer): NodeMessage {
+  const reader = new Reader(bytes);
+  const tag = reader.u8('tag');
+  if (tag === TAG_JSON) {
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8', 1));
+    } catch {
+      return fail('json');
+    }
+    const message = decodeNodeMessage(fromWireValue(value));
+    // Only what has no fixed layout travels as JSON: one message, one encoding.
+    if (message.kind === 'raft' && RAFT_TYPE_CODES.has(message.message.type)) fail('json raft');
+    return message;
+  }
+  if (tag !== TAG_RAFT) fail('tag');
+  const type = RAFT_TYPES[reader.u8('raft message type')];
+  if (type === undefined) fail('raft message type');
+  const term = reader.count('term');
+  const from = reader.id('from');
+  const to = reader.id('to');
+  const base = { from, to, term };
+  let message: Message;
+  switch (type) {
+    case 'PreVote':
+      message = {
+        ...base,
+        type,
+        lastIndex: reader.count('lastIndex'),
+        lastTerm: reader.count('lastTerm'),
+      };
+      break;
+    case 'Vote':
+      message = {
+        ...base,
+        type,
+        lastIndex: reader.count('lastIndex'),
+        lastTerm: reader.count('lastTerm'),
+        transfer: reader.bool('transfer'),
+      };
+      break;
+    case 'PreVoteResponse':
+    case 'VoteResponse':
+      message = { ...base, type, reject: reader.bool('reject') };
+      break;
+    case 'Append': {
+      const prevIndex = reader.count('prevIndex');
+      const prevTerm = reader.count('prevTerm');
+      const commit = reader.count('commit');
+      const entryCount = reader.u32('entries');
+      if (entryCount > MAX_ENTRIES_PER_MESSAGE) fail('entries');
+      message = {
+        ...base,
+        type,
+        prevIndex,
+        prevTerm,
+        commit,
+        entries: entries(reader, bytes, entryCount),
+      };
+      break;
+    }
+    case 'AppendResponse':
+      message = {
+        ...base,
+        type,
+        index: reader.count('index'),
+        reject: reader.bool('reject'),
+        hintIndex: reader.count('hintIndex'),
+        hintTerm: reader.count('hintTerm'),
+      };
+      break;
+    case 'Heartbeat':
+      message = { ...base, type, commit: reader.count('commit') };
+      break;
+    case 'HeartbeatResponse':
+    case 'TimeoutNow':
+      message = { ...base, type };
+      break;
+  }
+  reader.end();
+  return { kind: 'raft', message };
+}
+
+function entries(reader: Reader, bytes: Buffer, entryCount: number): Entry[] {
+  const start = reader.offset();
+  const headers: Array<{
+    term: number;
+    index: number;
+    type: EntryType;
+    at: number;
+    length: number;
+  }> = [];
+  for (let i = 0; i < entryCount; i++) {
+    const term = reader.count('entry term');
+    const index = reader.count('entry index');
+    const code = reader.u8('entry type');
+    if (code > 1) fail('entry type');
+    const length = reader.u32('entry data');
+    const at = reader.offset();
+    reader.skip(length, 'entry data');
+    headers.push({ term, index, type: code === 1 ? 'config' : 'normal', at: at - start, length });
+  }
+  if (entryCount === 0) return [];
+  const copy = new Uint8Array(reader.offset() - start);
+  copy.set(bytes.subarray(start, reader.offset()));
+  return headers.map(({ term, index, type, at, length }) => ({
+    term,
+    index,
+    type,
+    data: copy.subarray(at, at + length),
+  }));
 }

@@ -1,6 +1,6 @@
 /**
  * The authenticated TCP transport between the sidecars of a Raft group: length-prefixed frames,
- * HMAC-SHA256 with the group secret, per-connection nonces against replay, bounded queues and
+ * HMAC-SHA256 with the group secret, JSON (v1) or binary (v2) message frames, per-connection nonces against replay, bounded queues and
  * reconnects, drop counters by reason, and a partition filter for chaos experiments.
  */
 export { TransportError, type TransportErrorCode } from './errors.js';
@@ -11,6 +11,7 @@ export {
   readSecretFile,
   type DropReason,
   type FilterVerdict,
+  type MessageCodec,
   type MessageHandler,
   type RaftTransportOptions,
   type TrafficFilter,
@@ -23,14 +24,19 @@ export {
   encodeHello,
   encodeSigned,
   encodeSignedJson,
+  encodeSignedV2,
   FrameDecoder,
   FrameKind,
   fromWireValue,
+  listenerVersion,
+  markedNonce,
   openSigned,
   toWireValue,
   MAC_BYTES,
   NONCE_BYTES,
   PROTOCOL_VERSION,
+  V2_MARKER,
+  WIRE_VERSION,
   type Envelope,
   type Frame,
   type Opened,

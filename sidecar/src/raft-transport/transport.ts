@@ -8,8 +8,11 @@
  * newest heartbeat or append supersedes older ones) and a reconnect loop with capped exponential
  * backoff and jitter. `send` never blocks and never throws for network reasons.
  *
+ * Messages go out in the binary frame format (v2) to a listener that announced it, in JSON (v1)
+ * to an older one; the listener accepts both (see wire.ts), so members can be upgraded one by one.
+ *
  * Every inbound frame is checked before it is believed: size bound before buffering, MAC before
- * parsing, then the JSON fields, the group, the sequence number, the recipient and the sender's
+ * parsing, then the header fields, the group, the sequence number, the recipient and the sender's
  * membership. Failures are dropped and counted by reason ({@link DropReason}); the connection is
  * closed for anything that is unauthenticated or malformed. The secret is held as a `KeyObject`
  * and never logged or put in an error.
@@ -24,12 +27,16 @@ import {
   decodeHello,
   encodeHello,
   encodeSigned,
+  encodeSignedV2,
   FrameDecoder,
   FrameKind,
   fromWireValue,
+  listenerVersion,
+  markedNonce,
   NONCE_BYTES,
   openSigned,
   toWireValue,
+  V2_MESSAGE_OVERHEAD,
   type Frame,
 } from './wire.js';
 
@@ -102,6 +109,11 @@ export interface RaftTransportOptions<M> {
    * the message; throw to reject it (counted as `malformed`, connection closed).
    */
   decode(payload: unknown): M;
+  /**
+   * The binary form of messages for v2 frames: `encode` must be the inverse of `decode`, and
+   * `decode` validate like {@link decode} (throw to reject). Default: the v1 JSON as UTF-8.
+   */
+  readonly codec?: MessageCodec<M>;
   /** Largest frame accepted and sent (default 16 MiB). */
   readonly maxFrameBytes?: number;
   /** Messages queued per peer while it is unreachable or slow (default 1024). */
@@ -119,13 +131,24 @@ export interface RaftTransportOptions<M> {
   onPeerState?(peer: string, state: 'connected' | 'disconnected'): void;
 }
 
+/** Encodes messages to bytes and validates bytes back into messages. */
+export interface MessageCodec<M> {
+  encode(message: M): Uint8Array;
+  decode(bytes: Buffer): M;
+}
+
 /** A handler for delivered messages. */
 export type MessageHandler<M> = (message: M, from: string) => void;
 
 const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 const MINIMUM_SECRET_BYTES = 16;
-/** Bound on everything a frame adds to the payload: length, kind, MAC, envelope fields. */
-const FRAME_OVERHEAD_BYTES = 5 + 32 + 64 + 3 * 253 + 20;
+/**
+ * Bound on everything a v2 frame adds to its messages: length, kind, MAC, seq, three ids of at
+ * most 253 UTF-16 units (3 UTF-8 bytes each) with their lengths, the count.
+ */
+const FRAME_OVERHEAD_BYTES = 5 + 32 + 8 + 3 * (2 + 3 * 253) + 2;
+/** The same for a v1 frame (JSON envelope), where messages are separated by commas. */
+const V1_FRAME_OVERHEAD_BYTES = 5 + 32 + 64 + 3 * 253 + 20;
 /** Bound on the first frame of a connection, the `auth` frame (MAC + a small JSON header). */
 const MAX_AUTH_FRAME_BYTES = 5 + 32 + 64 + 3 * 253 + 20;
 /** Messages per frame at most: bounds the work of one inbound frame on the event loop. */
@@ -179,7 +202,7 @@ function zeroDrops(): Record<DropReason, number> {
   };
 }
 
-interface Settings {
+interface Settings<M> {
   readonly group: string;
   readonly id: string;
   readonly key: KeyObject;
@@ -188,18 +211,35 @@ interface Settings {
   readonly backoff: BackoffPolicy;
   readonly handshakeTimeoutMs: number;
   readonly random: Random;
+  readonly codec: MessageCodec<M>;
+}
+
+/** The default codec: a message's v1 JSON (bytes as base64) in UTF-8. */
+function jsonCodec<M>(decode: (payload: unknown) => M): MessageCodec<M> {
+  return {
+    encode: (message) => Buffer.from(toJson(message), 'utf8'),
+    decode: (bytes) => decode(fromWireValue(JSON.parse(bytes.toString('utf8')))),
+  };
+}
+
+function toJson(message: unknown): string {
+  const json = JSON.stringify(toWireValue(message)) as string | undefined;
+  if (json === undefined) {
+    throw new TransportError('PALISADE_TRANSPORT_MESSAGE_TOO_LARGE', 'the message is not JSON');
+  }
+  return json;
 }
 
 /** The transport; see the module comment. */
 export class RaftTransport<M> {
-  private readonly settings: Settings;
+  private readonly settings: Settings<M>;
   private readonly decodeMessage: (payload: unknown) => M;
   private readonly maxInbound: number;
   private readonly onDropHook: ((reason: DropReason, peer: string | undefined) => void) | undefined;
   private readonly onPeerState:
     ((peer: string, state: 'connected' | 'disconnected') => void) | undefined;
   private readonly server: Server;
-  private readonly senders = new Map<string, PeerSender>();
+  private readonly senders = new Map<string, PeerSender<M>>();
   private readonly inbound = new Set<Socket>();
   private handler: MessageHandler<M> | undefined;
   private filter: TrafficFilter | undefined;
@@ -217,6 +257,7 @@ export class RaftTransport<M> {
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
       random: options.random ?? systemRandom,
+      codec: options.codec ?? jsonCodec(options.decode),
     };
     this.decodeMessage = options.decode;
     this.maxInbound = options.maxInboundConnections ?? 64;
@@ -292,31 +333,25 @@ export class RaftTransport<M> {
   }
 
   /**
-   * Queues `message` for peer `to`. Never blocks, never throws for network reasons: a message
-   * that cannot be delivered is dropped and counted. Throws `PALISADE_TRANSPORT_MESSAGE_TOO_LARGE`
-   * if the message is not JSON or would make a frame above `maxFrameBytes` (a caller bug: the
-   * core's size limits must be below it).
+   * Queues `message` for peer `to`, encoded once with the codec. Never blocks, never throws for
+   * network reasons: a message that cannot be delivered is dropped and counted. Throws
+   * `PALISADE_TRANSPORT_MESSAGE_TOO_LARGE` if the codec cannot encode it or it would make a frame
+   * above `maxFrameBytes` (a caller bug: the core's size limits must be below it).
    */
   send(to: string, message: M): void {
     if (this.closed) return;
     if (this.filter?.(this.settings.id, to) === 'drop') return this.drop('filtered', to);
     const sender = this.senders.get(to);
     if (sender === undefined) return this.drop('unknown-peer', to);
-    const payloadJson = JSON.stringify(toWireValue(message));
-    if (payloadJson === undefined) {
-      throw new TransportError(
-        'PALISADE_TRANSPORT_MESSAGE_TOO_LARGE',
-        `message to ${to} is not JSON`,
-      );
-    }
-    const frameBytes = Buffer.byteLength(payloadJson) + FRAME_OVERHEAD_BYTES;
+    const bytes = this.settings.codec.encode(message);
+    const frameBytes = bytes.byteLength + V2_MESSAGE_OVERHEAD + FRAME_OVERHEAD_BYTES;
     if (frameBytes > this.settings.maxFrameBytes) {
       throw new TransportError(
         'PALISADE_TRANSPORT_MESSAGE_TOO_LARGE',
         `message to ${to} needs ${frameBytes} bytes, more than ${this.settings.maxFrameBytes}`,
       );
     }
-    sender.enqueue({ json: payloadJson, bytes: frameBytes - FRAME_OVERHEAD_BYTES });
+    sender.enqueue({ message, bytes });
   }
 
   /**
@@ -344,7 +379,7 @@ export class RaftTransport<M> {
       const existing = this.senders.get(id);
       if (existing) existing.setAddress(address);
       else {
-        const sender = new PeerSender(id, address, this.settings, {
+        const sender = new PeerSender<M>(id, address, this.settings, {
           dropped: (reason) => this.drop(reason, id),
           sent: (count) => (this.stats.sent += count),
           connected: () => {
@@ -399,7 +434,7 @@ export class RaftTransport<M> {
     }
     this.inbound.add(socket);
     socket.setNoDelay(true);
-    const nonce = randomBytes(NONCE_BYTES);
+    const nonce = markedNonce(randomBytes(NONCE_BYTES));
     // Until the dialer has authenticated, only an `auth` frame can come: a few hundred bytes. An
     // anonymous client cannot make this member buffer a 16 MiB frame.
     const decoder = new FrameDecoder(MAX_AUTH_FRAME_BYTES);
@@ -445,9 +480,13 @@ export class RaftTransport<M> {
     expectedSeq: number,
     peer: string | undefined,
   ): DropReason | { from: string } {
-    // The first frame must be `auth`, every later one a `message` from the same sender.
-    const kind = peer === undefined ? FrameKind.auth : FrameKind.message;
-    if (frame.kind !== kind) return 'malformed';
+    // The first frame must be `auth`, every later one a message frame (v1 or v2) from the same
+    // sender.
+    const expected =
+      peer === undefined
+        ? frame.kind === FrameKind.auth
+        : frame.kind === FrameKind.message || frame.kind === FrameKind.messageV2;
+    if (!expected) return 'malformed';
     const opened = openSigned(this.settings.key, nonce, frame);
     if (!opened.ok) return opened.reason;
     const { envelope } = opened;
@@ -470,11 +509,15 @@ export class RaftTransport<M> {
       for (let i = 0; i < count; i++) this.drop('filtered', envelope.from);
       return { from: envelope.from };
     }
-    let messages: M[];
+    const payloads = opened.payloads ?? [];
+    const messages: M[] = new Array<M>(payloads.length);
     try {
-      messages = (opened.payloads ?? []).map((payload) =>
-        this.decodeMessage(fromWireValue(payload)),
-      );
+      for (let i = 0; i < payloads.length; i++) {
+        messages[i] =
+          opened.version === 2
+            ? this.settings.codec.decode(payloads[i] as Buffer)
+            : this.decodeMessage(fromWireValue(payloads[i]));
+      }
     } catch {
       return 'malformed';
     }
@@ -497,17 +540,20 @@ interface SenderEvents {
   disconnected(): void;
 }
 
-interface QueuedMessage {
-  readonly json: string;
-  readonly bytes: number;
+interface QueuedMessage<M> {
+  readonly message: M;
+  /** The codec's encoding, sent as is in v2 frames. */
+  readonly bytes: Uint8Array;
 }
 
 /** The outbound half for one peer: queue, connection, handshake, reconnects. */
-class PeerSender {
-  private queue: QueuedMessage[] = [];
+class PeerSender<M> {
+  private queue: QueuedMessage<M>[] = [];
   private flushScheduled = false;
   private socket: Socket | undefined;
   private nonce: Buffer | undefined;
+  /** The frame format the listener announced in its hello. */
+  private version: 1 | 2 = 1;
   private seq = 0;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -516,9 +562,15 @@ class PeerSender {
   constructor(
     private readonly peer: string,
     private address: { host: string; port: number },
-    private readonly settings: Settings,
+    private readonly settings: Settings<M>,
     private readonly events: SenderEvents,
   ) {}
+
+  /** The end-of-tick flush, one closure per peer rather than one per scheduling. */
+  private readonly flushQueued = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   start(): void {
     this.connect();
@@ -528,7 +580,7 @@ class PeerSender {
    * Queues a message. The queue is written at the end of the current tick, so that every message
    * a Ready sends to this peer shares one frame, one MAC and one write.
    */
-  enqueue(message: QueuedMessage): void {
+  enqueue(message: QueuedMessage<M>): void {
     if (this.queue.length >= this.settings.maxQueue) {
       this.queue.shift();
       this.events.dropped('queue-full');
@@ -536,10 +588,7 @@ class PeerSender {
     this.queue.push(message);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+    queueMicrotask(this.flushQueued);
   }
 
   setAddress(address: { host: string; port: number }): void {
@@ -577,9 +626,10 @@ class PeerSender {
       if (nonce === undefined) return void socket.destroy();
       clearTimeout(handshake);
       this.nonce = Buffer.from(nonce);
+      this.version = listenerVersion(this.nonce);
       this.attempt = 0;
       this.events.connected();
-      socket.write(this.sign());
+      socket.write(this.auth());
       this.flush();
     });
     socket.on('drain', () => this.flush());
@@ -595,16 +645,15 @@ class PeerSender {
     });
   }
 
-  private sign(payloadJsons?: readonly string[]): Buffer {
-    if (this.nonce === undefined) throw new Error('PeerSender: no handshake yet');
+  private envelope(): { group: string; from: string; to: string; seq: number } {
     this.seq++;
-    const envelope = {
-      group: this.settings.group,
-      from: this.settings.id,
-      to: this.peer,
-      seq: this.seq,
-    };
-    return encodeSigned(this.settings.key, this.nonce, envelope, payloadJsons);
+    return { group: this.settings.group, from: this.settings.id, to: this.peer, seq: this.seq };
+  }
+
+  /** The `auth` frame that opens the connection. */
+  private auth(): Buffer {
+    if (this.nonce === undefined) throw new Error('PeerSender: no handshake yet');
+    return encodeSigned(this.settings.key, this.nonce, this.envelope());
   }
 
   /**
@@ -614,19 +663,53 @@ class PeerSender {
   private flush(): void {
     const socket = this.socket;
     if (socket === undefined || this.nonce === undefined || socket.writableNeedDrain) return;
+    if (this.version === 1) return this.flushV1(socket, this.nonce);
     const budget = this.settings.maxFrameBytes - FRAME_OVERHEAD_BYTES;
     while (this.queue.length > 0) {
-      const batch: string[] = [];
+      const batch: Uint8Array[] = [];
       let bytes = 0;
-      for (const message of this.queue) {
+      for (const { bytes: payload } of this.queue) {
+        const size = payload.byteLength + V2_MESSAGE_OVERHEAD;
         if (batch.length === MAX_BATCH_MESSAGES) break;
-        if (batch.length > 0 && bytes + message.bytes + 1 > budget) break;
-        batch.push(message.json);
-        bytes += message.bytes + 1;
+        if (batch.length > 0 && bytes + size > budget) break;
+        batch.push(payload);
+        bytes += size;
       }
       this.queue.splice(0, batch.length);
       this.events.sent(batch.length);
-      if (!socket.write(this.sign(batch))) return;
+      const frame = encodeSignedV2(this.settings.key, this.nonce, this.envelope(), batch);
+      if (!socket.write(frame)) return;
+    }
+  }
+
+  /**
+   * {@link flush} for a v1 listener (during a rolling upgrade): the messages' JSON, made here. A
+   * message whose JSON alone exceeds the frame bound (base64 is larger than the bytes the size
+   * check in `send` saw) is dropped as `oversized`.
+   */
+  private flushV1(socket: Socket, nonce: Buffer): void {
+    const budget = this.settings.maxFrameBytes - V1_FRAME_OVERHEAD_BYTES;
+    while (this.queue.length > 0) {
+      const batch: string[] = [];
+      let bytes = 0;
+      let taken = 0;
+      for (const { message } of this.queue) {
+        if (batch.length === MAX_BATCH_MESSAGES) break;
+        const json = toJson(message);
+        const size = Buffer.byteLength(json) + 1;
+        if (batch.length > 0 && bytes + size > budget) break;
+        taken++;
+        if (size > budget) {
+          this.events.dropped('oversized');
+          continue;
+        }
+        batch.push(json);
+        bytes += size;
+      }
+      this.queue.splice(0, taken);
+      if (batch.length === 0) continue;
+      this.events.sent(batch.length);
+      if (!socket.write(encodeSigned(this.settings.key, nonce, this.envelope(), batch))) return;
     }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { createSecretKey } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { SeededRandom } from '../core/random.js';
 import { backoffDelay } from './backoff.js';
 import {
@@ -8,9 +8,12 @@ import {
   encodeHello,
   encodeSigned,
   encodeSignedJson,
+  encodeSignedV2,
   FrameDecoder,
   FrameKind,
   fromWireValue,
+  listenerVersion,
+  markedNonce,
   openSigned,
   toWireValue,
   type Frame,
@@ -70,6 +73,7 @@ describe('signed frames', () => {
       ok: true,
       envelope,
       payloads: [{ x: 1 }, [2]],
+      version: 1,
     });
     const auth = single(encodeSigned(key, nonce, { ...envelope, seq: 1 }));
     expect(auth.kind).toBe(FrameKind.auth);
@@ -122,6 +126,141 @@ describe('signed frames', () => {
     // An auth frame relabelled as a message has no payload.
     const auth = single(encodeSigned(key, nonce, envelope));
     expect(openSigned(key, nonce, { kind: FrameKind.message, body: auth.body })).toEqual(malformed);
+  });
+});
+
+/** Signs arbitrary bytes as a v2 message frame body, as a member with the key would. */
+function signedV2(signed: Buffer, withNonce: Uint8Array = nonce): Frame {
+  const mac = createHmac('sha256', key)
+    .update(Buffer.from('palisade-raft-v2\0', 'latin1'))
+    .update(withNonce)
+    .update(signed)
+    .digest();
+  return { kind: FrameKind.messageV2, body: Buffer.concat([mac, signed]) };
+}
+
+/** A v2 body after the MAC, field by field (so that tests can break one field at a time). */
+function v2Body(fields: {
+  seq?: number;
+  ids?: readonly string[];
+  count?: number;
+  payloads?: readonly Buffer[];
+}): Buffer {
+  const seq = Buffer.alloc(8);
+  seq.writeDoubleLE(fields.seq ?? 2);
+  const ids = (fields.ids ?? ['g', 'a', 'b']).map((id) => {
+    const bytes = Buffer.from(id);
+    const length = Buffer.alloc(2);
+    length.writeUInt16BE(bytes.byteLength);
+    return Buffer.concat([length, bytes]);
+  });
+  const payloads = fields.payloads ?? [Buffer.from('x')];
+  const count = Buffer.alloc(2);
+  count.writeUInt16BE(fields.count ?? payloads.length);
+  const framed = payloads.map((payload) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(payload.byteLength);
+    return Buffer.concat([length, payload]);
+  });
+  return Buffer.concat([seq, ...ids, count, ...framed]);
+}
+
+describe('v2 (binary) message frames', () => {
+  const payloads = [Buffer.from([0, 1, 255]), Buffer.alloc(0), Buffer.from('zweite Nachricht')];
+
+  it('round-trip a batch, bytes as they were, with the envelope', () => {
+    const unicode = { ...envelope, from: 'pod-ä-1' };
+    const opened = openSigned(key, nonce, single(encodeSignedV2(key, nonce, unicode, payloads)));
+    expect(opened).toEqual({ ok: true, envelope: unicode, payloads, version: 2 });
+  });
+
+  it('fail the MAC with another secret, nonce, flipped byte, or as the other version', () => {
+    const frame = single(encodeSignedV2(key, nonce, envelope, payloads));
+    const badMac = { ok: false, reason: 'bad-mac' };
+    expect(openSigned(otherKey, nonce, frame)).toEqual(badMac);
+    expect(openSigned(key, Buffer.alloc(16, 8), frame)).toEqual(badMac);
+    for (let i = 0; i < frame.body.byteLength; i++) {
+      const body = Buffer.from(frame.body);
+      body.writeUInt8(body.readUInt8(i) ^ 1, i);
+      expect(openSigned(key, nonce, { kind: frame.kind, body })).toEqual(badMac);
+    }
+    // Relabelled across versions, a body never verifies: the MAC domains differ.
+    expect(openSigned(key, nonce, { kind: FrameKind.message, body: frame.body })).toEqual(badMac);
+    const v1 = single(encodeSigned(key, nonce, envelope, ['{"x":1}']));
+    expect(openSigned(key, nonce, { kind: FrameKind.messageV2, body: v1.body })).toEqual(badMac);
+  });
+
+  it('reject authenticated but malformed headers', () => {
+    const malformed = { ok: false, reason: 'malformed' };
+    expect(openSigned(key, nonce, signedV2(v2Body({})))).toMatchObject({ ok: true, version: 2 });
+    for (const broken of [
+      v2Body({ seq: 0 }),
+      v2Body({ seq: 1.5 }),
+      v2Body({ seq: Number.NaN }),
+      v2Body({ seq: 2 ** 53 }),
+      v2Body({ ids: ['g', '', 'b'] }),
+      v2Body({ ids: ['g', 'a', 'x'.repeat(254)] }),
+      v2Body({ payloads: [] }),
+      v2Body({ count: 2 }),
+      v2Body({ count: 0 }),
+      Buffer.concat([v2Body({}), Buffer.from([0])]),
+      Buffer.alloc(7),
+    ]) {
+      expect(openSigned(key, nonce, signedV2(broken))).toEqual(malformed);
+    }
+    expect(openSigned(key, nonce, { kind: FrameKind.messageV2, body: Buffer.alloc(32) })).toEqual(
+      malformed,
+    );
+  });
+
+  it('never throw on random or truncated authenticated bodies, and copy nothing', () => {
+    const random = new SeededRandom(7);
+    const valid = v2Body({ payloads });
+    const bodies: Buffer[] = [];
+    for (let cut = 0; cut < valid.byteLength; cut++) bodies.push(valid.subarray(0, cut));
+    for (let i = 0; i < 2000; i++) {
+      const body = Buffer.from(valid);
+      // a few random bytes changed, or random bytes altogether
+      if (i % 2 === 0) {
+        for (let j = 0; j < 3; j++) body[Math.floor(random.next() * body.byteLength)] = i + j;
+        bodies.push(body);
+      } else bodies.push(randomBytes(Math.floor(random.next() * 64)));
+    }
+    for (const body of bodies) {
+      const frame = signedV2(body);
+      const opened = openSigned(key, nonce, frame);
+      if (!opened.ok) {
+        expect(opened.reason).toBe('malformed');
+        continue;
+      }
+      // Payloads are views into the frame: decoding allocates nothing beyond it.
+      for (const payload of opened.payloads as Buffer[]) {
+        expect(payload.buffer).toBe(frame.body.buffer);
+      }
+    }
+  });
+});
+
+describe('protocol versions', () => {
+  it('a v2 listener marks its nonce, which a v1 dialer accepts as an ordinary hello', () => {
+    const marked = markedNonce(randomBytes(16));
+    expect(listenerVersion(marked)).toBe(2);
+    // The hello keeps the v1 shape (version byte 1, 17 bytes): v1 dialers connect as before.
+    const hello = single(encodeHello(marked));
+    expect(hello.body[0]).toBe(1);
+    expect(decodeHello(hello)?.equals(marked)).toBe(true);
+    // 12 bytes of it stay random.
+    expect(markedNonce(Buffer.alloc(16, 1)).subarray(0, 12).equals(Buffer.alloc(12, 1))).toBe(true);
+  });
+
+  it('a v1 listener (random nonce) gets v1 frames, and a v2 listener opens both', () => {
+    expect(listenerVersion(Buffer.alloc(16, 7))).toBe(1);
+    expect(listenerVersion(randomBytes(16))).toBe(1); // wrong once in 2^32
+    const v2Nonce = markedNonce(randomBytes(16));
+    const v1Frame = single(encodeSigned(key, v2Nonce, envelope, ['{"x":1}']));
+    const v2Frame = single(encodeSignedV2(key, v2Nonce, envelope, [Buffer.from('{"x":1}')]));
+    expect(openSigned(key, v2Nonce, v1Frame)).toMatchObject({ ok: true, version: 1 });
+    expect(openSigned(key, v2Nonce, v2Frame)).toMatchObject({ ok: true, version: 2 });
   });
 });
 
