@@ -186,28 +186,6 @@ export class RequestHeadScan {
   }
 }
 
-/**
- * Converts undici's raw response header list (`Buffer[]`, name/value pairs) to a flat string
- * list for `ServerResponse.writeHead`, dropping hop-by-hop headers.
- */
-export function responseHeaders(raw: readonly Buffer[]): string[] {
-  const out: string[] = [];
-  let drop: string[] | null = null;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1');
-    const kind = classifyHeader(name);
-    if (kind === HeaderKind.HopByHop || kind === HeaderKind.TransferEncoding) continue;
-    if (kind === HeaderKind.Connection) {
-      drop ??= [];
-      connectionTokens((raw[i + 1] as Buffer).toString('latin1'), drop);
-      continue;
-    }
-    out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
-  }
-  if (drop !== null && drop.length > 0) removeNamed(out, drop);
-  return out;
-}
-
 /** Formats a node for `Forwarded: for=` (RFC 7239 §6): IPv6 quoted in brackets. */
 export function forwardedNode(address: string): string {
   return address.includes(':') ? `"[${address}]"` : address;

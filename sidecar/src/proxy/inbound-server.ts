@@ -52,15 +52,12 @@ export class InboundServer extends ProxyServer {
     let path = incoming.target;
     if (path.charCodeAt(0) !== 0x2f /* / */) {
       const target = parseAbsoluteTarget(path);
-      if (target === null) {
-        if (!(path === '*' && incoming.method === 'OPTIONS'))
-          return new BadRequest('invalid request target');
-      } else {
-        // RFC 9112 §3.2.2: the absolute-form's authority replaces Host.
-        host = target.authority;
-        path = target.path;
-        replaceHost(scan.headers, host);
-      }
+      // The asterisk-form (`OPTIONS *`) asks about the server itself: not relayed (400).
+      if (target === null) return new BadRequest('invalid request target');
+      // RFC 9112 §3.2.2: the absolute-form's authority replaces Host.
+      host = target.authority;
+      path = target.path;
+      replaceHost(scan.headers, host);
     }
     if (host === null || !isValidHost(host)) return new BadRequest('missing or invalid Host');
     const headers = scan.headers;

@@ -6,10 +6,4 @@ export * from './upstream.js';
 export * from './proxy-server.js';
 export * from './inbound-server.js';
 export * from './outbound-server.js';
-export {
-  RequestHeadScan,
-  classifyHeader,
-  HeaderKind,
-  responseHeaders,
-  isValidHost,
-} from './headers.js';
+export { RequestHeadScan, classifyHeader, HeaderKind, isValidHost } from './headers.js';

@@ -1,11 +1,9 @@
 /**
- * The terminal handler: sends a `ProxyRequest` to its `Upstream` through an undici `Pool`, using
- * `pool.dispatch` with a handler object (no `request()` wrapper, no response stream objects).
- * The exchange object is at once the undici handler, the `ProxyResponse` and its streaming body,
- * so a proxied request costs one such object and one promise.
+ * The terminal handler: sends a `ProxyRequest` to its `Upstream` through our keep-alive pool
+ * (`upstream-pool.ts`). The exchange object is at once the pool's handler, the `ProxyResponse`
+ * and its streaming body, so a proxied request costs one such object and one promise.
  */
-import { Pool, type Dispatcher } from 'undici';
-import { ClientAborted, UpstreamDown, classifyUpstreamError, type ProxyError } from './errors.js';
+import { ClientAborted, UpstreamDown, type ProxyError } from './errors.js';
 import type {
   Abortable,
   Handler,
@@ -14,11 +12,12 @@ import type {
   ResponseBodySource,
   ResponseSink,
 } from './handler.js';
-import { responseHeaders } from './headers.js';
+import type { ResponseHead } from './response-parser.js';
+import { UpstreamPool, type PoolHandler } from './upstream-pool.js';
 
 /** Connection settings for one upstream origin. Durations in milliseconds. */
 export interface UpstreamOptions {
-  /** Most connections kept to this origin (requests beyond wait in undici's queue). */
+  /** Most connections kept to this origin (requests beyond wait in the pool's queue). */
   readonly connections?: number;
   /** Time to establish a connection. */
   readonly connectTimeoutMs?: number;
@@ -48,9 +47,9 @@ export const upstreamDefaults: Required<UpstreamOptions> = {
   bufferBodyBytes: 64 * 1024,
 };
 
-/** One upstream origin (`http://host:port`) and its connection pool. */
+/** One upstream origin (`host:port`) and its connection pool. */
 export class Upstream {
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
   /** False when health checks know the upstream is down: requests fail fast with 503. */
   available = true;
   /** `clock.now()` of the last dispatch (used for idle eviction of outbound pools). */
@@ -65,17 +64,13 @@ export class Upstream {
   ) {
     const o = { ...upstreamDefaults, ...options };
     this.bufferBodyBytes = o.bufferBodyBytes;
-    const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-    this.pool = new Pool(`http://${hostPart}:${port}`, {
+    this.pool = new UpstreamPool(host, port, {
       connections: o.connections,
-      pipelining: 1,
-      keepAliveTimeout: o.keepAliveTimeoutMs,
-      keepAliveMaxTimeout: Math.max(o.keepAliveTimeoutMs, 1_000),
-      headersTimeout: o.headersTimeoutMs,
-      bodyTimeout: o.bodyTimeoutMs,
+      connectTimeoutMs: o.connectTimeoutMs,
+      headersTimeoutMs: o.headersTimeoutMs,
+      bodyTimeoutMs: o.bodyTimeoutMs,
+      keepAliveTimeoutMs: o.keepAliveTimeoutMs,
       maxHeaderSize: o.maxHeaderSize,
-      strictContentLength: true,
-      connect: { timeout: o.connectTimeoutMs, noDelay: true },
     });
   }
 
@@ -90,7 +85,7 @@ export class Upstream {
   }
 }
 
-/** Response bytes buffered before the server attaches (then undici is paused). */
+/** Response bytes buffered before the server attaches (then the connection is paused). */
 const preAttachHighWater = 64 * 1024;
 /** Bytes of a discarded response read to keep its connection; beyond, the connection is dropped. */
 const discardLimit = 64 * 1024;
@@ -102,14 +97,8 @@ enum State {
   Done,
 }
 
-/**
- * One upstream attempt: undici handler (legacy `onHeaders` API, the one undici runs natively —
- * the newer controller API goes through a wrapper that also parses headers into an object),
- * `ProxyResponse`, and `ResponseBodySource`.
- */
-class UpstreamExchange
-  implements Dispatcher.DispatchHandler, ProxyResponse, ResponseBodySource, Abortable
-{
+/** One upstream attempt: the pool's handler, `ProxyResponse`, and `ResponseBodySource`. */
+class UpstreamExchange implements PoolHandler, ProxyResponse, ResponseBodySource, Abortable {
   statusCode = 0;
   headers: readonly string[] = [];
   body: ResponseBodySource | null = null;
@@ -117,8 +106,8 @@ class UpstreamExchange
   private resolve!: (response: ProxyResponse) => void;
   private reject!: (error: ProxyError) => void;
   private state = State.AwaitingHead;
-  private abortUndici: ((err?: Error) => void) | null = null;
-  private resumeUndici: (() => void) | null = null;
+  private abortConnection: ((reason: ProxyError) => void) | null = null;
+  private resumeConnection: (() => void) | null = null;
   private pending: Buffer[] | null = null;
   private pendingBytes = 0;
   private ended = false;
@@ -138,24 +127,22 @@ class UpstreamExchange
   }
 
   abort(reason: ProxyError): void {
-    if (this.abortUndici !== null) this.abortUndici(reason);
-    else this.failure ??= reason; // not connected yet: onConnect aborts at once
+    if (this.abortConnection !== null) this.abortConnection(reason);
+    else this.failure ??= reason; // queued in the pool: onConnect aborts at once
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortUndici = abort;
+  onConnect(abort: (reason: ProxyError) => void): void {
+    this.abortConnection = abort;
     if (this.failure !== null) abort(this.failure);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // 1xx interim answers are not relayed
-    this.statusCode = statusCode;
-    this.headers = responseHeaders(rawHeaders);
+  onHead(head: ResponseHead, resume: () => void): void {
+    this.statusCode = head.statusCode;
+    this.headers = head.headers;
     this.body = this;
-    this.resumeUndici = resume;
+    this.resumeConnection = resume;
     this.state = State.HeadReceived;
     this.resolve(this);
-    return true;
   }
 
   onData(chunk: Buffer): boolean {
@@ -168,7 +155,7 @@ class UpstreamExchange
     if (this.discarding) {
       this.discarded += chunk.length;
       if (this.discarded > discardLimit)
-        this.abortUndici?.(new ClientAborted('discarded body too large'));
+        this.abortConnection?.(new ClientAborted('discarded body too large'));
       return true;
     }
     if (this.pending === null) this.pending = [chunk];
@@ -186,8 +173,7 @@ class UpstreamExchange
     this.req.inFlight = null;
   }
 
-  onError(err: Error): void {
-    const error = classifyUpstreamError(err);
+  onError(error: ProxyError): void {
     this.req.inFlight = null;
     if (this.state === State.AwaitingHead) {
       this.state = State.Done;
@@ -225,7 +211,7 @@ class UpstreamExchange
     let writable = true;
     if (pending !== null) for (const chunk of pending) writable = sink.write(chunk);
     if (this.pendingBytes >= preAttachHighWater) {
-      if (writable) this.resumeUndici?.();
+      if (writable) this.resumeConnection?.();
       else this.waitForDrain(sink);
     }
   }
@@ -236,13 +222,13 @@ class UpstreamExchange
     this.discarding = true;
     this.discarded = this.pendingBytes;
     if (this.discarded > discardLimit)
-      this.abortUndici?.(new ClientAborted('discarded body too large'));
-    else this.resumeUndici?.();
+      this.abortConnection?.(new ClientAborted('discarded body too large'));
+    else this.resumeConnection?.();
   }
 
   private waitForDrain(sink: ResponseSink): void {
     if (sink.destroyed) return; // 'close' will abort us
-    this.drainListener ??= () => this.resumeUndici?.();
+    this.drainListener ??= () => this.resumeConnection?.();
     sink.onDrain(this.drainListener);
   }
 
@@ -260,7 +246,7 @@ class UpstreamExchange
  * `ProxyError` if no response head arrives; after that, failures surface through `pipeTo`.
  */
 export const forwardToUpstream: Handler = (req) => {
-  // Small bodies are sent with the head in one write (undici corks a Buffer body): cheaper, and
+  // Small bodies are sent with the head in one write: cheaper, and
   // an upstream that answers before reading the body (nginx `return`) cannot leave us mid-write.
   const limit = req.upstream.bufferBodyBytes;
   if (req.body === req.incoming && req.contentLength > 0 && req.contentLength <= limit) {
@@ -277,9 +263,9 @@ function dispatch(req: ProxyRequest): Promise<ProxyResponse> {
   upstream.pool.dispatch(
     {
       path: req.path,
-      method: req.method as Dispatcher.HttpMethod,
+      method: req.method,
       headers: req.headers,
-      body: req.body as Dispatcher.DispatchOptions['body'],
+      body: req.body as Buffer | AsyncIterable<Buffer> | null,
     },
     exchange,
   );
