@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import net from 'node:net';
 import { Readable } from 'node:stream';
 import { Client, Pool } from 'undici';
 import {
@@ -399,6 +400,66 @@ describe('upstream failures', () => {
     expect(res.statusCode).toBe(503);
     expect(res.headers['x-palisade-error']).toBeUndefined();
     await res.body.dump();
+  });
+});
+
+describe('upstream framing (raw upstream)', () => {
+  test('1xx answers are skipped; a close-delimited body is relayed chunked; the next request gets a new connection', async () => {
+    let accepted = 0;
+    const raw = net.createServer((socket) => {
+      accepted++;
+      socket.once('data', () => {
+        socket.end(
+          'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n' +
+            'HTTP/1.0 200 OK\r\nX-Upstream: raw\r\n\r\nuntil-close',
+        );
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const rawPort = (raw.address() as net.AddressInfo).port;
+    const server = new InboundServer({
+      host: '127.0.0.1',
+      app: { host: '127.0.0.1', port: rawPort },
+    });
+    const serverPort = await server.listen();
+    try {
+      for (let i = 0; i < 2; i++) {
+        const reply = await rawExchange(
+          serverPort,
+          'GET /raw HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+        );
+        expect(reply.status).toBe(200);
+        expect(reply.text).not.toContain(' 100 ');
+        expect(reply.text).not.toContain(' 103 ');
+        expect(reply.text.toLowerCase()).toContain('x-upstream: raw');
+        expect(reply.text.toLowerCase()).toContain('transfer-encoding: chunked');
+        expect(reply.text).toContain('\r\n\r\nb\r\nuntil-close\r\n0\r\n\r\n');
+      }
+      expect(accepted).toBe(2);
+    } finally {
+      await server.shutdown(1_000);
+      await new Promise<void>((resolve) => raw.close(() => resolve()));
+    }
+  });
+
+  test('an upstream answer with an invalid head is a 502', async () => {
+    const raw = net.createServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 2000 Nope\r\n\r\n'));
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const server = new InboundServer({
+      host: '127.0.0.1',
+      app: { host: '127.0.0.1', port: (raw.address() as net.AddressInfo).port },
+    });
+    const serverPort = await server.listen();
+    try {
+      const reply = await rawExchange(serverPort, ok);
+      expect(reply.status).toBe(502);
+      expect(reply.text).toContain('UPSTREAM_PROTOCOL');
+    } finally {
+      await server.shutdown(1_000);
+      await new Promise<void>((resolve) => raw.close(() => resolve()));
+    }
   });
 });
 
