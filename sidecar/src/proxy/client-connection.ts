@@ -374,10 +374,11 @@ export class ClientConnection {
 
   /**
    * Closes at once; the request in flight, if any, is aborted through 'close'. A no-op once a
-   * close is under way (a raw error answer must not be cut off before it is flushed).
+   * close is under way (a raw error answer must not be cut off before it is flushed), unless
+   * `force` (shutdown past its deadline).
    */
-  destroy(): void {
-    if (this.closed) return;
+  destroy(force = false): void {
+    if (this.closed && !force) return;
     this.closed = true;
     this.socket.destroy();
   }

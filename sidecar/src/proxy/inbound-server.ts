@@ -41,7 +41,7 @@ export class InboundServer extends ProxyServer {
   }
 
   protected closeUpstreams(): Promise<void> {
-    return this.app.close();
+    return this.app.destroy();
   }
 
   protected toProxyRequest(incoming: ClientExchange): ProxyRequest | ProxyError {

@@ -100,12 +100,12 @@ export class OriginPools {
     }
   }
 
-  /** Closes every pool (after their requests in flight). */
+  /** Destroys every pool (at shutdown, once no client is left to answer). */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     const all = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(all.map((upstream) => upstream.close()));
+    await Promise.all(all.map((upstream) => upstream.destroy()));
   }
 }
 

@@ -135,7 +135,7 @@ export abstract class ProxyServer implements ConnectionHost {
   /**
    * Graceful shutdown: stop accepting, close idle connections, let requests in flight finish
    * (their answers say `connection: close`), and after `deadlineMs` destroy whatever is left,
-   * tunnels included. Then close the upstream pools.
+   * tunnels included. Then destroy the upstream pools.
    */
   async shutdown(deadlineMs: number): Promise<void> {
     this.draining = true;
@@ -148,7 +148,7 @@ export abstract class ProxyServer implements ConnectionHost {
     const first = await Promise.race([closed, deadline]);
     clearTimeout(timer);
     if (first === 'deadline') {
-      for (const connection of this.connections) connection.destroy();
+      for (const connection of this.connections) connection.destroy(true);
       for (const tunnel of this.tunnels) tunnel.destroy();
       await closed;
     }
@@ -157,7 +157,10 @@ export abstract class ProxyServer implements ConnectionHost {
     await this.closeUpstreams();
   }
 
-  /** Closes the pools of this direction (after in-flight requests). */
+  /**
+   * Destroys the pools of this direction: called once every client connection is gone, so an
+   * upstream exchange still open has nobody to answer.
+   */
   protected abstract closeUpstreams(): Promise<void>;
 
   /** Builds the request for the stack, or the error to answer with. */

@@ -261,7 +261,7 @@ class UpstreamConnection {
     let sent = 0;
     try {
       for await (const chunk of body) {
-        if (this.handler !== handler || this.closed || this.responseDone) return;
+        if (this.handler !== handler || this.closed) return;
         if (chunk.length === 0) continue;
         sent += chunk.length;
         if (declared !== -1 && sent > declared)
@@ -283,7 +283,6 @@ class UpstreamConnection {
         throw new ClientAborted('request body shorter than its Content-Length');
       if (declared === -1) this.socket.write('0\r\n\r\n', 'latin1');
       this.requestSent = true;
-      if (this.responseDone) this.finish();
     } catch (error) {
       if (this.handler === handler && !this.closed) this.destroy(classifyUpstreamError(error));
     }
@@ -462,7 +461,14 @@ class UpstreamConnection {
     this.responseDone = true;
     if (extra) this.reusable = false;
     handler.onComplete();
-    if (this.requestSent) this.finish();
+    if (this.requestSent) {
+      this.finish();
+    } else {
+      // The upstream answered before the streamed request body was sent whole: the rest is
+      // not wanted, and the connection cannot carry another request.
+      this.handler = null;
+      this.destroy(null);
+    }
   }
 
   /** Both directions are done: back to the pool, or closed. */
