@@ -114,40 +114,21 @@ const upstreamUnavailableCodes = new Set([
 ]);
 
 /**
- * Maps an error thrown by undici or a socket to a `ProxyError`. `ProxyError`s (ours, passed
- * through undici's abort) come back unchanged.
+ * Maps a socket error (or anything a request body stream threw) to a `ProxyError`. `ProxyError`s
+ * (ours, e.g. a body over the limit) come back unchanged.
  */
 export function classifyUpstreamError(err: unknown): ProxyError {
   if (err instanceof ProxyError) return err;
   const code = (err as { code?: unknown } | null)?.code;
   switch (code) {
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
     case 'ETIMEDOUT':
       return new UpstreamTimeout('upstream timed out', err);
-    case 'UND_ERR_SOCKET':
     case 'ECONNRESET':
     case 'EPIPE':
-    case 'UND_ERR_CLOSED':
       return new UpstreamReset('upstream connection closed', err);
-    case 'HPE_INVALID_CONSTANT':
-    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
-    case 'UND_ERR_HEADERS_OVERFLOW':
-      return new UpstreamProtocolError('invalid upstream response', err);
-    case 'UND_ERR_INVALID_ARG':
-      // undici refused something Node's parser let through (e.g. an asterisk-form target).
-      return new BadRequest('request not relayable', err);
-    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
-      return new ClientAborted('request body shorter than its Content-Length', err);
     default:
-      if (typeof code === 'string') {
-        if (upstreamUnavailableCodes.has(code))
-          return new UpstreamUnavailable('upstream unreachable', err);
-        if (code.startsWith('HPE_'))
-          return new UpstreamProtocolError('invalid upstream response', err);
-      }
+      if (typeof code === 'string' && upstreamUnavailableCodes.has(code))
+        return new UpstreamUnavailable('upstream unreachable', err);
       return new InternalProxyError('unexpected proxy error', err);
   }
 }
