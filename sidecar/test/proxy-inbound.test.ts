@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import net from 'node:net';
 import { Readable } from 'node:stream';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Client, Pool } from 'undici';
 import {
   InboundServer,
@@ -16,6 +18,10 @@ import { startEchoServer, type EchoReply, type EchoServer } from './support/echo
 import { openSocket, rawExchange, readHead, readUntilClose } from './support/http-raw.js';
 
 const ok = 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n';
+
+v8.setFlagsFromString('--expose-gc');
+/** V8's `gc()`, from a fresh context (the flag set at run time applies to new contexts). */
+const collectGarbage = vm.runInNewContext('gc') as () => void;
 
 let echo: EchoServer;
 let proxy: InboundServer;
@@ -190,8 +196,8 @@ describe('inbound proxying', () => {
     expect(headerValues(reply.rawHeaders, 'host')).toEqual(['shop.example:8080']);
   });
 
-  test('streams a 96 MiB body through and back without buffering it', async () => {
-    const total = 96 * 1024 * 1024;
+  test('streams a 256 MiB body through and back without buffering it', async () => {
+    const total = 256 * 1024 * 1024;
     const piece = Buffer.alloc(256 * 1024, 0x62);
     let produced = 0;
     const source = new Readable({
@@ -212,13 +218,23 @@ describe('inbound proxying', () => {
       body: source,
     });
     let received = 0;
+    let nextCollection = 16 * 1024 * 1024;
     for await (const chunk of res.body) {
       received += (chunk as Buffer).length;
+      // Buffers already relayed are garbage that V8 frees when it gets around to it (after up
+      // to 64 MiB of external memory when little JS garbage is made): collect every 16 MiB so
+      // that RSS measures what is held, not how lazy the collector was.
+      if (received >= nextCollection) {
+        nextCollection += 16 * 1024 * 1024;
+        collectGarbage();
+      }
       peak = Math.max(peak, process.memoryUsage().rss);
     }
     expect(received).toBe(total);
-    // Client, proxy and upstream share this process: all three together stay far below the body size.
-    expect(peak - baseline).toBeLessThan(64 * 1024 * 1024);
+    // Client, proxy and upstream share this process: all three together stay far below the body
+    // size. (A fresh process grows by up to ~80 MB here whatever the body size — heap, code,
+    // allocator arenas — so the body must be well above that for the bound to mean something.)
+    expect(peak - baseline).toBeLessThan(128 * 1024 * 1024);
   }, 30_000);
 
   test('a client that stops reading holds back the upstream instead of filling memory', async () => {
