@@ -1,10 +1,12 @@
 /**
- * The client-node adapter of `ConfigMapClient`: a label-selected list and watch of one
- * namespace's ConfigMaps. @kubernetes/client-node is imported here only, lazily, so the
- * standalone sidecar never loads it.
+ * The `ConfigMapClient` of Kubernetes mode: a label-selected list and watch of one namespace's
+ * ConfigMaps. In a pod, the lean `node:https` client of `in-cluster-client.ts`; with a kubeconfig
+ * file (runs outside a cluster), @kubernetes/client-node, imported here only and lazily, so that
+ * neither a pod nor the standalone sidecar loads it.
  */
 import type { Random } from '../core/random.js';
 import type { ConfigMapClient } from './config-map-reflector.js';
+import { inClusterAccess, inClusterConfigMapClient } from './in-cluster-client.js';
 import { CONFIG_MAP_SELECTOR } from './select-config.js';
 
 /** Where the API server is and who we are to it. */
@@ -19,14 +21,23 @@ export interface KubeClientOptions {
 /** Watches last 5–10 minutes, like client-go's reflector, then resume from the last version. */
 const WATCH_MIN_SECONDS = 300;
 
-/** Builds the client (loads client-node and the credentials). */
+/** Builds the client (reads the credentials). */
 export async function createKubeConfigMapClient(
   options: KubeClientOptions,
 ): Promise<ConfigMapClient> {
+  const watchSeconds = (): number =>
+    WATCH_MIN_SECONDS + Math.floor(options.random.next() * WATCH_MIN_SECONDS);
+  if (options.kubeconfigPath === undefined) {
+    return inClusterConfigMapClient(
+      inClusterAccess(),
+      options.namespace,
+      CONFIG_MAP_SELECTOR,
+      watchSeconds,
+    );
+  }
   const { CoreV1Api, KubeConfig, Watch } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
-  if (options.kubeconfigPath !== undefined) kubeConfig.loadFromFile(options.kubeconfigPath);
-  else kubeConfig.loadFromCluster();
+  kubeConfig.loadFromFile(options.kubeconfigPath);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const watcher = new Watch(kubeConfig);
   const { namespace } = options;
@@ -46,7 +57,7 @@ export async function createKubeConfigMapClient(
           labelSelector: CONFIG_MAP_SELECTOR,
           resourceVersion,
           allowWatchBookmarks: true,
-          timeoutSeconds: WATCH_MIN_SECONDS + Math.floor(options.random.next() * WATCH_MIN_SECONDS),
+          timeoutSeconds: watchSeconds(),
         },
         (type: string, object: unknown) => onEvent(type, object),
         onDone,
