@@ -129,6 +129,19 @@ describe('inbound proxying', () => {
     expect(text).toContain('"body":"hello world"');
   });
 
+  test('a head that arrives a byte at a time is read whole', async () => {
+    const socket = await openSocket(port);
+    const reply = readUntilClose(socket);
+    const head = 'GET /bytes HTTP/1.1\r\nHost: a\r\nX-Slow: 1\r\nConnection: close\r\n\r\n';
+    for (const byte of head) {
+      await new Promise<void>((resolve) => socket.write(byte, () => resolve()));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const { status, text } = await reply;
+    expect(status).toBe(200);
+    expect(text).toContain('"path":"/bytes"');
+  });
+
   test('pipelined requests on one connection are answered in order, then the connection closes', async () => {
     const reply = await rawExchange(
       port,

@@ -340,6 +340,8 @@ export class ClientConnection {
   /** `performance.now()` when the current head started (or the idle period began). */
   private phaseStart: number;
   private buffer: Buffer | null = null;
+  /** Bytes at the start of `buffer` already searched and checked while a head is incomplete. */
+  private headChecked = 0;
   private current: ClientExchange | null = null;
   private bodyRemaining = 0;
   private decoder: ChunkedDecoder | null = null;
@@ -484,29 +486,37 @@ export class ClientConnection {
   private readOneHead(): boolean {
     const buffer = this.buffer as Buffer;
     const limits = this.host.limits;
+    const checked = this.headChecked;
     let start = 0;
     // RFC 9112 §2.2: empty lines before a request line are ignored.
-    while (start + 1 < buffer.length && buffer[start] === 0x0d && buffer[start + 1] === 0x0a)
-      start += 2;
-    if (start === buffer.length) {
-      this.buffer = null;
-      return false;
+    if (checked === 0) {
+      while (start + 1 < buffer.length && buffer[start] === 0x0d && buffer[start + 1] === 0x0a)
+        start += 2;
+      if (start === buffer.length) {
+        this.buffer = null;
+        return false;
+      }
     }
     if (this.idle) {
       this.idle = false;
       this.phaseStart = performance.now();
     }
-    const end = buffer.indexOf(crlfcrlf, start);
+    const end = buffer.indexOf(crlfcrlf, Math.max(start, checked - 3));
     if (end === -1) {
       if (buffer.length - start > limits.maxHeaderSize) {
         this.refuse(new HeadersTooLarge('request head too large'));
         return false;
       }
-      const early = partialHeadError(buffer.toString('latin1', start));
-      if (early !== null) this.refuse(early);
-      else this.buffer = start === 0 ? buffer : buffer.subarray(start);
+      const early = partialHeadError(buffer.toString('latin1', start), checked);
+      if (early !== null) {
+        this.refuse(early);
+      } else {
+        this.buffer = start === 0 ? buffer : buffer.subarray(start);
+        this.headChecked = this.buffer.length;
+      }
       return false;
     }
+    this.headChecked = 0;
     const headEnd = end + 4;
     if (headEnd - start > limits.maxHeaderSize) {
       this.refuse(new HeadersTooLarge('request head too large'));

@@ -92,6 +92,7 @@ describe('parseRequestHead', () => {
     ['a bare CR', 'GET / HTTP/1.1\r\nHost: x\rX-A: 1\r\n\r\n'],
     ['a space in the target', 'GET /a b HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['a non-token method', 'GE(T / HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a method longer than 32', `${'A'.repeat(33)} / HTTP/1.1\r\nHost: x\r\n\r\n`],
     ['a missing target', 'GET  HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['a malformed version', 'GET / HTTP/1\r\nHost: x\r\n\r\n'],
     ['two Host lines', 'GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n'],
@@ -104,13 +105,23 @@ describe('parseRequestHead', () => {
 
 describe('partialHeadError', () => {
   it('lets a plausible start through, a CR at the end included', () => {
-    expect(partialHeadError('GET / HTTP/1.1\r\nHost: a\r')).toBeNull();
-    expect(partialHeadError('PO')).toBeNull();
+    expect(partialHeadError('GET / HTTP/1.1\r\nHost: a\r', 0)).toBeNull();
+    expect(partialHeadError('PO', 0)).toBeNull();
   });
 
-  it('refuses garbage, bare LF and non-token methods before the head is complete', () => {
-    expect(partialHeadError('\x16\x03\x01\x02')).toBeInstanceOf(BadRequest);
-    expect(partialHeadError('GET / HTTP/1.1\nHost: a')).toBeInstanceOf(BadRequest);
-    expect(partialHeadError('G{ET /')).toBeInstanceOf(BadRequest);
+  it('refuses garbage, bare LF, long and non-token methods before the head is complete', () => {
+    expect(partialHeadError('\x16\x03\x01\x02', 0)).toBeInstanceOf(BadRequest);
+    expect(partialHeadError('GET / HTTP/1.1\nHost: a', 0)).toBeInstanceOf(BadRequest);
+    expect(partialHeadError('G{ET /', 0)).toBeInstanceOf(BadRequest);
+    expect(partialHeadError('A'.repeat(33), 0)).toBeInstanceOf(BadRequest);
+  });
+
+  it('checks only what is new, yet sees a CRLF or bare LF split across calls', () => {
+    // CR checked at the end of the first part, its LF arrives next: fine.
+    expect(partialHeadError('GET / HTTP/1.1\r\nHost', 15)).toBeNull();
+    // A bare LF right where the new bytes start.
+    expect(partialHeadError('GET / HTTP/1.1\r\nHost: a\nX', 24)).toBeInstanceOf(BadRequest);
+    // Old bytes are not re-checked (the method was validated before).
+    expect(partialHeadError('GET / HTTP/1.1\r\nHost: a', 40)).toBeNull();
   });
 });

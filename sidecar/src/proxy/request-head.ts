@@ -43,7 +43,10 @@ for (let c = 0x61; c <= 0x7a; c++) tchar[c] = 1;
  */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const forbiddenInHead = /[\0-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
+const forbiddenInHeadFrom = new RegExp(forbiddenInHead.source, 'g');
 const contentLengthPattern = /^[0-9]{1,15}$/;
+/** Longer methods are refused (the longest registered one, `UPDATEREDIRECTREF`, has 17). */
+const maxMethodLength = 32;
 
 /** True when `c` is a space or horizontal tab. */
 function isOws(c: number): boolean {
@@ -61,6 +64,7 @@ export function parseRequestHead(text: string): RequestHead | ProxyError {
   const sp2 = sp1 === -1 ? -1 : text.indexOf(' ', sp1 + 1);
   if (sp1 <= 0 || sp2 === -1 || sp2 > lineEnd || sp2 === sp1 + 1)
     return new BadRequest('malformed request line');
+  if (sp1 > maxMethodLength) return new BadRequest('method too long');
   for (let i = 0; i < sp1; i++)
     if (tchar[text.charCodeAt(i)] !== 1) return new BadRequest('invalid method');
   for (let i = sp1 + 1; i < sp2; i++) {
@@ -161,17 +165,22 @@ export function parseRequestHead(text: string): RequestHead | ProxyError {
 }
 
 /**
- * Checks the start of a head that is not complete yet, so that garbage (a TLS hello, binary,
- * bare LF line endings) is refused at once instead of after the head timeout. `text` is what
- * arrived so far, as latin1.
+ * Checks a head that is not complete yet, so that garbage (a TLS hello, binary, bare LF line
+ * endings) is refused at once instead of after the head timeout. `text` is what arrived so far,
+ * as latin1; `from` is how much of it an earlier call already checked, so that a client sending
+ * its head a byte at a time costs linear, not quadratic, work.
  */
-export function partialHeadError(text: string): ProxyError | null {
+export function partialHeadError(text: string, from: number): ProxyError | null {
   // A CR at the very end may be the first half of a CRLF still on its way.
   const settled = text.endsWith('\r') ? text.slice(0, -1) : text;
-  if (forbiddenInHead.test(settled))
+  // The lookbehind sees the bytes before `lastIndex`, so a CRLF split across calls is whole.
+  forbiddenInHeadFrom.lastIndex = Math.max(0, from - 1);
+  if (forbiddenInHeadFrom.test(settled))
     return new BadRequest('control character or bare CR/LF in head');
+  if (from > maxMethodLength) return null; // the method was checked whole already
   const space = text.indexOf(' ');
   const methodEnd = space === -1 ? text.length : space;
+  if (methodEnd > maxMethodLength) return new BadRequest('method too long');
   for (let i = 0; i < methodEnd; i++)
     if (tchar[text.charCodeAt(i)] !== 1) return new BadRequest('invalid method');
   return null;
