@@ -33,14 +33,17 @@ const steps: readonly { readonly label: string; readonly specifier: string | nul
   { label: '+ prom-client (registry)', specifier: 'prom-client/lib/registry.js' },
   { label: '+ @palisade/crds (TypeBox, ajv, CEL)', specifier: '@palisade/crds' },
   { label: '+ express', specifier: 'express' },
-  { label: '+ undici', specifier: 'undici' },
   { label: '+ the rest of palisade-sidecar (main.js)', specifier: './dist/main.js' },
   { label: '+ ioredis (first global rate limit)', specifier: 'ioredis' },
   {
     label: '+ OpenTelemetry trace SDK + OTLP exporter (tracing on)',
     specifier: '@opentelemetry/exporter-trace-otlp-http',
   },
-  { label: '+ @kubernetes/client-node (--kubernetes)', specifier: '@kubernetes/client-node' },
+  { label: '+ undici (saga step calls: first raft section)', specifier: 'undici' },
+  {
+    label: '+ @kubernetes/client-node (--kubeconfig runs only; pods use in-cluster-client)',
+    specifier: '@kubernetes/client-node',
+  },
 ];
 
 /** The child: imports the steps in order, printing one JSON line per step. */
