@@ -10,6 +10,8 @@ import { RaftTransport } from './transport.js';
 
 /** One measured configuration. */
 export interface TransportMeasurement {
+  /** `json`: the messages' v1 JSON (bytes as base64) in v2 frames; `binary`: raw bytes. */
+  readonly format: 'json' | 'binary';
   readonly messages: number;
   readonly payloadBytes: number;
   readonly messagesPerSecond: number;
@@ -27,13 +29,35 @@ function decode(payload: unknown): BenchMessage {
   return { n, data };
 }
 
+/** The binary form (v2 frames): `[n f64 LE][data]`, as a driver's codec would carry bytes. */
+const codec = {
+  encode(message: BenchMessage): Uint8Array {
+    const bytes = Buffer.allocUnsafe(8 + message.data.byteLength);
+    bytes.writeDoubleLE(message.n, 0);
+    bytes.set(message.data, 8);
+    return bytes;
+  },
+  decode(bytes: Buffer): BenchMessage {
+    if (bytes.byteLength < 8) throw new Error('bad message');
+    return { n: bytes.readDoubleLE(0), data: new Uint8Array(bytes.subarray(8)) };
+  },
+};
+
 /** Sends `count` messages carrying `payloadBytes` of bytes each from one member to another. */
 export async function measureTransport(
   count: number,
   payloadBytes: number,
+  format: 'json' | 'binary' = 'binary',
 ): Promise<TransportMeasurement> {
   const secret = randomBytes(32);
-  const common = { group: 'bench', secret, decode, peers: [], maxQueue: count };
+  const common = {
+    group: 'bench',
+    secret,
+    decode,
+    codec: format === 'binary' ? codec : undefined,
+    peers: [],
+    maxQueue: count,
+  };
   const a = await RaftTransport.start({
     ...common,
     id: 'a',
@@ -64,6 +88,7 @@ export async function measureTransport(
     await done;
     const seconds = (performance.now() - started) / 1000;
     return {
+      format,
       messages: count,
       payloadBytes,
       messagesPerSecond: Math.round(count / seconds),
@@ -83,7 +108,9 @@ export async function main(): Promise<void> {
     [20_000, 1024],
     [500, 256 * 1024],
   ] as const) {
-    results.push(await measureTransport(count, size));
+    for (const format of ['json', 'binary'] as const) {
+      results.push(await measureTransport(count, size, format));
+    }
   }
   console.table(results);
 }
