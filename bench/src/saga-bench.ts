@@ -123,14 +123,19 @@ function metricValue(text: string, name: string): number {
   return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-/** The leader's applied index and number of WAL saves with entries. */
-async function raftCounters(admin: number): Promise<{ entries: number; saves: number }> {
+/** The leader's applied index, number of WAL saves with entries, and Raft term. */
+async function raftCounters(
+  admin: number,
+): Promise<{ entries: number; saves: number; term: number }> {
   const text = (await call(admin, 'GET', '/metrics')).body;
   return {
     entries: metricValue(text, 'palisade_raft_applied_index'),
     saves: metricValue(text, 'palisade_raft_append_duration_seconds_count'),
+    term: metricValue(text, 'palisade_raft_term'),
   };
 }
+
+const TERMINAL = ['Completed', 'Compensated', 'Failed', 'NeedsAttention'];
 
 interface Member {
   id: string;
@@ -274,12 +279,21 @@ async function main(): Promise<void> {
     const cpuBefore = members.map((m) => cpuMs(m.child.pid as number));
     const benchCpuBefore = process.cpuUsage();
     const raftBefore = await raftCounters(leader.admin);
+    let unavailable = 0;
+    const startOrder = () =>
+      call(leader.admin, 'POST', '/v1/sagas/bench/order', { input: { items: [1, 2], total: 9 } });
     const saga = await closedLoop(async () => {
       let done: () => void = () => undefined;
       const finished = new Promise<void>((r) => (done = r));
-      const res = await call(leader.admin, 'POST', '/v1/sagas/bench/order', {
-        input: { items: [1, 2], total: 9 },
-      });
+      // A 503 (leader change, commit timeout) is what a client must expect: it waits Retry-After
+      // and starts again (the first attempt may have started an instance nobody waits for; it
+      // still runs to its end). The wait counts in this instance's latency.
+      let res = await startOrder();
+      while (res.status === 503) {
+        unavailable++;
+        await new Promise((r) => setTimeout(r, 1000));
+        res = await startOrder();
+      }
       if (res.status !== 202) throw new Error(`start answered ${res.status}: ${res.body}`);
       const { id } = JSON.parse(res.body) as { id: string };
       ids.push(id);
@@ -297,22 +311,32 @@ async function main(): Promise<void> {
       entries: (raftAfter.entries - raftBefore.entries) / saga.instances,
       saves: (raftAfter.saves - raftBefore.saves) / saga.instances,
     };
+    // A new term during the load means an election: the leader was silent too long (a stall).
+    const elections = raftAfter.term - raftBefore.term;
 
-    // Every instance must end Completed (read back after the load).
+    // Every instance must end Completed (read back after the load). One that ends otherwise, or
+    // is not finished within 30 s of the load's end, is counted by its state (with its error)
+    // instead of stopping the run: the report says what happened to it.
     let completed = 0;
+    const others = new Map<string, number>();
+    const readUntil = Date.now() + 30_000; // then each remaining instance is read once
     for (const id of ids) {
-      const view = await waitFor(
+      let last = 'unreadable';
+      const state = await waitFor(
         `instance ${id}`,
         async () => {
           const res = await call(leader.admin, 'GET', `/v1/sagas/bench/order/${id}`);
-          const state = (JSON.parse(res.body) as { state?: string }).state;
-          return state === 'Completed' ? state : undefined;
+          // Beyond 50,000 finished instances the oldest are forgotten (retention cap).
+          if (res.status === 404) return 'forgotten (retention cap)';
+          const view = JSON.parse(res.body) as { state?: string; error?: string };
+          last = `${view.state ?? `HTTP ${res.status}`}${view.error ? ` (${view.error})` : ''}`;
+          return view.state !== undefined && TERMINAL.includes(view.state) ? last : undefined;
         },
-        30_000,
-      );
-      if (view === 'Completed') completed++;
+        Math.max(0, readUntil - Date.now()),
+      ).catch(() => `not finished after the run: ${last}`);
+      if (state === 'Completed') completed++;
+      else others.set(state, (others.get(state) ?? 0) + 1);
     }
-
     const result = {
       date: new Date().toISOString(),
       command: 'bash bench/run-saga.sh',
@@ -323,9 +347,12 @@ async function main(): Promise<void> {
       baseline,
       saga,
       completed,
+      others: Object.fromEntries(others),
       cpuPerInstanceMs,
       benchCpuPerInstanceMs,
       raftPerInstance,
+      elections,
+      unavailable,
       ratios: {
         throughput: saga.perSecond / baseline.perSecond,
         p99: saga.p99 / baseline.p99,
@@ -346,8 +373,8 @@ async function main(): Promise<void> {
       `| saga on 3 sidecars (Raft) | ${saga.instances} | ${saga.perSecond.toFixed(0)} | ${saga.p50.toFixed(1)} | ${saga.p99.toFixed(1)} |`,
       '',
       `Ratios (saga / baseline): throughput ${result.ratios.throughput.toFixed(2)}×, p99 ${result.ratios.p99.toFixed(1)}×. Target ≥ 500 instances/s: ${saga.perSecond >= 500 ? 'met' : 'not met'}.`,
-      `Completed after the run: ${completed} of ${ids.length}. CPU per instance (ms) by member: ${members.map((m, i) => `${m.id}${m.id === leaderId ? ' (leader)' : ''} ${cpuPerInstanceMs[i]?.toFixed(2)}`).join(', ')}; this process (clients and step services, baseline excluded) ${benchCpuPerInstanceMs.toFixed(2)}.`,
-      `Raft log per instance (leader): ${raftPerInstance.entries.toFixed(2)} entries, ${raftPerInstance.saves.toFixed(2)} WAL saves.`,
+      `Completed after the run: ${completed} of ${ids.length}${others.size > 0 ? ` (others: ${[...others].map(([state, n]) => `${n} ${state}`).join('; ')})` : ''}. CPU per instance (ms) by member: ${members.map((m, i) => `${m.id}${m.id === leaderId ? ' (leader)' : ''} ${cpuPerInstanceMs[i]?.toFixed(2)}`).join(', ')}; this process (clients and step services, baseline excluded) ${benchCpuPerInstanceMs.toFixed(2)}.`,
+      `Raft log per instance (leader): ${raftPerInstance.entries.toFixed(2)} entries, ${raftPerInstance.saves.toFixed(2)} WAL saves. Elections during the load: ${elections}; starts answered 503 (retried after 1 s): ${unavailable}.`,
       '',
     ].join('\n');
     writeFileSync(path.join(out, `saga-${stamp}.md`), md);
