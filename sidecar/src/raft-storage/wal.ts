@@ -11,9 +11,11 @@
  *
  * Durability contract: {@link Wal.append} only encodes and buffers; nothing is on disk, and
  * nothing may be acknowledged or sent, until the {@link Wal.sync} that follows has resolved. One
- * `sync()` writes every buffered record with one write per segment and one fdatasync per segment
- * touched, plus one fsync of the directory when it created a segment (so the new file's name is
- * durable too). A failed write or fsync makes the log unusable (`PALISADE_WAL_FAILED`): after a
+ * `sync()` writes every buffered record with one synchronous write per segment touched (segments
+ * are open with `O_DSYNC`: the write returns once its data and the file size it adds are on disk,
+ * as a write followed by `fdatasync` — in one system call, so one thread-pool round trip of the
+ * event loop instead of two), plus one fsync of the directory when it created a segment (so the
+ * new file's name is durable too). A failed write or fsync makes the log unusable (`PALISADE_WAL_FAILED`): after a
  * failed fsync the kernel may have dropped the dirty pages, so retrying could report success for
  * data that is not on disk.
  *
@@ -22,6 +24,7 @@
  * anything else that does not check out is corruption and raises `PALISADE_WAL_CORRUPT`. See
  * {@link scanSegment} for the exact rule.
  */
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -59,7 +62,10 @@ export interface FsyncTarget {
  * before it. Production passes none.
  */
 export interface WalHooks {
-  /** Awaited before each fdatasync/fsync; a throw is handled like a failed fsync. */
+  /**
+   * Awaited before each durable step: a segment's synchronous (`O_DSYNC`) write, an
+   * fdatasync/fsync. A throw is handled like a failed fsync.
+   */
   beforeFsync?(target: FsyncTarget): Promise<void> | void;
 }
 
@@ -76,6 +82,17 @@ export interface WalOptions {
   readonly maxRecordBytes?: number;
   readonly hooks?: WalHooks;
 }
+
+/**
+ * How the segment being appended to is open: each write is durable when it returns (`O_DSYNC`,
+ * data-integrity completion: the data and the metadata needed to read it back, i.e. the new file
+ * size — what `fdatasync` guarantees). A sync is then one write system call on the thread pool
+ * rather than a write and an `fdatasync`, each a round trip between the event loop and a pool
+ * thread: on a loaded machine every such wake-up waits for a CPU, and on this path it was
+ * 0.2–0.4 ms at the median (> 1 ms at p90) of a lease acquire's latency, on the leader and again
+ * on the follower.
+ */
+const SEGMENT_APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_DSYNC;
 
 /** Bytes before the type byte of each frame: length and checksum. */
 export const FRAME_HEADER_BYTES = 8;
@@ -266,7 +283,7 @@ export class Wal {
     }
     const tailSeq = segments[segments.length - 1] ?? 1;
     const tailPath = join(options.dir, segmentFileName(tailSeq));
-    const file = await open(tailPath, 'a');
+    const file = await open(tailPath, SEGMENT_APPEND | constants.O_CREAT);
     if (created) {
       try {
         await hooks.beforeFsync?.({ kind: 'directory', path: options.dir });
@@ -347,10 +364,10 @@ export class Wal {
       await rename(temporary, path);
       await this.file?.close();
       this.file = undefined;
-      this.file = await open(path, 'a');
+      this.file = await open(path, SEGMENT_APPEND);
       this.fileSeq = seq;
       this.segmentList.push(seq);
-      await this.fsync({ kind: 'directory', path: this.dir });
+      await this.syncDirectory();
       return seq;
     });
   }
@@ -369,7 +386,7 @@ export class Wal {
         await unlink(join(this.dir, segmentFileName(s)));
         this.segmentList.splice(this.segmentList.indexOf(s), 1);
       }
-      if (doomed.length > 0) await this.fsync({ kind: 'directory', path: this.dir });
+      if (doomed.length > 0) await this.syncDirectory();
       return doomed.length;
     });
   }
@@ -442,12 +459,12 @@ export class Wal {
     let created = false;
     for (const group of groups) {
       if (group.create) {
-        // The previous segment is complete and was fsynced by the iteration that wrote it (or
-        // by an earlier sync), so it can never end in a torn write.
+        // The previous segment is complete and was made durable by the iteration that wrote it
+        // (or by an earlier sync), so it can never end in a torn write.
         await this.file?.close();
         this.file = undefined;
         const path = join(this.dir, segmentFileName(group.seq));
-        this.file = await open(path, 'ax');
+        this.file = await open(path, SEGMENT_APPEND | constants.O_CREAT | constants.O_EXCL);
         this.fileSeq = group.seq;
         this.segmentList.push(group.seq);
         created = true;
@@ -455,16 +472,18 @@ export class Wal {
       const file = this.file;
       if (file === undefined) throw new Error('WAL has no open segment');
       const only = group.frames.length === 1 ? group.frames[0] : undefined;
-      await writeAll(file, only ?? Buffer.concat(group.frames));
-      await this.fsync({ kind: 'file', path: join(this.dir, segmentFileName(this.fileSeq)) });
+      await this.hooks.beforeFsync?.({
+        kind: 'file',
+        path: join(this.dir, segmentFileName(this.fileSeq)),
+      });
+      await writeAll(file, only ?? Buffer.concat(group.frames)); // O_DSYNC: durable on return
     }
-    if (created) await this.fsync({ kind: 'directory', path: this.dir });
+    if (created) await this.syncDirectory();
   }
 
-  private async fsync(target: FsyncTarget): Promise<void> {
-    await this.hooks.beforeFsync?.(target);
-    if (target.kind === 'directory') await syncDirectory(target.path);
-    else await this.file?.datasync();
+  private async syncDirectory(): Promise<void> {
+    await this.hooks.beforeFsync?.({ kind: 'directory', path: this.dir });
+    await syncDirectory(this.dir);
   }
 }
 
