@@ -46,6 +46,7 @@ import { leaseFailoverBoundsMs, measureLeaseFailover } from './raft-k8s-lease.js
 import {
   closedLoop,
   leaseAcquire,
+  oneAtATime,
   openLoop,
   parseHttpAnswer,
   parseRespAnswer,
@@ -187,6 +188,7 @@ async function measureHttpFloor(): Promise<LoadFigures['peak']> {
 }
 
 interface LoadFigures {
+  sequential: Awaited<ReturnType<typeof oneAtATime>>;
   at100: RateResult;
   at1000: RateResult & { perOp: Record<string, { cpuUs: number; waitUs: number }> };
   peak: LoadResult & { perOp: Record<string, { cpuUs: number; waitUs: number }> };
@@ -203,12 +205,15 @@ async function measureLoad(
   const rate = (r: number, s: number): Promise<RateResult> =>
     openLoop(port, parse, r, s, (_w, i) => acquire(`lat-${i % 5000}`, `h${i}`, 100));
   await rate(500, 1); // warm-up (JIT, connections)
+  const sequential = await oneAtATime(port, parse, 500, (_w, i) =>
+    acquire(`one-${i % 5000}`, `h${i}`, 100),
+  );
   const at100 = await rate(100, Math.min(seconds, 5));
   const at1000 = await withProcessTimes(pids, () => rate(1000, seconds));
   const peak = await withProcessTimes(pids, () =>
     closedLoop(port, parse, 256, 5, (w, i) => acquire(`peak-${w}-${i % 50}`, `w${w}`, 200)),
   );
-  return { at100, at1000, peak };
+  return { sequential, at100, at1000, peak };
 }
 
 async function main(): Promise<void> {
@@ -364,8 +369,9 @@ async function main(): Promise<void> {
       .reduce((sum, [, v]) => sum + v.cpuUs, 0);
   const capacity = (figures: LoadFigures['peak']): number =>
     (os.cpus().length * 1e6) / serverCpu(figures);
-  const lat = (r: RateResult): string =>
+  const lat = (r: { p50: number; p99: number; ok: number; total: number }): string =>
     `${fmt(r.p50)} / ${fmt(r.p99)} ms (${r.ok}/${r.total} answered)`;
+  const lag = (r: RateResult): string => `${fmt(r.lagP50)} / ${fmt(r.lagP99)} ms`;
   out.ratios = {
     ...(out.ratios as object),
     peakVsRedis: raftLoad.peak.opsPerSecond / redisLoad.peak.opsPerSecond,
@@ -374,8 +380,10 @@ async function main(): Promise<void> {
   md.push(
     "| lease acquire on loopback (3 members, leader's admin API) vs Redis `SET NX PX` (1 process, appendfsync always) | Palisade Raft | Redis | ratio Raft/Redis |",
     '|---|---|---|---|',
+    `| latency one request at a time (one connection, no schedule), p50 / p99 | ${lat(raftLoad.sequential)} | ${lat(redisLoad.sequential)} | ${fmt(raftLoad.sequential.p99 / redisLoad.sequential.p99)}× (p99) |`,
     `| latency at 100 ops/s, p50 / p99 | ${lat(raftLoad.at100)} | ${lat(redisLoad.at100)} | ${fmt(raftLoad.at100.p99 / redisLoad.at100.p99)}× (p99) |`,
     `| latency at 1,000 ops/s, p50 / p99 | ${lat(raftLoad.at1000)} | ${lat(redisLoad.at1000)} | ${fmt(raftLoad.at1000.p99 / redisLoad.at1000.p99)}× (p99) |`,
+    `| of which this client sending late (sent − due; 100 · 1,000 ops/s), p50 / p99 | ${lag(raftLoad.at100)} · ${lag(raftLoad.at1000)} | ${lag(redisLoad.at100)} · ${lag(redisLoad.at1000)} | |`,
     `| run-queue wait (waiting for a CPU) per op at 1,000 ops/s, µs | ${waits(raftLoad.at1000)} | ${waits(redisLoad.at1000)} | |`,
     `| peak ops/s, 256 keep-alive connections (closed loop) | ${fmt(raftLoad.peak.opsPerSecond)} (errors ${raftLoad.peak.errors}) | ${fmt(redisLoad.peak.opsPerSecond)} (errors ${redisLoad.peak.errors}) | ${fmt(raftLoad.peak.opsPerSecond / redisLoad.peak.opsPerSecond)}× |`,
     `| CPU per op at peak, µs | ${perOp(raftLoad.peak)} | ${perOp(redisLoad.peak)} | |`,
@@ -390,7 +398,7 @@ async function main(): Promise<void> {
   );
   const saves = out.leaderSaves as { count: number; meanMs: number; entriesPerSave: number };
   md.push(
-    `Leader: ${saves.count} saves (one write + one fdatasync each), ${fmt(saves.entriesPerSave)} entries per save on average, ${fmt(saves.meanMs)} ms from save to resolved (event-loop delay included).`,
+    `Leader: ${saves.count} saves (one O_DSYNC write each: write + fdatasync in one system call), ${fmt(saves.entriesPerSave)} entries per save on average, ${fmt(saves.meanMs)} ms from save to resolved (event-loop delay included).`,
     '',
   );
   const resultsDir = path.join(root, 'bench', 'results');
