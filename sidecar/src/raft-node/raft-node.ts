@@ -852,7 +852,7 @@ export class RaftNode {
    */
   private sendAfterAnswers(messages: readonly Message[]): void {
     setImmediate(() => {
-      if (this.stopped) return;
+      if (this.stopped || this.fatal) return;
       for (const message of messages) this.transport.send(message.to, { kind: 'raft', message });
     });
   }
