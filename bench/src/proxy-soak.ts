@@ -11,7 +11,7 @@
  *
  * Environment: SOAK_STEP_SECONDS (per load phase, default 20), SOAK_SETTLE_SECONDS (idle time
  * after each load phase before the probe, default 10), SOAK_STEPS (keep-alive steps,
- * default 3), SOAK_SLOW_CLIENTS (default 256), PALISADE_SOAK_SNAPSHOT_DIR (heap snapshot per probe).
+ * default 3), SOAK_SLOW_CLIENTS (default 256), SOAK_NODE_FLAGS (extra flags for the sidecar), PALISADE_SOAK_SNAPSHOT_DIR (heap snapshot per probe).
  * Writes bench/results/proxy-soak-<date>.{json,md}.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -37,6 +37,8 @@ const probeModule = path.join(benchDir, 'dist/proxy-soak-probe.js');
 const stepSeconds = Number(process.env.SOAK_STEP_SECONDS ?? 20);
 const steps = Number(process.env.SOAK_STEPS ?? 3);
 const slowClientCount = Number(process.env.SOAK_SLOW_CLIENTS ?? 256);
+/** Extra Node flags for the sidecar, to compare V8 settings (e.g. SOAK_NODE_FLAGS="--foo=1"). */
+const extraNodeFlags = (process.env.SOAK_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const settleSeconds = Number(process.env.SOAK_SETTLE_SECONDS ?? 10);
 const connections = 32;
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
@@ -46,6 +48,7 @@ const loadCore = os.cpus().length > 1 ? '1' : '0';
 /** One line of the probe (proxy-soak-probe.ts). */
 interface Probe {
   rssBeforeGcKiB: number;
+  heapTotalBeforeGc: number;
   rssKiB: number;
   anonKiB: number;
   fileKiB: number;
@@ -171,8 +174,8 @@ const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
 
 function table(phases: Phase[]): string {
   const header =
-    `| phase | requests | errors | CPU µs/req | RSS at end of load | RSS ${settleSeconds} s later | RSS after GC | anon | heap used | heap total | external | array buffers | active resources |\n` +
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
+    `| phase | requests | errors | CPU µs/req | RSS at end of load | RSS ${settleSeconds} s later | heap total then | RSS after GC | anon | heap used | heap total | external | array buffers | active resources |\n` +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
   return (
     header +
     phases
@@ -184,6 +187,7 @@ function table(phases: Phase[]): string {
           p.cpuUsPerRequest === null ? '' : p.cpuUsPerRequest.toFixed(0),
           p.rssAtEndKiB === null ? '' : mb(p.rssAtEndKiB),
           mb(p.rssSettledKiB ?? p.probe.rssBeforeGcKiB),
+          mib(p.probe.heapTotalBeforeGc),
           mb(p.probe.rssKiB),
           mb(p.probe.anonKiB),
           mib(p.probe.heapUsed),
@@ -229,6 +233,7 @@ async function main(): Promise<void> {
   process.env.PALISADE_SOAK_PROBE_FILE = probeFile;
   const sidecar = pinned(proxyCore, process.execPath, [
     ...sidecarNodeFlags,
+    ...extraNodeFlags,
     '--expose-gc',
     '--import',
     probeModule,
@@ -293,7 +298,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const date = new Date().toISOString();
-  const command = `SOAK_STEP_SECONDS=${stepSeconds} SOAK_SETTLE_SECONDS=${settleSeconds} SOAK_STEPS=${steps} SOAK_SLOW_CLIENTS=${slowClientCount} bench/run-proxy-soak.sh`;
+  const command = `${extraNodeFlags.length > 0 ? `SOAK_NODE_FLAGS="${extraNodeFlags.join(' ')}" ` : ''}SOAK_STEP_SECONDS=${stepSeconds} SOAK_SETTLE_SECONDS=${settleSeconds} SOAK_STEPS=${steps} SOAK_SLOW_CLIENTS=${slowClientCount} bench/run-proxy-soak.sh`;
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os
     .loadavg()
     .map((l) => l.toFixed(1))
@@ -302,7 +307,7 @@ async function main(): Promise<void> {
   const md =
     `# bench:proxy-soak ${date}\n\nCommand: \`${command}\`\n\nMachine: ${machine}\n\n` +
     `Setup: the palisade-sidecar binary with every filter (the SidecarConfig of bench:proxy), flags ` +
-    `\`${sidecarNodeFlags.join(' ')}\` plus \`--expose-gc --import proxy-soak-probe.js\` (the probe), ` +
+    `\`${[...sidecarNodeFlags, ...extraNodeFlags].join(' ')}\` plus \`--expose-gc --import proxy-soak-probe.js\` (the probe), ` +
     `pinned to core ${proxyCore}; wrk (1 thread, 1 KiB POST bodies), nginx upstream, redis-server and an ` +
     `OTLP sink on core ${loadCore}. After each load phase: RSS as it ended, RSS ${settleSeconds} s later ` +
     `without load (V8 left to itself), then the probe runs two full GCs and the rest is read after ` +
