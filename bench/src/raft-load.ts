@@ -36,25 +36,30 @@ export const parseRespAnswer: AnswerParser = (buffer) => {
   return { length: end + 2, status: first === 0x2b ? 200 : first === 0x24 ? 409 : 500 };
 };
 
-/** One keep-alive connection with at most one request in flight. */
+/**
+ * One keep-alive connection with at most one request in flight. A connection the server closed
+ * while idle (its keep-alive timeout: an open loop at a low rate leaves most of its pool idle for
+ * seconds) is opened again by the next `send`, as an HTTP client's pool would; writing to the
+ * closed socket would never be answered.
+ */
 export class LoadConnection {
   private buffer: Buffer = Buffer.alloc(0);
   private waiting: ((status: number) => void) | undefined;
+  private socket: Socket;
   private constructor(
-    private readonly socket: Socket,
+    socket: Socket,
+    private readonly port: number,
     private readonly parse: AnswerParser,
   ) {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => this.settle(0));
-    socket.on('close', () => this.settle(0));
+    this.socket = socket;
+    this.attach(socket);
   }
 
   static open(port: number, parse: AnswerParser): Promise<LoadConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => {
         socket.off('error', reject);
-        resolve(new LoadConnection(socket, parse));
+        resolve(new LoadConnection(socket, port, parse));
       });
       socket.once('error', reject);
     });
@@ -62,9 +67,28 @@ export class LoadConnection {
 
   /** Sends one request; resolves with its status (0: connection failed). */
   send(request: string): Promise<number> {
+    if (this.socket.destroyed) {
+      this.buffer = Buffer.alloc(0);
+      this.socket = connect(this.port, '127.0.0.1'); // writes queue until it is connected
+      this.attach(this.socket);
+    }
     return new Promise((resolve) => {
       this.waiting = resolve;
       this.socket.write(request);
+    });
+  }
+
+  private attach(socket: Socket): void {
+    socket.setNoDelay(true);
+    // Events of a socket already replaced concern no request of this connection.
+    socket.on('data', (chunk: Buffer) => {
+      if (socket === this.socket) this.onData(chunk);
+    });
+    socket.on('error', () => {
+      if (socket === this.socket) this.settle(0);
+    });
+    socket.on('close', () => {
+      if (socket === this.socket) this.settle(0);
     });
   }
 
