@@ -10,3 +10,4 @@ export * from './kinds/index.js';
 export * from './sidecar-config.js';
 export * from './validate.js';
 export { validateResource, validateSidecarConfig } from './validators.js';
+export * from './saga-template.js';

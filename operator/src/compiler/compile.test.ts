@@ -276,6 +276,27 @@ describe('compileSidecarConfigs: chaos', () => {
 });
 
 describe('compileSidecarConfigs: Raft groups and sagas', () => {
+  it('leaves a saga with a bad template out of every config and says why', () => {
+    const orders = [1, 2].map((i) => pod(`orders-${i}`, { app: 'orders' }));
+    const good = saga('good', { matchLabels: { app: 'orders' } });
+    const bad = saga('bad', { matchLabels: { app: 'orders' } });
+    const broken = {
+      ...bad,
+      spec: {
+        ...bad.spec,
+        steps: [{ name: 'a', action: { method: 'POST' as const, url: 'http://x/{{input.y' } }],
+      },
+    };
+    const out = compile(orders, { sagas: [good, broken] });
+    expect(out.configs[0]?.config.sagas?.map((s) => s.name)).toEqual(['shop/good']);
+    expect(out.diagnostics.get('Saga/shop/bad')).toMatchObject({
+      matchedPods: 2,
+      enforcedPods: 0,
+      invalidSpec: expect.stringMatching(/^spec\.steps\[0\]\.action\.url: /),
+    });
+    expectAllValid(out);
+  });
+
   it('gives every member the group peer list, voters the oldest ready pods', () => {
     const orders = [1, 2, 3, 4, 5, 6, 7].map((i) =>
       pod(`orders-${i}`, { app: 'orders' }, { ready: i !== 1 }),

@@ -1,11 +1,12 @@
-import type {
-  CircuitBreakerSpec,
-  LabelSelector,
-  SidecarCircuitBreaker,
-  SidecarConfig,
-  SidecarFault,
-  SidecarRateLimit,
-  SidecarSaga,
+import {
+  sagaTemplateErrors,
+  type CircuitBreakerSpec,
+  type LabelSelector,
+  type SidecarCircuitBreaker,
+  type SidecarConfig,
+  type SidecarFault,
+  type SidecarRateLimit,
+  type SidecarSaga,
 } from '@palisade/crds';
 import { canonicalJson, hashText } from './canonical-json.js';
 import { LabelIndex } from './label-index.js';
@@ -121,6 +122,12 @@ export function compileSidecarConfigs(input: CompileInput): CompileOutput {
   });
   const sagaDiags = sagas.map((saga, i) => {
     const { diag, ids } = select('Saga', saga);
+    const templateErrors = sagaTemplateErrors(saga.spec.steps, 'spec');
+    if (templateErrors.length > 0) {
+      diag.invalidSpec = templateErrors.map((e) => `${e.field}: ${e.message}`).join('; ');
+      diag.enforcedPods = 0;
+      return { diag, ids };
+    }
     for (const id of ids) (entries[id] as PodEntries).sagas.push(i);
     diag.enforcedPods = ids.length;
     return { diag, ids };

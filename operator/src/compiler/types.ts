@@ -119,6 +119,12 @@ export interface PolicyDiagnostics {
   enforcedPods: number;
   /** Set when the selector is invalid; the message names the requirement. */
   invalidSelector?: string;
+  /**
+   * Sagas: set when a step's template is malformed or reads a step that is not an earlier one
+   * (the fields and reasons, `; `-joined). Such a saga is left out of every config: a sidecar
+   * would refuse the whole document for it.
+   */
+  invalidSpec?: string;
   conflicts: readonly BreakerConflict[];
   /** Sagas: the Raft groups of the selected pods (a saga needs exactly one). */
   raftGroups?: readonly string[];

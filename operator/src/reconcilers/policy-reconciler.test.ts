@@ -212,6 +212,29 @@ describe('Saga status', () => {
     expect(ready(statusOf(api, 'Saga', 'place-order'))?.reason).toBe('SpansRaftGroups');
   });
 
+  it('InvalidSpec names the step template that reads a later step', async () => {
+    const { api, reconcile } = setup('Saga');
+    api.putPod(kubePod('a-1', { role: 'orders', app: 'a' }));
+    api.putResource(
+      kubeSaga('bad-template', {
+        ...spec,
+        steps: [
+          {
+            name: 'a',
+            action: { method: 'POST', url: 'http://x.svc/{{steps.b.response.body.id}}' },
+          },
+          { name: 'b', action: { method: 'POST', url: 'http://x.svc/b' } },
+        ],
+      }),
+    );
+    await reconcile('shop/bad-template', never);
+    expect(ready(statusOf(api, 'Saga', 'bad-template'))).toMatchObject({
+      status: 'False',
+      reason: 'InvalidSpec',
+      message: expect.stringMatching(/^spec\.steps\[0\]\.action\.url: .*step "b"/),
+    });
+  });
+
   it('keeps instance counts it does not read (no observer), without rewriting them', async () => {
     const { api, reconcile } = setup('Saga');
     api.putPod(kubePod('a-1', { role: 'orders', app: 'a' }));

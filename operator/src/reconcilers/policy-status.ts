@@ -9,6 +9,7 @@ import type { RedisState } from './redis-health.js';
 export const Reasons = {
   Enforced: 'Enforced',
   InvalidSelector: 'InvalidSelector',
+  InvalidSpec: 'InvalidSpec',
   NoMatchingPods: 'NoMatchingPods',
   ConflictingCircuitBreakers: 'ConflictingCircuitBreakers',
   NoConflict: 'NoConflict',
@@ -50,7 +51,9 @@ export function desiredConditions(
   const matched = diag?.matchedPods ?? 0;
   const enforced = diag?.enforcedPods ?? 0;
 
-  if (diag?.invalidSelector !== undefined) {
+  if (diag?.invalidSpec !== undefined) {
+    out.push(ready(false, Reasons.InvalidSpec, diag.invalidSpec));
+  } else if (diag?.invalidSelector !== undefined) {
     out.push(ready(false, Reasons.InvalidSelector, `spec.selector: ${diag.invalidSelector}`));
   } else if (matched === 0) {
     out.push(

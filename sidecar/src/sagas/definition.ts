@@ -3,17 +3,20 @@
  * template compiled and checked. `compileSagas` is called when the config loads; a reference to
  * an unknown or later step, or a malformed template, refuses the config with the field named.
  */
-import { parseDuration, type FieldError, type SagaCall, type SidecarSaga } from '@palisade/crds';
 import {
-  TemplateError,
   compileString,
   compileValue,
   describeRef,
+  parseDuration,
   refsOf,
+  sagaTemplateErrors,
   type CompiledString,
   type CompiledValue,
+  type FieldError,
+  type SagaCall,
+  type SidecarSaga,
   type TemplateRef,
-} from './template.js';
+} from '@palisade/crds';
 
 /** Per-attempt timeout when a call names none. */
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
@@ -64,48 +67,18 @@ export type CompileResult =
   | { readonly ok: true; readonly sagas: ReadonlyMap<string, SagaDefinition> }
   | { readonly ok: false; readonly errors: FieldError[] };
 
+/** Compiles a call whose templates `sagaTemplateErrors` found sound. */
 function compileCall(
   call: SagaCall,
-  field: string,
-  earlier: ReadonlySet<string>,
   defaults: { attempts: number; backoffMs: number },
-  errors: FieldError[],
-): CompiledCall | undefined {
-  const compileAt = <T extends CompiledString | CompiledValue>(
-    at: string,
-    compile: () => T,
-  ): T | undefined => {
-    try {
-      const compiled = compile();
-      for (const ref of refsOf(compiled)) {
-        if (ref.root === 'step' && !earlier.has(ref.step)) {
-          errors.push({
-            field: at,
-            message: `{{${describeRef(ref)}}} refers to step "${ref.step}", which is not an earlier step of this saga`,
-          });
-        }
-      }
-      return compiled;
-    } catch (error) {
-      if (!(error instanceof TemplateError)) throw error;
-      errors.push({ field: at, message: error.message });
-      return undefined;
-    }
-  };
-  const url = compileAt(`${field}.url`, () => compileString(call.url));
-  const headers = Object.entries(call.headers ?? {}).map(
-    ([name, value]) =>
-      [name, compileAt(`${field}.headers.${name}`, () => compileString(value))] as const,
-  );
-  const body =
-    call.body === undefined ? undefined : compileAt(`${field}.body`, () => compileValue(call.body));
-  if (url === undefined || headers.some(([, v]) => v === undefined)) return undefined;
-  if (call.body !== undefined && body === undefined) return undefined;
+): CompiledCall {
   return {
     method: call.method,
-    url,
-    headers: headers as [string, CompiledString][],
-    body,
+    url: compileString(call.url),
+    headers: Object.entries(call.headers ?? {}).map(
+      ([name, value]) => [name, compileString(value)] as const,
+    ),
+    body: call.body === undefined ? undefined : compileValue(call.body),
     timeoutMs: call.timeout === undefined ? DEFAULT_CALL_TIMEOUT_MS : parseDuration(call.timeout),
     attempts: call.retries?.attempts ?? defaults.attempts,
     backoffMs:
@@ -121,29 +94,26 @@ export function compileSaga(
 ): SagaDefinition | undefined {
   const before = errors.length;
   const names = new Set<string>();
-  const steps: CompiledStep[] = [];
   saga.steps.forEach((step, i) => {
-    const at = `${field}.steps[${i}]`;
     if (names.has(step.name)) {
-      errors.push({ field: `${at}.name`, message: `duplicates step name "${step.name}"` });
+      errors.push({
+        field: `${field}.steps[${i}].name`,
+        message: `duplicates step name "${step.name}"`,
+      });
     }
-    // An action reads earlier steps only; its compensation may also read its own response.
-    const action = compileCall(step.action, `${at}.action`, names, DEFAULT_ACTION_RETRIES, errors);
-    const upToHere = new Set([...names, step.name]);
-    const compensation =
+    names.add(step.name);
+  });
+  errors.push(...sagaTemplateErrors(saga.steps, field));
+  if (errors.length > before) return undefined;
+  // An action reads earlier steps only; its compensation may also read its own response.
+  const steps: CompiledStep[] = saga.steps.map((step) => ({
+    name: step.name,
+    action: compileCall(step.action, DEFAULT_ACTION_RETRIES),
+    compensation:
       step.compensation === undefined
         ? undefined
-        : compileCall(
-            step.compensation,
-            `${at}.compensation`,
-            upToHere,
-            DEFAULT_COMPENSATION_RETRIES,
-            errors,
-          );
-    names.add(step.name);
-    if (action !== undefined) steps.push({ name: step.name, action, compensation });
-  });
-  if (errors.length > before) return undefined;
+        : compileCall(step.compensation, DEFAULT_COMPENSATION_RETRIES),
+  }));
   const inputRefs = steps
     .flatMap((s) => [s.action, ...(s.compensation ? [s.compensation] : [])])
     .flatMap((c) => [

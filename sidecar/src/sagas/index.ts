@@ -9,4 +9,3 @@ export * from './saga-api.js';
 export * from './saga-machine.js';
 export * from './saga-table.js';
 export * from './start.js';
-export * from './template.js';

@@ -9,6 +9,8 @@
  * URL values percent-encoded).
  */
 
+import type { FieldError } from './validate.js';
+
 /** Where a template reads from: the instance input, or an earlier step's response. */
 export type TemplateRef =
   | { readonly root: 'input'; readonly path: readonly string[] }
@@ -196,4 +198,70 @@ export function readInput(ref: TemplateRef & { root: 'input' }, input: unknown):
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The template problems of a saga's steps, each naming its field under `field` (e.g. `spec` or
+ * `sagas[0]`): malformed templates, and references to a step that is not an earlier one (a
+ * compensation may also read its own step's response). One rule for both sides: the operator
+ * sets a Saga's `Ready` from it (and leaves a refused Saga out of the compiled config), the
+ * sidecar refuses a config with it.
+ */
+export function sagaTemplateErrors(
+  steps: readonly {
+    readonly name: string;
+    readonly action: SagaCallTemplates;
+    readonly compensation?: SagaCallTemplates;
+  }[],
+  field: string,
+): FieldError[] {
+  const errors: FieldError[] = [];
+  const earlier = new Set<string>();
+  steps.forEach((step, i) => {
+    const at = `${field}.steps[${i}]`;
+    checkCall(step.action, `${at}.action`, earlier, errors);
+    if (step.compensation !== undefined) {
+      checkCall(step.compensation, `${at}.compensation`, new Set([...earlier, step.name]), errors);
+    }
+    earlier.add(step.name);
+  });
+  return errors;
+}
+
+/** The templated parts of a saga call. */
+interface SagaCallTemplates {
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+}
+
+function checkCall(
+  call: SagaCallTemplates,
+  field: string,
+  visible: ReadonlySet<string>,
+  errors: FieldError[],
+): void {
+  const check = (at: string, compile: () => CompiledString | CompiledValue): void => {
+    let compiled: CompiledString | CompiledValue;
+    try {
+      compiled = compile();
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      errors.push({ field: at, message: error.message });
+      return;
+    }
+    for (const ref of refsOf(compiled)) {
+      if (ref.root === 'step' && !visible.has(ref.step)) {
+        errors.push({
+          field: at,
+          message: `{{${describeRef(ref)}}} refers to step "${ref.step}", which is not an earlier step of this saga`,
+        });
+      }
+    }
+  };
+  check(`${field}.url`, () => compileString(call.url));
+  for (const [name, value] of Object.entries(call.headers ?? {})) {
+    check(`${field}.headers.${name}`, () => compileString(value));
+  }
+  if (call.body !== undefined) check(`${field}.body`, () => compileValue(call.body));
 }

@@ -1,53 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { SidecarSaga } from '@palisade/crds';
 import { compileSagas } from './definition.js';
-import {
-  TemplateError,
-  compileString,
-  compileValue,
-  renderString,
-  renderValue,
-} from './template.js';
-
-const context = {
-  input: { items: ['a', 'b'], total: 42, user: { id: 'u 1/2' } },
-  responses: new Map([['reserve', { status: 201, body: { id: 'r-7', lines: [1, 2] } }]]),
-};
-
-describe('templates', () => {
-  it('substitutes a whole-string template with the raw JSON value', () => {
-    const body = compileValue({ items: '{{input.items}}', amount: '{{ input.total }}', fixed: 3 });
-    expect(renderValue(body, context)).toEqual({ items: ['a', 'b'], amount: 42, fixed: 3 });
-  });
-
-  it('interpolates inside longer strings, percent-encoding URL values', () => {
-    const url = compileString(
-      'http://x/users/{{input.user.id}}/r/{{steps.reserve.response.body.id}}',
-    );
-    expect(renderString(url, context, encodeURIComponent)).toBe('http://x/users/u%201%2F2/r/r-7');
-    const text = compileValue(
-      'lines={{steps.reserve.response.body.lines}} status={{steps.reserve.response.status}}',
-    );
-    expect(renderValue(text, context)).toBe('lines=[1,2] status=201');
-  });
-
-  it('fails at render time on a value the instance does not have', () => {
-    expect(() => renderValue(compileValue('{{input.missing}}'), context)).toThrow(
-      /input.missing is missing/,
-    );
-    expect(() => renderValue(compileValue('{{steps.charge.response.body.id}}'), context)).toThrow(
-      /step charge has no known response/,
-    );
-  });
-
-  it('refuses malformed templates when compiled', () => {
-    expect(() => compileString('{{secrets.x}}')).toThrow(TemplateError);
-    expect(() => compileString('{{steps.a.body.id}}')).toThrow(/steps.<name>.response.body/);
-    expect(() => compileString('{{input.a b}}')).toThrow(/path segments/);
-    expect(() => compileString('x {{input.a')).toThrow(/unbalanced/);
-    expect(() => compileString('{{steps.a.response.status.x}}')).toThrow(/no fields/);
-  });
-});
 
 const call = (url: string, body?: unknown) => ({
   method: 'POST' as const,
