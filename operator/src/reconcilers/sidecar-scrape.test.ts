@@ -13,6 +13,10 @@ describe('scrapeSidecars over HTTP', () => {
   // `up` answers, `slow` accepts and never answers, `down` is a port nothing listens on.
   const up = createServer((_, response) => response.end('palisade_raft_applied_index 12\n'));
   const slow = createServer(() => undefined);
+  // `stalled` sends its head and a first line, then nothing.
+  const stalled = createServer((_, response) => {
+    response.write('palisade_raft_applied_index 1\n');
+  });
   // `endless` streams metrics text and never ends the body.
   const endless = createServer((_, response) => {
     const lines = Buffer.from('palisade_x 1\n'.repeat(100));
@@ -26,12 +30,13 @@ describe('scrapeSidecars over HTTP', () => {
   beforeAll(async () => {
     ports.set('up', await listen(up)).set('slow', await listen(slow));
     ports.set('endless', await listen(endless));
+    ports.set('stalled', await listen(stalled));
     const closed = createServer();
     ports.set('down', await listen(closed));
     await new Promise((resolve) => closed.close(resolve));
   });
   afterAll(async () => {
-    for (const server of [up, slow, endless]) {
+    for (const server of [up, slow, endless, stalled]) {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
@@ -61,6 +66,16 @@ describe('scrapeSidecars over HTTP', () => {
     const pods = [pod('endless', {}, { podIP: '127.0.0.1' })];
     const scrape = await scrapeSidecars(reader, pods, new AbortController().signal);
     expect(scrape.failures.get('endless')).toBe('GET /metrics: body larger than 65536 bytes');
+  });
+
+  it('bounds the body by the same deadline as the head', async () => {
+    const reader = httpMetricsReader({
+      port: () => ports.get('stalled') as number,
+      timeoutMs: 300,
+    });
+    const pods = [pod('stalled', {}, { podIP: '127.0.0.1' })];
+    const scrape = await scrapeSidecars(reader, pods, new AbortController().signal);
+    expect(scrape.failures.get('stalled')).toMatch(/timeout/);
   });
 
   it('throws only when the caller aborts', async () => {

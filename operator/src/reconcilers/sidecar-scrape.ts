@@ -36,11 +36,26 @@ export function httpMetricsReader(options: {
     async read(pod, signal) {
       if (pod.podIP === undefined) throw new Error('no pod IP yet');
       const port = typeof portOf === 'number' ? portOf : portOf(pod);
-      const response = await fetch(`http://${pod.podIP}:${port}/metrics`, {
-        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-      });
-      if (!response.ok) throw new Error(`GET /metrics: HTTP ${response.status}`);
-      return readCapped(response, maxBytes);
+      // One deadline for the head and the body, on a timer and a controller held here: with
+      // AbortSignal.any([caller, AbortSignal.timeout]) a scrape in a loaded CI run was still
+      // pending after 5 s (a 300 ms deadline); this form bounds it for certain.
+      const controller = new AbortController();
+      const onAbort = (): void => controller.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(
+        () => controller.abort(new Error(`timeout: no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      try {
+        const response = await fetch(`http://${pod.podIP}:${port}/metrics`, {
+          signal: controller.signal,
+        });
+        if (!response.ok) throw new Error(`GET /metrics: HTTP ${response.status}`);
+        return await readCapped(response, maxBytes);
+      } finally {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      }
     },
   };
 }
