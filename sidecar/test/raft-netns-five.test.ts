@@ -7,7 +7,7 @@
  * Needs root (ip netns, iptables, tc) and `npx tsc -b` first.
  */
 import { expect, jest, test } from '@jest/globals';
-import { useNetnsLeaseScenario } from './support/netns-lease-scenario.js';
+import { useNetnsLeaseScenario, whenGranting } from './support/netns-lease-scenario.js';
 
 jest.setTimeout(90_000);
 
@@ -24,6 +24,7 @@ test('5 members: leases stay exclusive under loss, a minority partition and a le
       const majority = ids.filter((id) => !minority.includes(id));
       const second = await c.waitForLeader(15_000, majority);
       expect(minority).not.toContain(second.leader);
+      await whenGranting(c, second.leader);
       await hold(3_000);
       for (const id of minority) await l.heal(hostOf(id));
     },

@@ -8,7 +8,7 @@
  * Needs root (ip netns, iptables, tc) and `npx tsc -b` first.
  */
 import { expect, jest, test } from '@jest/globals';
-import { useNetnsLeaseScenario } from './support/netns-lease-scenario.js';
+import { useNetnsLeaseScenario, whenGranting } from './support/netns-lease-scenario.js';
 
 jest.setTimeout(90_000);
 
@@ -24,16 +24,18 @@ test('leases stay exclusive under netem, partitions and a leader kill', () =>
       const others = ids.filter((id) => id !== cut);
       const second = await c.waitForLeader(15_000, others);
       expect(second.leader).not.toBe(cut);
+      await whenGranting(c, second.leader);
       await hold(3_000);
       await l.heal(hostOf(cut));
 
       phase('one-way partition');
       const oneWay = (await c.waitForLeader(15_000)).leader;
       await l.partition(hostOf(oneWay), 'in');
-      await c.waitForLeader(
+      const third = await c.waitForLeader(
         15_000,
         ids.filter((id) => id !== oneWay),
       );
+      await whenGranting(c, third.leader);
       await hold(3_000);
       await l.heal(hostOf(oneWay));
     },

@@ -139,3 +139,19 @@ export function useNetnsLeaseScenario(members: number): NetnsLeaseScenario {
     },
   };
 }
+
+/**
+ * Resolves once `via` grants a lease (a probe name no client uses). Each phase asserts that the
+ * clients were granted leases during it; a phase's hold starts from here, when the group serves
+ * again, not from the election: on a loaded host (a CI run) the first grant after an election came
+ * late enough that clients got none in a 3 s hold.
+ */
+export async function whenGranting(cluster: ProcessCluster, via: string): Promise<void> {
+  await pollUntil(`a grant through ${via}`, 15_000, async () => {
+    const answer = await cluster.request(via, 'POST', '/v1/leases/phase-probe/acquire', {
+      holder: 'probe',
+      ttl: '1s',
+    });
+    return answer.status === 200 ? answer : undefined;
+  });
+}
