@@ -17,6 +17,7 @@ const common = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
     '^@palisade/(crds|sidecar|operator)$': '<rootDir>/$1/src/index.ts',
     '^@palisade/crds/examples$': '<rootDir>/crds/src/examples.ts',
+    '^@palisade/crds/runtime$': '<rootDir>/crds/src/runtime.ts',
   },
   testEnvironment: 'node',
 };

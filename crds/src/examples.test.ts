@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { basename } from 'node:path';
 import { loadExamples } from './examples.js';
 import { formatErrors } from './validate.js';
-import { validateResource, validateSidecarConfig } from './validators.js';
+import { validateSidecarConfig } from './sidecar-config-validator.js';
+import { validateResource } from './validators.js';
 
 const valid = loadExamples('valid');
 const invalid = loadExamples('invalid');

@@ -1,12 +1,14 @@
 /**
- * Writes the generated CRD manifests and reference docs: `node crds/dist/generate.js [--check]`.
- * With --check, writes nothing and exits 1 when a committed file is stale.
+ * Writes the generated CRD manifests, reference docs and SidecarConfig validator:
+ * `node crds/dist/generate.js [--check]`. With --check, writes nothing and exits 1 when a
+ * committed file is stale. The validator is TypeScript source: the next `tsc -b` compiles it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderCrdFiles } from './render.js';
 import { renderReferenceDocs } from './render-docs.js';
+import { renderSidecarConfigCheck } from './render-validators.js';
 
 const crdsDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outputs = [
@@ -14,6 +16,10 @@ const outputs = [
   ...renderReferenceDocs().map((file) => ({
     ...file,
     path: join(crdsDir, '..', 'docs', 'reference', file.name),
+  })),
+  ...[renderSidecarConfigCheck()].map((file) => ({
+    ...file,
+    path: join(crdsDir, 'src', file.name),
   })),
 ];
 const check = process.argv.includes('--check');

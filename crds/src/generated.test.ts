@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { examplesDir } from './examples.js';
 import { renderCrdFiles } from './render.js';
 import { renderReferenceDocs } from './render-docs.js';
+import { renderSidecarConfigCheck } from './render-validators.js';
 
 const generatedDir = join(examplesDir, '..', 'generated');
 
@@ -25,6 +26,13 @@ describe('generated CRD YAML', () => {
       expect(readFileSync(join(generatedDir, file.name), 'utf8')).toBe(file.content);
     },
   );
+});
+
+describe('generated SidecarConfig validator', () => {
+  it('crds/src/generated/sidecar-config-check.ts is up to date (run `make crds` if this fails)', () => {
+    const file = renderSidecarConfigCheck();
+    expect(readFileSync(join(examplesDir, '..', 'src', file.name), 'utf8')).toBe(file.content);
+  });
 });
 
 type Node = Record<string, unknown>;

@@ -9,5 +9,6 @@ export * from './kind-definition.js';
 export * from './kinds/index.js';
 export * from './sidecar-config.js';
 export * from './validate.js';
-export { validateResource, validateSidecarConfig } from './validators.js';
+export { validateResource } from './validators.js';
+export { validateSidecarConfig } from './sidecar-config-validator.js';
 export * from './saga-template.js';

@@ -9,7 +9,7 @@
  * URL values percent-encoded).
  */
 
-import type { FieldError } from './validate.js';
+import type { FieldError } from './field-errors.js';
 
 /** Where a template reads from: the instance input, or an earlier step's response. */
 export type TemplateRef =

@@ -1,43 +1,19 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { parse as parseCel } from '@marcbachmann/cel-js';
+import { Ajv, type CodeOptions } from 'ajv';
 import type { TSchema } from '@sinclair/typebox';
+import { celKeyword } from './cel-keyword.js';
+import { validatorOf, type FieldError, type Validator } from './field-errors.js';
 import { API_VERSION, type KindDefinition } from './kind-definition.js';
-import type { CelRule } from './schema-helpers.js';
 
-/** One reason a document was refused, naming the field as `kubectl` users know it. */
-export interface FieldError {
-  /** e.g. `spec.rules[0].limit.requests`. */
-  field: string;
-  message: string;
-}
-
-/** Result of validating a document. */
-export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
-
-/** A compiled validator for one schema. */
-export type Validator<T> = (value: unknown) => ValidationResult<T>;
-
-/** Thrown by `assertValid` with every field error in its message. */
-export class ValidationError extends Error {
-  readonly code = 'INVALID_DOCUMENT';
-  constructor(
-    readonly what: string,
-    readonly errors: FieldError[],
-  ) {
-    super(`${what} is invalid:\n${formatErrors(errors)}`);
-  }
-}
-
-/** One line per error: `field: message`. */
-export function formatErrors(errors: readonly FieldError[]): string {
-  return errors.map((e) => `  ${e.field}: ${e.message}`).join('\n');
-}
+export {
+  assertValid,
+  formatErrors,
+  ValidationError,
+  type FieldError,
+  type ValidationResult,
+  type Validator,
+} from './field-errors.js';
 
 type SchemaNode = Record<string, unknown>;
-type CompiledRule = CelRule & { evaluate: (context: Record<string, unknown>) => unknown };
-type CelKeywordValidate = ((data: unknown, ctx?: { instancePath: string }) => boolean) & {
-  errors?: Partial<ErrorObject>[];
-};
 
 /**
  * Creates a validator for `schema` that refuses what the API server refuses: the OpenAPI
@@ -45,48 +21,26 @@ type CelKeywordValidate = ((data: unknown, ctx?: { instancePath: string }) => bo
  * rules evaluated by a CEL interpreter. Messages follow the API server's wording.
  */
 export function createValidator<T>(schema: TSchema, root = ''): Validator<T> {
-  const ajv = new Ajv({ allErrors: true, strict: true, validateFormats: false });
-  ajv.addKeyword({ keyword: 'x-kubernetes-preserve-unknown-fields' });
-  ajv.addKeyword({
-    keyword: 'x-kubernetes-validations',
-    errors: true,
-    compile(rules: CelRule[], parentSchema: SchemaNode) {
-      const compiled: CompiledRule[] = rules.map((r) => ({ ...r, evaluate: parseCel(r.rule) }));
-      const validate: CelKeywordValidate = (data) => {
-        const self = toCelValue(data, parentSchema);
-        // A rule that cannot be evaluated (e.g. a field of the wrong type) refuses the object,
-        // as the API server does.
-        const failed = compiled.filter((r) => {
-          try {
-            return r.evaluate({ self }) !== true;
-          } catch {
-            return true;
-          }
-        });
-        validate.errors = failed.map((r) => ({
-          keyword: 'x-kubernetes-validations',
-          message: r.message,
-          params: { fieldPath: r.fieldPath ?? '' },
-        }));
-        return failed.length === 0;
-      };
-      return validate;
-    },
-  });
-  const check: ValidateFunction = ajv.compile(
-    closeObjects(JSON.parse(JSON.stringify(schema))) as SchemaNode,
-  );
-  return (value) => {
-    if (check(value)) return { ok: true, value: value as T };
-    return { ok: false, errors: (check.errors ?? []).map((e) => toFieldError(e, root)) };
-  };
+  return validatorOf<T>(createAjv().compile(validationSchema(schema)), root);
 }
 
-/** Like a validator, but throws `ValidationError`; returns the typed value. */
-export function assertValid<T>(validator: Validator<T>, value: unknown, what: string): T {
-  const result = validator(value);
-  if (!result.ok) throw new ValidationError(what, result.errors);
-  return result.value;
+/**
+ * The ajv instance every validator is compiled with, run-time or generated (`code` options for
+ * standalone code): all errors, strict, formats not checked (the API server checks none of ours).
+ */
+export function createAjv(code?: CodeOptions): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: true, validateFormats: false, code });
+  ajv.addKeyword({ keyword: 'x-kubernetes-preserve-unknown-fields' });
+  ajv.addKeyword(celKeyword);
+  return ajv;
+}
+
+/**
+ * The JSON Schema that is compiled for `schema`: a plain copy with every object that declares
+ * properties closed, as strict field validation does.
+ */
+export function validationSchema(schema: TSchema): SchemaNode {
+  return closeObjects(JSON.parse(JSON.stringify(schema))) as SchemaNode;
 }
 
 /**
@@ -131,77 +85,4 @@ function closeObjects(node: unknown): unknown {
   )
     out.additionalProperties = false;
   return out;
-}
-
-/** Converts JSON to CEL values the way the API server does: schema integers become ints. */
-function toCelValue(data: unknown, schema: SchemaNode | undefined): unknown {
-  if (schema === undefined) return data;
-  if (typeof data === 'number') return schema.type === 'integer' ? BigInt(data) : data;
-  if (Array.isArray(data)) return data.map((d) => toCelValue(d, schema.items as SchemaNode));
-  if (data !== null && typeof data === 'object') {
-    const properties = (schema.properties ?? {}) as Record<string, SchemaNode>;
-    const additional = schema.additionalProperties as SchemaNode | undefined;
-    const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(data)) {
-      out[key] = toCelValue(value, properties[key] ?? additional);
-    }
-    return out;
-  }
-  return data;
-}
-
-/** `/spec/rules/0/limit` → `spec.rules[0].limit`. */
-function toFieldPath(root: string, pointer: string): string {
-  let path = root;
-  for (const raw of pointer.split('/').slice(1)) {
-    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    path += /^[0-9]+$/.test(part) ? `[${part}]` : path === '' ? part : `.${part}`;
-  }
-  return path;
-}
-
-function join(path: string, child: string): string {
-  return path === '' ? child : `${path}.${child}`;
-}
-
-/** Maps an Ajv error to the API server's wording. */
-function toFieldError(e: ErrorObject, root: string): FieldError {
-  const field = toFieldPath(root, e.instancePath);
-  const p = e.params as Record<string, unknown>;
-  switch (e.keyword) {
-    case 'required':
-      return { field: join(field, String(p.missingProperty)), message: 'Required value' };
-    case 'additionalProperties':
-      return {
-        field: join(field, String(p.additionalProperty)),
-        message: `unknown field "${join(field, String(p.additionalProperty))}"`,
-      };
-    case 'enum':
-      return {
-        field,
-        message: `Unsupported value: supported values: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
-      };
-    case 'maximum':
-      return { field, message: `should be less than or equal to ${String(p.limit)}` };
-    case 'minimum':
-      return { field, message: `should be greater than or equal to ${String(p.limit)}` };
-    case 'pattern':
-      return { field, message: `should match '${String(p.pattern)}'` };
-    case 'type':
-      return { field, message: `must be of type ${String(p.type)}` };
-    case 'minItems':
-      return { field, message: `should have at least ${String(p.limit)} items` };
-    case 'maxItems':
-      return { field, message: `must have at most ${String(p.limit)} items` };
-    case 'maxLength':
-      return { field, message: `may not be longer than ${String(p.limit)}` };
-    case 'minLength':
-      return { field, message: `should be at least ${String(p.limit)} chars long` };
-    case 'x-kubernetes-validations': {
-      const fieldPath = String(p.fieldPath ?? '');
-      return { field: fieldPath === '' ? field : field + fieldPath, message: e.message ?? '' };
-    }
-    default:
-      return { field, message: e.message ?? e.keyword };
-  }
 }

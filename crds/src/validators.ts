@@ -1,24 +1,11 @@
 import { allKinds } from './kinds/index.js';
-import { SidecarConfig } from './sidecar-config.js';
-import {
-  createResourceValidator,
-  createValidator,
-  type ValidationResult,
-  type Validator,
-} from './validate.js';
+import { createResourceValidator, type ValidationResult } from './validate.js';
 
-let sidecarConfigValidator: Validator<SidecarConfig> | undefined;
 const resourceValidators = new Map<string, ReturnType<typeof createResourceValidator>>();
-
-/** Validates a SidecarConfig document (compiled on first use). */
-export function validateSidecarConfig(value: unknown): ValidationResult<SidecarConfig> {
-  sidecarConfigValidator ??= createValidator<SidecarConfig>(SidecarConfig);
-  return sidecarConfigValidator(value);
-}
 
 /**
  * Validates a Palisade custom resource of any kind, chosen by its `kind` field; an unknown
- * kind is an error naming the field.
+ * kind is an error naming the field. Each kind's validator is compiled on first use.
  */
 export function validateResource(value: unknown): ValidationResult<unknown> {
   const kind = (value as { kind?: unknown } | null)?.kind;

@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ValidationResult } from '@palisade/crds';
+import type { ValidationResult } from '@palisade/crds/runtime';
 import express, {
   type ErrorRequestHandler,
   type Express,

@@ -3,7 +3,7 @@
  * routers) throw to answer with a given status and stable `code`; the server's error handler
  * is the one place that turns errors into JSON bodies `{ error: { code, message, details? } }`.
  */
-import type { FieldError } from '@palisade/crds';
+import type { FieldError } from '@palisade/crds/runtime';
 
 /** An HTTP answer carried as an error: status, stable code, optional field errors. */
 export class AdminHttpError extends Error {

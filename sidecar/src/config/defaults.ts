@@ -9,7 +9,7 @@ import type {
   SidecarFault,
   SidecarRateLimit,
   SidecarSaga,
-} from '@palisade/crds';
+} from '@palisade/crds/runtime';
 
 /** Ports from API.md; each is overridable in `listeners`. */
 export const DEFAULT_LISTENERS = Object.freeze({

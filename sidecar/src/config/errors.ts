@@ -1,4 +1,4 @@
-import { formatErrors, type FieldError } from '@palisade/crds';
+import { formatErrors, type FieldError } from '@palisade/crds/runtime';
 
 /** Why a configuration could not be used. Stable once released: logs and alerts match on it. */
 export type ConfigErrorCode =

@@ -11,7 +11,7 @@ import {
   type FieldError,
   type RaftPeer,
   type SidecarConfig,
-} from '@palisade/crds';
+} from '@palisade/crds/runtime';
 import type * as Yaml from 'yaml';
 import { resolveConfig, type ResolvedConfig } from './defaults.js';
 import { sameContent } from './diff.js';

@@ -16,7 +16,7 @@
  * changed settings start fresh. `compile` builds without touching anything live; `commit` makes
  * the carried-over state official (gauges, Redis connections) once the store accepted the reload.
  */
-import { parseDuration } from '@palisade/crds';
+import { parseDuration } from '@palisade/crds/runtime';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/defaults.js';
 import { canonicalJson } from '../config/diff.js';

@@ -19,8 +19,8 @@
  * servers without the fast path, and `/v1/raft`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseDuration } from '@palisade/crds';
-import type { FieldError } from '@palisade/crds';
+import { parseDuration } from '@palisade/crds/runtime';
+import type { FieldError } from '@palisade/crds/runtime';
 import { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import {

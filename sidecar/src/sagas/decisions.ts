@@ -8,7 +8,7 @@ import { backoffDelay } from '../raft-transport/backoff.js';
 import type { CallOutcome, Phase, Verdict } from './commands.js';
 import { MAX_BACKOFF_MS, type CompiledCall, type SagaDefinition } from './definition.js';
 import { currentCall, idempotencyKey, type SagaInstance } from './saga-table.js';
-import { renderString, renderValue, type TemplateContext } from '@palisade/crds';
+import { renderString, renderValue, type TemplateContext } from '@palisade/crds/runtime';
 
 /** What the leader should do for an unfinished instance. */
 export type NextWork =

@@ -16,7 +16,7 @@ import {
   type SagaCall,
   type SidecarSaga,
   type TemplateRef,
-} from '@palisade/crds';
+} from '@palisade/crds/runtime';
 
 /** Per-attempt timeout when a call names none. */
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;

@@ -32,7 +32,7 @@ import {
   type SagaInstance,
   type SagaTable,
 } from './saga-table.js';
-import { TemplateError } from '@palisade/crds';
+import { TemplateError } from '@palisade/crds/runtime';
 
 /** The answer to a proposal: applied (with the table's result), or why not (retryable). */
 export type SagaProposal =

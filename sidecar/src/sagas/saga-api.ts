@@ -26,7 +26,7 @@ import type { SagaDefinition } from './definition.js';
 import type { SagaOrchestrator, SagaLog } from './orchestrator.js';
 import { RandomHexPool } from './random-hex.js';
 import type { SagaInstance, SagaTable } from './saga-table.js';
-import { describeRef, readInput } from '@palisade/crds';
+import { describeRef, readInput } from '@palisade/crds/runtime';
 
 /** A request as forwarded to the leader (validated again there: it crossed the network). */
 export type SagaCall =
