@@ -434,6 +434,9 @@ export class RaftNode {
       electionTick: this.electionTick,
       heartbeatTick: this.heartbeatTick,
       applied: snapshot?.index ?? 0,
+      // Followers learn a commit from the next append or heartbeat: an append just to tell it
+      // would double every follower's frames, wake-ups and answers per request at low rates.
+      announceCommit: false,
     });
     this.options.metrics?.setRaftRole('follower');
     this.ticker = setInterval(() => {

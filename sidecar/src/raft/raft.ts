@@ -57,6 +57,16 @@ export interface RaftOptions {
   readonly maxBytesPerReady?: number;
   /** Highest index the application has already applied (it holds that state). Default: snapshot. */
   readonly applied?: number;
+  /**
+   * When the commit index moves, send every follower an append even if it has no entries to
+   * carry, just to tell it the new commit index (etcd's `bcastAppend` on commit). Default true.
+   * Off, a follower learns it from the next append that carries entries or the next heartbeat
+   * (one heartbeat interval at most): nothing waits for a follower's commit index (clients are
+   * answered by the leader), and at a low request rate those appends and their answers are half
+   * of every follower's messages per request. A leader that commits its own removal announces it
+   * either way, since it sends no heartbeats after stepping down.
+   */
+  readonly announceCommit?: boolean;
 }
 
 type CampaignKind = 'pre-vote' | 'election' | 'transfer';
@@ -81,6 +91,7 @@ export class Raft {
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private readonly maxInflight: number;
+  private readonly announceCommit: boolean;
   readonly maxBytesPerAppend: number;
   readonly maxBytesPerReady: number;
 
@@ -105,6 +116,7 @@ export class Raft {
     this.preVote = options.preVote ?? true;
     this.checkQuorum = options.checkQuorum ?? true;
     this.maxInflight = options.maxInflight ?? 64;
+    this.announceCommit = options.announceCommit ?? true;
     this.maxBytesPerAppend = options.maxBytesPerAppend ?? 1024 * 1024;
     this.maxBytesPerReady = options.maxBytesPerReady ?? 4 * 1024 * 1024;
 
@@ -484,7 +496,7 @@ export class Raft {
       progress.inflights.freeLE(m.index);
     }
     if (this.maybeCommit()) {
-      this.broadcastAppend();
+      this.broadcastCommit();
       this.maybeStepDownAfterRemoval();
       if (this.role !== 'leader') return;
     } else if (oldPaused) {
@@ -687,6 +699,13 @@ export class Raft {
     for (const id of this.progress.keys()) this.sendAppend(id);
   }
 
+  /** After the commit index moved: appends to the followers (see `announceCommit`). */
+  private broadcastCommit(): void {
+    const leaving = !this.isVoter() && this.log.committed >= this.lastConfIndex();
+    const sendIfEmpty = this.announceCommit || leaving;
+    for (const id of this.progress.keys()) this.sendAppend(id, sendIfEmpty);
+  }
+
   private broadcastHeartbeat(): void {
     for (const [id, progress] of this.progress) {
       if (id === this.id) continue;
@@ -726,7 +745,7 @@ export class Raft {
     if (this.role !== 'leader') return;
     const self = this.progress.get(this.id);
     if (self?.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) {
-      this.broadcastAppend();
+      this.broadcastCommit();
       this.maybeStepDownAfterRemoval();
     }
   }

@@ -5,7 +5,8 @@
  * the next command, are its expected output. Blank lines and `#` comments are ignored.
  *
  * Commands:
- * - `config pre-vote=off check-quorum=off max-bytes=1 max-inflight=2`  options of nodes created next
+ * - `config pre-vote=off check-quorum=off max-bytes=1 max-inflight=2 announce-commit=off`
+ *                                      options of nodes created next
  * - `bootstrap 1 2 3 [learners 4 5]`  nodes sharing that initial membership
  * - `add-node 4`                       a fresh node with no membership (waits to be added)
  * - `campaign 1`                       node 1 starts a campaign (pre-vote first)
@@ -134,6 +135,7 @@ function execute(network: Network, command: string): string[] {
         else if (key === 'check-quorum') options['checkQuorum'] = flag;
         else if (key === 'max-bytes') options['maxBytesPerAppend'] = Number(value);
         else if (key === 'max-inflight') options['maxInflight'] = Number(value);
+        else if (key === 'announce-commit') options['announceCommit'] = flag;
         else throw new Error(`unknown option ${key}`);
       }
       network.nodeOptions = options as NetworkNodeOptions;

@@ -241,6 +241,8 @@ class Simulation {
   private confChangeRate: number;
   private faultsOn = true;
   private readonly preVote: boolean;
+  /** Half of the seeds tell followers each commit at once (etcd), half as the driver does. */
+  private readonly announceCommit: boolean;
 
   // Checker state.
   private readonly leaderOfTerm = new Map<number, NodeId>();
@@ -272,6 +274,7 @@ class Simulation {
     // with ever higher terms and, without pre-vote, can hold off a new leader indefinitely:
     // thesis §4.2.3. Seed 2122 showed it. Keep pre-vote on in production.)
     this.preVote = this.confChangeRate > 0 || r.next() < 0.5;
+    this.announceCommit = r.next() < 0.5;
     for (const id of this.ids) {
       const storage = new MemoryStorage({ voters: this.ids, learners: [] });
       const node: SimNode = {
@@ -319,6 +322,7 @@ class Simulation {
       electionTick: ELECTION_TICK,
       heartbeatTick: HEARTBEAT_TICK,
       preVote: this.preVote,
+      announceCommit: this.announceCommit,
       maxInflight: 1 + this.random.int(8),
       // Often one entry per append, so that old and new entries travel separately (Figure 8).
       maxBytesPerAppend: this.random.next() < 0.5 ? 1 : 64 + this.random.int(2048),

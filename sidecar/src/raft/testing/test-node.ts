@@ -34,6 +34,7 @@ export interface TestNodeOptions {
   readonly checkQuorum?: boolean;
   readonly maxInflight?: number;
   readonly maxBytesPerAppend?: number;
+  readonly announceCommit?: boolean;
 }
 
 /** A Raft node, its storage and its applied payloads; can crash and restart. */
@@ -63,6 +64,7 @@ export class TestNode {
       ...(o.checkQuorum !== undefined && { checkQuorum: o.checkQuorum }),
       ...(o.maxInflight !== undefined && { maxInflight: o.maxInflight }),
       ...(o.maxBytesPerAppend !== undefined && { maxBytesPerAppend: o.maxBytesPerAppend }),
+      ...(o.announceCommit !== undefined && { announceCommit: o.announceCommit }),
     });
   }
 
