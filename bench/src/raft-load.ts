@@ -180,7 +180,11 @@ export async function closedLoop(
   };
 }
 
-/** Open-loop latency: p50/p99 counted from each request's scheduled send time. */
+/**
+ * Open-loop latency: p50/p99 counted from each request's scheduled send time (the figure), and
+ * from its actual send time (what the server and the network took, without this client's
+ * lateness).
+ */
 export interface RateResult {
   readonly rate: number;
   readonly p50: number;
@@ -192,6 +196,9 @@ export interface RateResult {
    */
   readonly lagP50: number;
   readonly lagP99: number;
+  /** Latency from the actual send (answered − sent, ms): p50/p99 without the client's lateness. */
+  readonly sentP50: number;
+  readonly sentP99: number;
   readonly ok: number;
   readonly total: number;
 }
@@ -215,15 +222,19 @@ export async function openLoop(
   const all = [...free];
   const total = Math.round(rate * seconds);
   const latencies: number[] = [];
+  const fromSent: number[] = [];
   const lags: number[] = [];
   let ok = 0;
   const backlog: number[] = [];
   const start = performance.now() + 20;
   const fire = (i: number, connection: LoadConnection): void => {
     const due = start + (i * 1000) / rate;
-    lags.push(performance.now() - due);
+    const sent = performance.now();
+    lags.push(sent - due);
     void connection.send(make(0, i)).then((status) => {
-      latencies.push(performance.now() - due);
+      const answered = performance.now();
+      latencies.push(answered - due);
+      fromSent.push(answered - sent);
       if (status === 200 || status === 409) ok++;
       const next = backlog.shift();
       if (next !== undefined) fire(next, connection);
@@ -253,6 +264,8 @@ export async function openLoop(
     p99: percentile(latencies, 99),
     lagP50: percentile(lags, 50),
     lagP99: percentile(lags, 99),
+    sentP50: percentile(fromSent, 50),
+    sentP99: percentile(fromSent, 99),
     ok,
     total,
   };
