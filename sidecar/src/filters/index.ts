@@ -71,3 +71,9 @@ export {
 } from './retry.js';
 export { compileRouteMatch, type RouteMatch, type RouteMatcher } from './route-match.js';
 export { RollingCounter, type RollingCounterOptions } from './rolling-counter.js';
+export {
+  Deadline,
+  DeadlineQueue,
+  type DeadlineQueueOptions,
+  type OneShotTimer,
+} from './deadline-queue.js';

@@ -9,6 +9,7 @@ import {
   requireNumber,
   type RateLimitBackendFailureReason,
 } from './errors.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { GCRA_LUA, gcraParams, type GcraParams } from './gcra.js';
 import type { RateLimitDecision, RateLimitSpec } from './rate-limit-decision.js';
 
@@ -126,6 +127,11 @@ export class RedisRateLimiter {
   private batchWaiters: ((decision: GlobalRateLimitDecision) => void)[] = [];
   private batchWaiterKeys: number[] = [];
   private batchWaiterRanks: number[] = [];
+  /**
+   * The time bound of the batches in flight: one timer for all of them (each batch used to arm
+   * and clear its own, which at 1,000 req/s is one of each per request). Items time a batch out.
+   */
+  private readonly deadlines: DeadlineQueue<() => void>;
   private readonly causelessErrors: Partial<
     Record<RateLimitBackendFailureReason, RateLimitBackendError>
   > = {};
@@ -141,6 +147,7 @@ export class RedisRateLimiter {
     this.redis = defineGcraCommand(options.redis);
     this.prefix = `palisade:rl:${options.policy}:${options.rule}:`;
     this.onBackendFailure = options.onBackendFailure;
+    this.deadlines = new DeadlineQueue({ durationMs: this.timeoutMs, onExpire: expireBatch });
     this.failureDecision = Object.freeze(
       options.failureMode === 'open'
         ? {
@@ -236,12 +243,12 @@ export class RedisRateLimiter {
       settle(() => this.fail('error', error));
       return;
     }
-    const timer = setTimeout(() => settle(() => this.fail('timeout')), this.timeoutMs);
+    const deadline = this.deadlines.add(() => settle(() => this.fail('timeout')));
     reply.then(
       (answer) => {
         this.inFlight -= count;
         if (settled) return;
-        clearTimeout(timer);
+        deadline.cancel();
         const intervalUs = this.params.intervalUs;
         settle((i) =>
           gcraBatchDecision(answer, waiterKeys[i] as number, waiterRanks[i] as number, intervalUs),
@@ -250,7 +257,7 @@ export class RedisRateLimiter {
       (error: unknown) => {
         this.inFlight -= count;
         if (settled) return;
-        clearTimeout(timer);
+        deadline.cancel();
         settle(() => this.fail('error', error));
       },
     );
@@ -268,6 +275,10 @@ export class RedisRateLimiter {
     }
     return this.failureDecision;
   }
+}
+
+function expireBatch(timeOut: () => void): void {
+  timeOut();
 }
 
 /**

@@ -12,8 +12,8 @@
  *   has been delivered (or failed);
  * - retry idempotent calls: `if (await req.bufferBody(limit))` the body is replayable, then call
  *   `next(req)` again after `res.body.discard()`-ing the failed attempt;
- * - time out: `setTimeout(() => req.abort(new UpstreamTimeout(…)), ms)` aborts the attempt in
- *   flight, which then rejects with that error.
+ * - time out: `req.abort(new UpstreamTimeout(…))` from a timer (the timeout filter's one
+ *   `DeadlineQueue` per route) aborts the attempt in flight, which then rejects with that error.
  */
 import type { Readable } from 'node:stream';
 import type { ProxyError } from './errors.js';
