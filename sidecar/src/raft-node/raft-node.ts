@@ -193,6 +193,8 @@ export class RaftNode {
   private nextForwardId = 1;
   private turnScheduled = false;
   private turnRunning: Promise<void> | undefined;
+  /** The snapshot being saved and compacted, beside the turns (one at a time). */
+  private snapshotting: Promise<void> | undefined;
   private initializing: Promise<void> | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private membershipTimer: NodeJS.Timeout | undefined;
@@ -388,6 +390,7 @@ export class RaftNode {
     clearInterval(this.ticker);
     clearInterval(this.membershipTimer);
     await this.turnRunning?.catch(() => undefined);
+    await this.snapshotting;
     const stopped = errorReply('PALISADE_RAFT_STOPPED', 'the Raft node is stopping', '');
     this.settleAll(stopped);
     for (const waiter of this.forwarded.values()) waiter.settle(stopped);
@@ -843,8 +846,15 @@ export class RaftNode {
       node.advance();
       this.options.metrics?.raftAppliedIndex.bind().set(this.applied);
       if (configApplied) this.reconcileMembership();
-      if (this.applied - this.lastSnapshotIndex >= this.snapshotEvery) {
-        await this.takeSnapshot(node);
+      if (
+        this.snapshotting === undefined &&
+        this.applied - this.lastSnapshotIndex >= this.snapshotEvery
+      ) {
+        this.snapshotting = this.takeSnapshot(node)
+          .catch((error: unknown) => this.fail(error))
+          .finally(() => {
+            this.snapshotting = undefined;
+          });
       }
     }
   }
@@ -934,6 +944,9 @@ export class RaftNode {
     }
     const hardState = hard ?? this.deferredHardState;
     if (!ready.snapshot && ready.entries.length === 0 && hardState === undefined) return;
+    // A snapshot from the leader replaces the log: a local one still being saved must land first
+    // (the store takes snapshots in order only).
+    if (ready.snapshot) await this.snapshotting;
     this.deferredHardState = undefined;
     const started = performance.now();
     try {
@@ -1052,16 +1065,20 @@ export class RaftNode {
     waiter.settle(resultReply(result));
   }
 
+  /**
+   * Snapshots the machines at the applied index, saves and compacts, beside the loop: the turns
+   * go on meanwhile (the store writes the snapshot file and the checkpoint segment outside its
+   * queue of saves; the state is serialized here, synchronously, first). Only the leader's own
+   * turns matter to a request's latency, and before this the turn waited ≈ 45–60 ms (several
+   * fsyncs) every `snapshotEvery` entries on every member at once. The store raises the durable
+   * commit index to the snapshot's: a restart never finds a snapshot beyond its commit index.
+   */
   private async takeSnapshot(node: RawNode): Promise<void> {
     const metadata = node.snapshotMetadata(this.applied);
-    // The deferred commit index goes with it: a restart must not find a snapshot beyond its
-    // durable commit index.
-    await this.store.save({
-      snapshot: encodeStoredSnapshot({ metadata, data: this.snapshotMachines() }),
-      hardState: this.deferredHardState,
-    });
-    this.deferredHardState = undefined;
     this.lastSnapshotIndex = metadata.index;
+    await this.store.saveSnapshot(
+      encodeStoredSnapshot({ metadata, data: this.snapshotMachines() }),
+    );
     const compactTo = metadata.index - this.snapshotKeep;
     if (compactTo >= this.store.firstIndex()) await this.store.compact(compactTo);
     this.options.logger?.debug({ index: metadata.index }, 'took a Raft snapshot');

@@ -11,6 +11,7 @@ import {
   LogIndexReads,
   applyUpdate,
   checkUpdate,
+  localSnapshotUpdate,
   type RaftStorage,
   type RaftStorageUpdate,
   type RecoveredState,
@@ -23,7 +24,8 @@ export interface MemoryRaftStorageOptions {
 }
 
 interface QueuedSave {
-  readonly update: RaftStorageUpdate;
+  /** The update, made when the save is applied. */
+  readonly update: () => RaftStorageUpdate;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -41,9 +43,13 @@ export class MemoryRaftStorage extends LogIndexReads implements RaftStorage {
   }
 
   save(update: RaftStorageUpdate): Promise<void> {
+    return this.enqueue(() => update);
+  }
+
+  private enqueue(update: () => RaftStorageUpdate): Promise<void> {
     if (!this.manualSync) {
       try {
-        this.apply(update);
+        this.apply(update());
         return Promise.resolve();
       } catch (error) {
         return Promise.reject(error);
@@ -53,7 +59,8 @@ export class MemoryRaftStorage extends LogIndexReads implements RaftStorage {
   }
 
   saveSnapshot(snapshot: StoredSnapshot): Promise<void> {
-    return this.save({ snapshot });
+    // The hard state that goes with it is the one in force when the save is applied.
+    return this.enqueue(() => localSnapshotUpdate(this.index, snapshot));
   }
 
   /** Makes every queued save durable, in order, and resolves their promises. */
@@ -62,7 +69,7 @@ export class MemoryRaftStorage extends LogIndexReads implements RaftStorage {
     this.queued = [];
     for (const save of queued) {
       try {
-        this.apply(save.update);
+        this.apply(save.update());
         save.resolve();
       } catch (error) {
         save.reject(error);

@@ -395,6 +395,89 @@ describe('MemoryRaftStorage with manualSync', () => {
   });
 });
 
+/** Hooks that hold the fsync of the next prepared checkpoint until `release()`. */
+function holdCheckpoint() {
+  let release: () => void = () => undefined;
+  let reached: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (reached = resolve));
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  return {
+    held,
+    release: () => release(),
+    hooks: {
+      beforeFsync: async (target: { path: string }) => {
+        if (!target.path.endsWith('.wal.tmp')) return;
+        reached();
+        await gate;
+      },
+    },
+  };
+}
+
+describe('FileRaftStorage: snapshots and compaction beside the saves', () => {
+  it('a compaction lets saves go on and carries them (an overwritten tail too) into its checkpoint', async () => {
+    const hold = holdCheckpoint();
+    const { storage } = await openFile({ hooks: hold.hooks });
+    await storage.save({ entries: range(1, 20, 1), hardState: hard(1, 16) });
+    await storage.saveSnapshot(snap(15, 1));
+    const compaction = storage.compact(10);
+    await hold.held; // the checkpoint is written, its fsync held
+    await storage.save({ entries: range(21, 22, 1), hardState: hard(1, 18) });
+    // A new leader's entry replaces 19..22 (uncommitted).
+    await storage.save({ entries: [entry(19, 2)], hardState: hard(2, 18, 'node-b') });
+    hold.release();
+    await compaction;
+    const live = summary(storage.state());
+    expect(live.point).toEqual({ index: 10, term: 1 });
+    expect(live.entries.at(-1)).toBe('19@2:e19t2');
+    expect(live.hardState).toEqual(hard(2, 18, 'node-b'));
+    expect((storage as FileRaftStorage).segments()).toHaveLength(1);
+    await storage.close();
+    const { storage: reopened } = await openFile();
+    expect(summary(reopened.state())).toEqual(live);
+    await reopened.close();
+  });
+
+  it('drops the checkpoint when a snapshot from the leader arrives meanwhile', async () => {
+    const hold = holdCheckpoint();
+    const { storage } = await openFile({ hooks: hold.hooks });
+    await storage.save({ entries: range(1, 20, 1), hardState: hard(1, 16) });
+    await storage.saveSnapshot(snap(15, 1));
+    const compaction = storage.compact(10);
+    await hold.held;
+    await storage.save({
+      snapshot: snap(40, 3),
+      entries: range(41, 42, 3),
+      hardState: hard(3, 40),
+    });
+    hold.release();
+    await compaction;
+    const live = summary(storage.state());
+    expect(live.point).toEqual({ index: 40, term: 3 });
+    expect(await readdir(join(dir, 'wal'))).toEqual([segmentFileName(1)]);
+    await storage.close();
+    const { storage: reopened } = await openFile();
+    expect(summary(reopened.state())).toEqual(live);
+    await reopened.close();
+  });
+
+  it('a local snapshot raises the durable commit index to its own', async () => {
+    const { storage } = await openFile();
+    await storage.save({ entries: range(1, 20, 1), hardState: hard(1, 12) });
+    await storage.saveSnapshot(snap(15, 1));
+    expect(storage.hardState()).toEqual(hard(1, 15));
+    await storage.saveSnapshot(snap(16, 1));
+    await storage.save({ hardState: hard(1, 20) });
+    await storage.saveSnapshot(snap(18, 1)); // below the commit index: unchanged
+    expect(storage.hardState()).toEqual(hard(1, 20));
+    await storage.close();
+    const { storage: reopened } = await openFile();
+    expect(reopened.hardState()).toEqual(hard(1, 20));
+    expect(reopened.snapshot()?.index).toBe(18);
+    await reopened.close();
+  });
+});
+
 describe('FileRaftStorage against MemoryRaftStorage (seeded random operations)', () => {
   // Every operation is applied to both; the file store is reopened (replayed) at random points.
   // Recovery must always rebuild exactly the state the running store had.
@@ -432,7 +515,10 @@ describe('FileRaftStorage against MemoryRaftStorage (seeded random operations)',
         await file.close();
         file = (await openFile(options)).storage;
       }
-      if (update) {
+      if (update?.snapshot && !update.entries && random.int(2) === 0) {
+        await memory.saveSnapshot(update.snapshot);
+        await file.saveSnapshot(update.snapshot);
+      } else if (update) {
         await memory.save(update);
         await file.save(update);
       }

@@ -42,7 +42,14 @@ import {
   type StoredSnapshot,
 } from './log-index.js';
 import { listSnapshots, readSnapshot, writeSnapshot } from './snapshot-file.js';
-import { syncDirectory, Wal, type ReplayedRecord, type WalHooks, type WalRecord } from './wal.js';
+import {
+  syncDirectory,
+  Wal,
+  type PreparedCheckpoint,
+  type ReplayedRecord,
+  type WalHooks,
+  type WalRecord,
+} from './wal.js';
 
 /** What one Ready asks to persist. Any part may be absent. */
 export interface RaftStorageUpdate {
@@ -72,8 +79,11 @@ export interface RaftStorage {
   /** Persists one Ready's worth of state; resolves once it is durable. */
   save(update: RaftStorageUpdate): Promise<void>;
   /**
-   * Saves a snapshot taken by the application (at an applied index), without compacting. Same
-   * as `save({snapshot})`.
+   * Saves a snapshot taken by the application at an applied — hence committed — index, without
+   * compacting: `save({snapshot})`, and the durable commit index is raised to the snapshot's
+   * index if it is below (a restart must not find a snapshot beyond its commit index). The file
+   * store writes the snapshot file before the save joins the queue, so saves called meanwhile
+   * may be written first: the snapshot covers only committed entries, which no save changes.
    */
   saveSnapshot(snapshot: StoredSnapshot): Promise<void>;
   /**
@@ -178,6 +188,17 @@ export function updateRecords(update: RaftStorageUpdate): WalRecord[] {
   return records;
 }
 
+/**
+ * The update that saves a local snapshot (see {@link RaftStorage.saveSnapshot}): with the hard
+ * state in force, its commit index raised to the snapshot's when it is below.
+ */
+export function localSnapshotUpdate(index: LogIndex, snapshot: StoredSnapshot): RaftStorageUpdate {
+  const hard = index.hardState();
+  return hard.commit >= snapshot.index
+    ? { snapshot }
+    : { snapshot, hardState: { ...hard, commit: snapshot.index } };
+}
+
 /** Applies `update` to the in-memory state, in the same order as {@link updateRecords}. */
 export function applyUpdate(index: LogIndex, update: RaftStorageUpdate): void {
   if (update.snapshot) index.installSnapshot(update.snapshot);
@@ -230,7 +251,16 @@ export function checkUpdate(
   }
 }
 
-/** A {@link RaftStorage} on disk. Open with {@link FileRaftStorage.open}. */
+/** What was saved since a compaction took its checkpoint (see `FileRaftStorage.compact`). */
+interface Capture {
+  /** The last index when the checkpoint was taken. */
+  readonly last: number;
+  /** The lowest index of an entry saved since (a follower's overwritten tail starts there). */
+  lowest: number;
+  /** Whether a snapshot was saved since. */
+  snapshot: boolean;
+}
+
 /**
  * The reads both stores (file and memory) answer from their in-memory log index and latest
  * snapshot; subclasses own how those two are written.
@@ -273,6 +303,7 @@ export abstract class LogIndexReads {
   }
 }
 
+/** A {@link RaftStorage} on disk. Open with {@link FileRaftStorage.open}. */
 export class FileRaftStorage extends LogIndexReads implements RaftStorage {
   protected readonly index: LogIndex;
   private readonly wal: Wal;
@@ -280,6 +311,10 @@ export class FileRaftStorage extends LogIndexReads implements RaftStorage {
   private readonly hooks: WalHooks;
   protected latest: StoredSnapshot | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The running compaction (compactions run one at a time). */
+  private compaction: Promise<unknown> = Promise.resolve();
+  /** What the saves wrote since the running compaction took its checkpoint. */
+  private capture: Capture | undefined;
   private failure: unknown;
 
   private constructor(
@@ -359,46 +394,117 @@ export class FileRaftStorage extends LogIndexReads implements RaftStorage {
       if (update.snapshot && update.snapshot.index > this.index.point().index) {
         await writeSnapshot(this.snapDir, update.snapshot, this.hooks);
       }
-      this.wal.append(updateRecords(update));
+      this.write(update);
       await this.wal.sync();
-      applyUpdate(this.index, update);
-      if (update.snapshot && update.snapshot.index > (this.latest?.index ?? 0)) {
-        this.latest = update.snapshot;
-      }
+      this.applied(update);
     });
   }
 
-  saveSnapshot(snapshot: StoredSnapshot): Promise<void> {
-    return this.save({ snapshot });
+  /**
+   * The snapshot file (megabytes, several fsyncs) is written before the save joins the queue, so
+   * that the saves of new entries are not held up by it; only its WAL marker is queued.
+   */
+  async saveSnapshot(snapshot: StoredSnapshot): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    checkUpdate(this.index, { snapshot }, this.latest?.index ?? 0);
+    await writeSnapshot(this.snapDir, snapshot, this.hooks);
+    return this.serialize(async () => {
+      const update = localSnapshotUpdate(this.index, snapshot);
+      checkUpdate(this.index, update, this.latest?.index ?? 0);
+      this.write(update);
+      await this.wal.sync();
+      this.applied(update);
+    });
   }
 
+  /**
+   * Writes the checkpoint segment (every retained entry) outside the queue, while saves go on;
+   * then, in the queue, appends to it what those saves wrote and installs it (two fsyncs); then
+   * deletes the old segments and snapshot files, outside the queue again. One compaction at a
+   * time.
+   */
   compact(index: number): Promise<void> {
-    return this.serialize(async () => {
-      const point = this.index.point();
-      if (index <= point.index) return;
-      const snapshot = this.latest;
-      if (!snapshot || index > snapshot.index) {
-        throw new StorageError(
-          'PALISADE_STORAGE_MISUSE',
-          `cannot compact to ${index}: the latest snapshot is at ${snapshot?.index ?? 0}`,
-        );
+    const run = this.compaction.then(() => this.compactNow(index));
+    this.compaction = run.catch(() => undefined);
+    return run;
+  }
+
+  private async compactNow(index: number): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    const point = this.index.point();
+    if (index <= point.index) return;
+    const snapshot = this.latest;
+    if (!snapshot || index > snapshot.index) {
+      throw new StorageError(
+        'PALISADE_STORAGE_MISUSE',
+        `cannot compact to ${index}: the latest snapshot is at ${snapshot?.index ?? 0}`,
+      );
+    }
+    const next = new LogIndex();
+    next.reset(point, this.index.hardState(), this.index.allEntries());
+    next.compact(index);
+    const records: WalRecord[] = [
+      encodePoint(RecordType.checkpoint, next.point()),
+      encodeHardState(next.hardState()),
+      ...next.allEntries().map(encodeEntry),
+    ];
+    const taken: Capture = { last: this.index.lastIndex(), lowest: Infinity, snapshot: false };
+    this.capture = taken;
+    let prepared: PreparedCheckpoint;
+    try {
+      prepared = await this.wal.prepareCheckpoint(records);
+    } catch (error) {
+      this.capture = undefined;
+      throw error;
+    }
+    const segment = await this.serialize(async () => {
+      this.capture = undefined;
+      if (taken.snapshot) {
+        // A snapshot from the leader arrived meanwhile and may have replaced the log: the
+        // checkpoint describes a state that is gone. The next compaction starts over.
+        await unlink(prepared.path);
+        return undefined;
       }
-      const next = new LogIndex();
-      next.reset(point, this.index.hardState(), this.index.allEntries());
-      next.compact(index);
-      const records: WalRecord[] = [
-        encodePoint(RecordType.checkpoint, next.point()),
-        encodeHardState(next.hardState()),
-        ...next.allEntries().map(encodeEntry),
+      // Entries saved since the checkpoint was taken (from the lowest one rewritten) and the
+      // hard state in force follow it, as they followed it in the old segments.
+      const from = Math.min(taken.lowest, taken.last + 1);
+      const later: WalRecord[] = [
+        ...this.index.entries(from, this.index.lastIndex() + 1).map(encodeEntry),
+        encodeHardState(this.index.hardState()),
       ];
-      const segment = await this.wal.rewrite(records);
+      const installed = await this.wal.installCheckpoint(prepared, later);
       this.index.compact(index);
+      return installed;
+    });
+    if (segment === undefined) return;
+    try {
       await this.wal.truncateBefore(segment);
       // Older snapshot files are no longer needed by anything the WAL refers to.
       const stale = (await listSnapshots(this.snapDir)).filter((s) => s.index < snapshot.index);
       for (const file of stale) await unlink(join(this.snapDir, file.name));
       if (stale.length > 0) await syncDirectory(this.snapDir);
-    });
+    } catch (error) {
+      this.failure ??= error;
+      throw error;
+    }
+  }
+
+  /** Appends the records of `update` (not yet synced), noting what a compaction must carry. */
+  private write(update: RaftStorageUpdate): void {
+    this.wal.append(updateRecords(update));
+    const capture = this.capture;
+    if (capture === undefined) return;
+    if (update.snapshot) capture.snapshot = true;
+    const first = update.entries?.[0];
+    if (first !== undefined) capture.lowest = Math.min(capture.lowest, first.index);
+  }
+
+  /** After the sync: the in-memory state follows the disk. */
+  private applied(update: RaftStorageUpdate): void {
+    applyUpdate(this.index, update);
+    if (update.snapshot && update.snapshot.index > (this.latest?.index ?? 0)) {
+      this.latest = update.snapshot;
+    }
   }
 
   /** The WAL segments on disk (for tests and the admin view). */
@@ -412,11 +518,11 @@ export class FileRaftStorage extends LogIndexReads implements RaftStorage {
     await this.wal.close();
   }
 
-  private serialize(work: () => Promise<void>): Promise<void> {
+  private serialize<T>(work: () => Promise<T>): Promise<T> {
     const run = this.queue.then(async () => {
       if (this.failure !== undefined) throw this.failure;
       try {
-        await work();
+        return await work();
       } catch (error) {
         // A misuse leaves the disk untouched (checked before writing); anything else may have
         // left it ahead of memory, so the store refuses further work until reopened.

@@ -212,21 +212,30 @@ describe('Wal', () => {
     await reopened.close();
   });
 
-  it('rewrites into a new segment atomically and keeps appending after it', async () => {
+  it('installs a checkpoint segment atomically, with what was written meanwhile, and keeps appending after it', async () => {
     const { wal } = await Wal.open({ dir });
     wal.append([record(1)]);
     await wal.sync();
-    wal.append([record(2)]); // synced by the rewrite, before the new segment
-    const seq = await wal.rewrite([record(10), record(11)]);
-    expect(seq).toBe(2);
-    wal.append([record(12)]);
+    const prepared = await wal.prepareCheckpoint([record(10), record(11)]);
+    wal.append([record(2)]); // the log goes on while the checkpoint waits to be installed
     await wal.sync();
-    await wal.truncateBefore(seq);
+    wal.append([record(3)]); // synced by the install, before the new segment
+    const seq = await wal.installCheckpoint(prepared, [record(12)]);
+    expect(seq).toBe(2);
+    wal.append([record(13)]);
+    await wal.sync();
     await wal.close();
-    await writeFile(join(dir, `${segmentFileName(3)}.tmp`), 'left by a crash');
+    // A crash before the old segment was deleted: it is replayed first, the checkpoint after.
+    const before = await Wal.open({ dir });
+    expect(plain(before.recovery.records)).toEqual(
+      plain([1, 2, 3, 10, 11, 12, 13].map((n) => record(n))),
+    );
+    expect(await before.wal.truncateBefore(seq)).toBe(1);
+    await before.wal.close();
+    await writeFile(join(dir, 'checkpoint-7.wal.tmp'), 'a checkpoint not installed before a crash');
     const { wal: reopened, recovery } = await Wal.open({ dir });
-    expect(plain(recovery.records)).toEqual(plain([record(10), record(11), record(12)]));
-    expect(recovery.records.map((r) => r.segment)).toEqual([2, 2, 2]);
+    expect(plain(recovery.records)).toEqual(plain([10, 11, 12, 13].map((n) => record(n))));
+    expect(recovery.records.map((r) => r.segment)).toEqual([2, 2, 2, 2]);
     expect(await readdir(dir)).toEqual([segmentFileName(2)]);
     await reopened.close();
   });

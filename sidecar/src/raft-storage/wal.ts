@@ -187,6 +187,14 @@ function isZero(buffer: Buffer, from: number): boolean {
   return true;
 }
 
+/** A checkpoint written by {@link Wal.prepareCheckpoint}, durable, not yet part of the log. */
+export interface PreparedCheckpoint {
+  /** The temporary file. */
+  readonly path: string;
+  /** Its size. */
+  readonly bytes: number;
+}
+
 interface PendingGroup {
   readonly seq: number;
   readonly create: boolean;
@@ -208,6 +216,8 @@ export class Wal {
   private tailSeq: number;
   private tailBytes: number;
   private pending: PendingGroup[] = [];
+  /** Checkpoint files prepared so far: names them uniquely. */
+  private checkpoints = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private failure: StorageError | undefined;
   private closed = false;
@@ -234,7 +244,7 @@ export class Wal {
     const hooks = options.hooks ?? {};
     await makeDirectory(options.dir);
     const names = await readdir(options.dir);
-    // A rewrite that crashed before its rename: the old segments are all still there.
+    // A checkpoint not installed (a crash before its rename): the old segments are all still there.
     for (const name of names.filter((n) => n.endsWith('.wal.tmp'))) {
       await unlink(join(options.dir, name));
     }
@@ -333,34 +343,57 @@ export class Wal {
   }
 
   /**
-   * The compaction hook: syncs what was appended before, then starts a new segment whose content
-   * is exactly `records`, made atomic by writing it to a temporary file, fsyncing, renaming it to
-   * its segment name and fsyncing the directory. A crash leaves the new segment either absent or
-   * complete, so `records` can describe the whole state (a checkpoint) and every older segment
-   * can then go ({@link truncateBefore}). Later appends follow `records` in the same segment.
-   * Resolves with the new segment's number.
+   * The slow half of a compaction, outside the queue of syncs (appends and syncs go on
+   * meanwhile): writes `records` — a checkpoint that describes the whole state, see
+   * {@link installCheckpoint} — to a new temporary file and makes it durable. Nothing refers to
+   * the file until it is installed; recovery deletes it (`*.wal.tmp`).
    */
-  rewrite(records: readonly WalRecord[]): Promise<number> {
+  async prepareCheckpoint(records: readonly WalRecord[]): Promise<PreparedCheckpoint> {
     this.assertUsable();
     const content = Buffer.concat(records.map((record) => this.frame(record)));
+    this.checkpoints += 1;
+    const path = join(this.dir, `checkpoint-${this.checkpoints}.wal.tmp`);
+    const handle = await open(path, 'wx');
+    try {
+      await writeAll(handle, content);
+      await this.hooks.beforeFsync?.({ kind: 'file', path });
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    return { path, bytes: content.byteLength };
+  }
+
+  /**
+   * The quick half, serialized with syncs: syncs what was appended before, appends `later`
+   * (whatever was written to the log since the checkpoint's records were taken) to the prepared
+   * file durably, then makes it the next segment: renamed to its segment name, directory
+   * fsynced. A crash leaves the new segment either absent (the old segments are complete) or
+   * complete, so its records can describe the whole state and every older segment can then go
+   * ({@link truncateBefore}). Later appends follow in the same segment. Resolves with the new
+   * segment's number.
+   */
+  installCheckpoint(prepared: PreparedCheckpoint, later: readonly WalRecord[]): Promise<number> {
+    this.assertUsable();
+    const tail = Buffer.concat(later.map((record) => this.frame(record)));
     const before = this.pending;
     this.pending = [];
     const seq = this.tailSeq + 1;
     this.tailSeq = seq;
-    this.tailBytes = content.byteLength;
+    this.tailBytes = prepared.bytes + tail.byteLength;
     return this.serialize(async () => {
       await this.writeGroups(before);
-      const path = join(this.dir, segmentFileName(seq));
-      const temporary = `${path}.tmp`;
-      const handle = await open(temporary, 'wx');
-      try {
-        await writeAll(handle, content);
-        await this.hooks.beforeFsync?.({ kind: 'file', path: temporary });
-        await handle.datasync();
-      } finally {
-        await handle.close();
+      if (tail.byteLength > 0) {
+        const handle = await open(prepared.path, SEGMENT_APPEND);
+        try {
+          await this.hooks.beforeFsync?.({ kind: 'file', path: prepared.path });
+          writeAllInline(handle, tail);
+        } finally {
+          await handle.close();
+        }
       }
-      await rename(temporary, path);
+      const path = join(this.dir, segmentFileName(seq));
+      await rename(prepared.path, path);
       await this.file?.close();
       this.file = undefined;
       this.file = await open(path, SEGMENT_APPEND);
@@ -374,12 +407,12 @@ export class Wal {
   /**
    * Deletes every segment numbered below `seq` (never the segment being appended to), newest
    * first, then fsyncs the directory. Newest first, so that a crash half-way leaves a gap after
-   * the oldest segments rather than a log that starts in the middle. Resolves with the number of
-   * segments deleted.
+   * the oldest segments rather than a log that starts in the middle. Outside the queue of syncs:
+   * those segments are complete and no sync writes to them. Resolves with the number deleted.
    */
-  truncateBefore(seq: number): Promise<number> {
+  async truncateBefore(seq: number): Promise<number> {
     this.assertUsable();
-    return this.serialize(async () => {
+    try {
       const doomed = this.segmentList.filter((s) => s < seq && s < this.fileSeq).reverse();
       for (const s of doomed) {
         await unlink(join(this.dir, segmentFileName(s)));
@@ -387,7 +420,9 @@ export class Wal {
       }
       if (doomed.length > 0) await this.syncDirectory();
       return doomed.length;
-    });
+    } catch (error) {
+      throw this.poison(error);
+    }
   }
 
   /** The segments on disk, ascending. */
@@ -441,17 +476,22 @@ export class Wal {
       try {
         return await work();
       } catch (error) {
-        if (error instanceof StorageError && error.code === 'PALISADE_WAL_FAILED') throw error;
-        this.failure = new StorageError(
-          'PALISADE_WAL_FAILED',
-          `WAL write failed in ${this.dir}; the log is unusable until reopened`,
-          { cause: error },
-        );
-        throw this.failure;
+        throw this.poison(error);
       }
     });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** Makes the log unusable after a failed write or fsync; the error to throw. */
+  private poison(error: unknown): StorageError {
+    if (error instanceof StorageError && error.code === 'PALISADE_WAL_FAILED') return error;
+    this.failure ??= new StorageError(
+      'PALISADE_WAL_FAILED',
+      `WAL write failed in ${this.dir}; the log is unusable until reopened`,
+      { cause: error },
+    );
+    return this.failure;
   }
 
   private async writeGroups(groups: readonly PendingGroup[]): Promise<void> {
