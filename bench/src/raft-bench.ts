@@ -8,8 +8,10 @@
  *    $HOME/.cache/palisade/cluster/admin.kubeconfig or KUBECONFIG) when reachable, else the
  *    analytical window only (said so in the output).
  * 2. Acquire latency at a fixed 100 and 1,000 ops/s (open loop: latency counted from the scheduled
- *    send time, so a stall is not hidden) against the leader's admin API, and the same against a
- *    durable Redis `SET NX PX` (raft-load.ts): the same-run baseline of a lock on this machine.
+ *    send time, so a stall is not hidden; also from the actual send time, and how late the client
+ *    sent, so that server latency and client lateness can be told apart) against the leader's
+ *    admin API, and the same against a durable Redis `SET NX PX` (raft-load.ts): the same-run
+ *    baseline of a lock on this machine.
  * 3. Peak lease ops/s: closed loop, 256 keep-alive connections against the leader (group commit:
  *    every proposal that arrives during an fsync goes into the next Ready), and Redis likewise.
  *    CPU time per op of every member and of the client (from /proc): on a shared 2-core machine
@@ -400,7 +402,7 @@ async function main(): Promise<void> {
   );
   const saves = out.leaderSaves as { count: number; meanMs: number; entriesPerSave: number };
   md.push(
-    `Leader: ${saves.count} saves (one O_DSYNC write each: write + fdatasync in one system call), ${fmt(saves.entriesPerSave)} entries per save on average, ${fmt(saves.meanMs)} ms from save to resolved (event-loop delay included).`,
+    `Leader: ${saves.count} saves (one O_DSYNC write each, on the event loop's thread: write + fdatasync in one system call), ${fmt(saves.entriesPerSave)} entries per save on average, ${fmt(saves.meanMs)} ms from save to resolved (event-loop delay included).`,
     '',
   );
   const resultsDir = path.join(root, 'bench', 'results');

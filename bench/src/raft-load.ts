@@ -227,6 +227,7 @@ export async function openLoop(
   let ok = 0;
   const backlog: number[] = [];
   const start = performance.now() + 20;
+  let next = 0;
   const fire = (i: number, connection: LoadConnection): void => {
     const due = start + (i * 1000) / rate;
     const sent = performance.now();
@@ -236,23 +237,33 @@ export async function openLoop(
       latencies.push(answered - due);
       fromSent.push(answered - sent);
       if (status === 200 || status === 409) ok++;
-      const next = backlog.shift();
-      if (next !== undefined) fire(next, connection);
+      const waiting = backlog.shift();
+      if (waiting !== undefined) fire(waiting, connection);
       else free.push(connection);
+      sendDue();
     });
   };
+  /**
+   * Sends every request due by now (never one early). Called by the timer and after each
+   * answer: Node's timers fire on whole milliseconds of the event loop's clock (a request can
+   * wait up to ~2 ms for its timer), while at 1,000 ops/s an answer arrives about as often as a
+   * request falls due, so this sends most of them closer to their due time at no extra cost.
+   */
+  const sendDue = (): void => {
+    const now = performance.now();
+    while (next < total && start + (next * 1000) / rate <= now) {
+      const connection = free.pop();
+      if (connection) fire(next, connection);
+      else backlog.push(next);
+      next++;
+    }
+  };
   await new Promise<void>((resolve) => {
-    let i = 0;
     const pump = (): void => {
-      const now = performance.now();
-      while (i < total && start + (i * 1000) / rate <= now) {
-        const connection = free.pop();
-        if (connection) fire(i, connection);
-        else backlog.push(i);
-        i++;
-      }
-      if (i < total) setTimeout(pump, Math.max(0, start + (i * 1000) / rate - performance.now()));
-      else resolve();
+      sendDue();
+      if (next < total) {
+        setTimeout(pump, Math.max(0, start + (next * 1000) / rate - performance.now()));
+      } else resolve();
     };
     pump();
   });
