@@ -18,6 +18,7 @@ import {
   UpstreamUnavailable,
   classifyUpstreamError,
 } from './errors.js';
+import { requestBytes } from './head-bytes.js';
 import { hasContentLength } from './response-head.js';
 import { BodyFraming, parseResponseHead, type ResponseHead } from './response-parser.js';
 
@@ -226,29 +227,25 @@ class UpstreamConnection {
     handler.onConnect((reason) => this.destroy(reason));
     if (this.closed) return; // aborted at once
     const body = request.body;
-    let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
     const headers = request.headers;
-    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     if (body === null || Buffer.isBuffer(body)) {
       const length = body === null ? 0 : body.length;
-      if ((length > 0 || bodyExpected(request.method)) && !hasContentLength(headers))
-        head += `content-length: ${length}\r\n`;
-      head += '\r\n';
-      if (body !== null && body.length > 0 && body.length <= singleWriteBytes) {
-        const out = Buffer.allocUnsafe(head.length + body.length);
-        out.write(head, 0, 'latin1');
-        body.copy(out, head.length);
-        this.socket.write(out);
-      } else {
-        this.socket.write(head, 'latin1');
-        if (body !== null && body.length > 0) this.socket.write(body);
-      }
+      const lengthLine =
+        (length > 0 || bodyExpected(request.method)) && !hasContentLength(headers)
+          ? `content-length: ${length}\r\n`
+          : '';
+      // Head and a small body in one buffer: one write, one loopback segment.
+      const together = length > 0 && length <= singleWriteBytes;
+      this.socket.write(
+        requestBytes(request.method, request.path, headers, lengthLine, together ? body : null),
+      );
+      if (length > singleWriteBytes) this.socket.write(body as Buffer);
       this.requestSent = true;
       return;
     }
     const declared = declaredLength(headers);
-    if (declared === -1) head += 'transfer-encoding: chunked\r\n';
-    this.socket.write(`${head}\r\n`, 'latin1');
+    const framingLine = declared === -1 ? 'transfer-encoding: chunked\r\n' : '';
+    this.socket.write(requestBytes(request.method, request.path, headers, framingLine, null));
     void this.pump(body, declared, handler);
   }
 
