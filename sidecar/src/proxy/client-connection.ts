@@ -97,7 +97,7 @@ export class ClientExchange implements IncomingRequest, ResponseSink, AsyncItera
   private bodyError: ProxyError | null = null;
   private resolveNext: ((result: IteratorResult<Buffer>) => void) | null = null;
   private rejectNext: ((error: ProxyError) => void) | null = null;
-  private pendingHead: string | null = null;
+  private pendingHead: Buffer | null = null;
   private framing = Framing.AsIs;
   private bodyAllowed = true;
 
@@ -248,7 +248,7 @@ export class ClientExchange implements IncomingRequest, ResponseSink, AsyncItera
     if (!this.bodyAllowed || chunk.length === 0) return this.flushHead();
     if (this.framing === Framing.Chunked) {
       socket.cork();
-      if (this.pendingHead !== null) socket.write(this.takeHead(), 'latin1');
+      if (this.pendingHead !== null) socket.write(this.takeHead());
       socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
       socket.write(chunk);
       const writable = socket.write('\r\n', 'latin1');
@@ -257,7 +257,7 @@ export class ClientExchange implements IncomingRequest, ResponseSink, AsyncItera
     }
     if (this.pendingHead === null) return socket.write(chunk);
     socket.cork();
-    socket.write(this.takeHead(), 'latin1');
+    socket.write(this.takeHead());
     const writable = socket.write(chunk);
     socket.uncork();
     return writable;
@@ -273,7 +273,7 @@ export class ClientExchange implements IncomingRequest, ResponseSink, AsyncItera
       chunk.length <= singleWriteBytes
     ) {
       // The common whole answer: head and body copied into one buffer, one plain write (cheaper
-      // than a corked writev of a string and a buffer).
+      // than a corked writev of two buffers).
       this.writeWhole(socket, this.bodyAllowed ? chunk : null);
     } else {
       this.writeLast(socket, chunk);
@@ -284,15 +284,19 @@ export class ClientExchange implements IncomingRequest, ResponseSink, AsyncItera
 
   private writeWhole(socket: Socket, body: Buffer | null): void {
     const head = this.takeHead();
-    const out = Buffer.allocUnsafe(head.length + (body === null ? 0 : body.length));
-    out.write(head, 0, 'latin1');
-    if (body !== null) body.copy(out, head.length);
+    if (body === null || body.length === 0) {
+      socket.write(head);
+      return;
+    }
+    const out = Buffer.allocUnsafe(head.length + body.length);
+    head.copy(out, 0);
+    body.copy(out, head.length);
     socket.write(out);
   }
 
   private writeLast(socket: Socket, chunk: Buffer | string | undefined): void {
     socket.cork();
-    if (this.pendingHead !== null) socket.write(this.takeHead(), 'latin1');
+    if (this.pendingHead !== null) socket.write(this.takeHead());
     if (chunk !== undefined && chunk.length > 0 && this.bodyAllowed) {
       if (this.framing === Framing.Chunked) {
         const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
@@ -320,11 +324,11 @@ export class ClientExchange implements IncomingRequest, ResponseSink, AsyncItera
 
   private flushHead(): boolean {
     if (this.pendingHead === null) return true;
-    return this.connection.socket.write(this.takeHead(), 'latin1');
+    return this.connection.socket.write(this.takeHead());
   }
 
-  private takeHead(): string {
-    const head = this.pendingHead as string;
+  private takeHead(): Buffer {
+    const head = this.pendingHead as Buffer;
     this.pendingHead = null;
     return head;
   }

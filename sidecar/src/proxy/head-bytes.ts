@@ -37,6 +37,43 @@ export function putHeaderLines(out: Buffer, offset: number, headers: readonly st
   return at;
 }
 
+/** RFC 9110 §5.6.2 `tchar`s (the characters of a header name), by char code below 128. */
+const tchar = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  tchar[c.charCodeAt(0)] = 1;
+
+/**
+ * As `putHeaderLines`, checking as it writes that every name is a token and no value holds CR,
+ * LF or NUL (which could split the head and inject a line): -1 when one does not.
+ */
+export function putCheckedHeaderLines(
+  out: Buffer,
+  offset: number,
+  headers: readonly string[],
+): number {
+  let at = offset;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.length === 0) return -1;
+    for (let j = 0; j < name.length; j++) {
+      const c = name.charCodeAt(j);
+      if (c >= 128 || tchar[c] === 0) return -1;
+      out[at++] = c;
+    }
+    out[at++] = 0x3a; // ':'
+    out[at++] = 0x20;
+    const value = headers[i + 1] as string;
+    for (let j = 0; j < value.length; j++) {
+      const c = value.charCodeAt(j);
+      if (c === 0x0d || c === 0x0a || c === 0) return -1;
+      out[at++] = c;
+    }
+    out[at++] = 0x0d;
+    out[at++] = 0x0a;
+  }
+  return at;
+}
+
 /**
  * A request head (`method target HTTP/1.1`, the header lines, `extraLines` as written, the empty
  * line) followed by `body`, in one new buffer.

@@ -1,10 +1,12 @@
 /**
  * Writing of an HTTP/1.1 response head, pure: status, a flat header list and the framing the
- * connection chose, out as one latin1 string (written with the first body bytes in one `writev`).
- * Values that could split the head (CR, LF, NUL) are refused, so a header a filter or an
- * upstream produced can never inject a line.
+ * connection chose, out as one buffer (copied with a small body into one write, see
+ * `client-connection.ts`), written byte by byte without intermediate strings (`head-bytes.ts`).
+ * Names that are not tokens and values that could split the head (CR, LF, NUL) are refused, so a
+ * header a filter or an upstream produced can never inject a line.
  */
 import { STATUS_CODES } from 'node:http';
+import { headerLinesLength, putCheckedHeaderLines, putLatin1 } from './head-bytes.js';
 import { equalsIgnoreCase } from './headers.js';
 
 /** How the body after a head is delimited. */
@@ -17,8 +19,13 @@ export enum Framing {
   Close,
 }
 
-const forbiddenInField = /[\r\n\0]/;
-const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Status lines by code, built on first use (an answer's status repeats). */
+const statusLines: string[] = [];
+
+function statusLine(statusCode: number): string {
+  return (statusLines[statusCode] ??=
+    `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`);
+}
 
 /** Whether a response to `method` with `statusCode` carries a body at all (RFC 9112 §6.3). */
 export function responseHasBody(method: string, statusCode: number): boolean {
@@ -44,18 +51,32 @@ export function responseHead(
   framing: Framing,
   connection: 'close' | 'keep-alive' | null,
   date: string | null,
-): string | null {
-  let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`;
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i] as string;
-    const value = headers[i + 1] as string;
-    if (!tokenPattern.test(name) || forbiddenInField.test(value)) return null;
-    head += `${name}: ${value}\r\n`;
-  }
-  if (date !== null) head += `date: ${date}\r\n`;
-  if (framing === Framing.Chunked) head += 'transfer-encoding: chunked\r\n';
-  if (connection !== null) head += `connection: ${connection}\r\n`;
-  return `${head}\r\n`;
+): Buffer | null {
+  const status = statusLine(statusCode);
+  const dateLine = date === null ? '' : `date: ${date}\r\n`;
+  const framingLine = framing === Framing.Chunked ? 'transfer-encoding: chunked\r\n' : '';
+  const connectionLine =
+    connection === null
+      ? ''
+      : connection === 'close'
+        ? 'connection: close\r\n'
+        : 'connection: keep-alive\r\n';
+  const out = Buffer.allocUnsafe(
+    status.length +
+      headerLinesLength(headers) +
+      dateLine.length +
+      framingLine.length +
+      connectionLine.length +
+      2,
+  );
+  let at = putCheckedHeaderLines(out, putLatin1(out, 0, status), headers);
+  if (at === -1) return null;
+  at = putLatin1(out, at, dateLine);
+  at = putLatin1(out, at, framingLine);
+  at = putLatin1(out, at, connectionLine);
+  out[at++] = 0x0d;
+  out[at] = 0x0a;
+  return out;
 }
 
 let dateSecond = -1;
