@@ -51,6 +51,12 @@ describe('parseResponseHead', () => {
     ).toBe(true);
   });
 
+  it('takes a status line without reason, and trims header values as before', () => {
+    const head = parsed('HTTP/1.1 404\r\nX-A: \t spaced \u00a0\r\nX-B:\r\nX-C:v\r\n\r\n');
+    expect(head.statusCode).toBe(404);
+    expect(head.headers).toEqual(['X-A', 'spaced', 'X-B', '', 'X-C', 'v']);
+  });
+
   it('lets Transfer-Encoding win over Content-Length, and closes after such an answer', () => {
     const head = parsed(
       'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: gzip, chunked\r\n\r\n',
@@ -62,6 +68,11 @@ describe('parseResponseHead', () => {
 
   it.each([
     ['a malformed status line', 'HTTP/1.1 2000 OK\r\n\r\n'],
+    ['a status code starting with 0', 'HTTP/1.1 099 Odd\r\n\r\n'],
+    ['a status line cut short', 'HTTP/1.1 20\r\n\r\n'],
+    ['no space before the reason', 'HTTP/1.1 200OK\r\n\r\n'],
+    ['a bare LF in the reason', 'HTTP/1.1 200 O\nK\r\n\r\n'],
+    ['HTTP/1.2', 'HTTP/1.2 200 OK\r\n\r\n'],
     ['another version', 'HTTP/2 200 OK\r\n\r\n'],
     ['a header without colon', 'HTTP/1.1 200 OK\r\nX-A\r\n\r\n'],
     [

@@ -39,7 +39,34 @@ export interface ResponseHead {
   readonly keepAliveHintMs: number;
 }
 
-const statusLine = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: [^\r\n]*)?$/;
+/**
+ * The status code of a valid `HTTP/1.x NNN[ reason]` line (`text[0, lineEnd)`; x is 0 or 1, the
+ * reason without CR or LF), or -1. Read char by char: a regex match allocates its captures and
+ * the line's slice for every proxied answer.
+ */
+function statusCodeOf(text: string, lineEnd: number): number {
+  if (lineEnd < 12 || !text.startsWith('HTTP/1.')) return -1;
+  const minor = text.charCodeAt(7);
+  if ((minor !== 0x30 && minor !== 0x31) || text.charCodeAt(8) !== 0x20) return -1;
+  const hundreds = text.charCodeAt(9) - 0x30;
+  const tens = text.charCodeAt(10) - 0x30;
+  const units = text.charCodeAt(11) - 0x30;
+  if (!(hundreds >= 1 && hundreds <= 9 && tens >= 0 && tens <= 9 && units >= 0 && units <= 9))
+    return -1;
+  if (lineEnd > 12) {
+    if (text.charCodeAt(12) !== 0x20) return -1;
+    for (let i = 13; i < lineEnd; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x0d || c === 0x0a) return -1;
+    }
+  }
+  return hundreds * 100 + tens * 10 + units;
+}
+
+/** What `String.prototype.trim` removes, among latin1 characters. */
+function isTrimmed(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
 const contentLengthPattern = /^[0-9]{1,15}$/;
 const keepAliveTimeout = /timeout=([0-9]{1,6})/i;
 
@@ -49,10 +76,9 @@ export function parseResponseHead(
   method: string,
 ): ResponseHead | UpstreamProtocolError {
   const lineEnd = text.indexOf('\r\n');
-  const status = statusLine.exec(text.slice(0, lineEnd));
-  if (status === null) return new UpstreamProtocolError('invalid upstream status line');
-  const minor = Number(status[1]);
-  const statusCode = Number(status[2]);
+  const statusCode = statusCodeOf(text, lineEnd);
+  if (statusCode === -1) return new UpstreamProtocolError('invalid upstream status line');
+  const minor = text.charCodeAt(7) - 0x30;
   const headers: string[] = [];
   let drop: string[] | null = null;
   let contentLength = -1;
@@ -67,7 +93,11 @@ export function parseResponseHead(
     const colon = text.indexOf(':', pos);
     if (colon <= pos || colon > end) return new UpstreamProtocolError('invalid upstream header');
     const name = text.slice(pos, colon);
-    const value = text.slice(colon + 1, end).trim();
+    let from = colon + 1;
+    let to = end;
+    while (from < to && isTrimmed(text.charCodeAt(from))) from++;
+    while (to > from && isTrimmed(text.charCodeAt(to - 1))) to--;
+    const value = text.slice(from, to);
     pos = end + 2;
     switch (classifyHeader(name)) {
       case HeaderKind.ContentLength:
