@@ -45,6 +45,7 @@ import { FileRaftStorage, type RaftStorage } from '../raft-storage/index.js';
 import { RaftTransport, type TrafficFilter } from '../raft-transport/index.js';
 import {
   CoreStorage,
+  decodeStoredEntry,
   encodeStoredEntry,
   encodeStoredSnapshot,
   decodeStoredSnapshot,
@@ -193,6 +194,8 @@ export class RaftNode {
   private nextForwardId = 1;
   private turnScheduled = false;
   private turnRunning: Promise<void> | undefined;
+  /** The first index the save in flight writes (0: it writes a snapshot; none: Infinity). */
+  private savingFrom = Infinity;
   /** The snapshot being saved and compacted, beside the turns (one at a time). */
   private snapshotting: Promise<void> | undefined;
   private initializing: Promise<void> | undefined;
@@ -501,6 +504,9 @@ export class RaftNode {
         } catch (error) {
           this.options.metrics?.raftDroppedMessages.bind('step-failed').inc();
           this.options.logger?.warn({ err: error, from }, 'a Raft message could not be stepped');
+        }
+        if (message.message.type === 'AppendResponse' && this.turnRunning !== undefined) {
+          this.applyCommittedDuringSave(this.node);
         }
         this.scheduleTurn();
         return;
@@ -834,7 +840,12 @@ export class RaftNode {
       while (early < committed.length && (committed[early] as Entry).index <= durable) early++;
       let configApplied = this.applyCommitted(committed.slice(0, early), node);
       if (commitOnly.length > 0) this.sendAfterAnswers(commitOnly);
-      await this.persist(ready);
+      this.savingFrom = ready.snapshot ? 0 : (ready.entries[0]?.index ?? Infinity);
+      try {
+        await this.persist(ready);
+      } finally {
+        this.savingFrom = Infinity;
+      }
       this.observeState(ready, node);
       for (const message of late) this.transport.send(message.to, { kind: 'raft', message });
       if (ready.snapshot) {
@@ -848,7 +859,8 @@ export class RaftNode {
       if (configApplied) this.reconcileMembership();
       if (
         this.snapshotting === undefined &&
-        this.applied - this.lastSnapshotIndex >= this.snapshotEvery
+        this.applied - this.lastSnapshotIndex >= this.snapshotEvery &&
+        this.applied <= node.basicStatus().applied // none applied during a save, ahead of the core
       ) {
         this.snapshotting = this.takeSnapshot(node)
           .catch((error: unknown) => this.fail(error))
@@ -870,10 +882,37 @@ export class RaftNode {
     });
   }
 
-  /** Applies committed entries in order; whether one of them was a config entry. */
+  /**
+   * Leader, while its turn awaits its own save (made in the background, see `persist`): applies
+   * and answers the entries an acknowledgement just committed that are durable here already —
+   * the early apply of step 2, without waiting for the turn. At 1,000 ops/s the acknowledgement
+   * of request k usually arrives while the leader writes request k + 1's entry; before, k's answer
+   * waited for that write too. Stops at a config entry (the turn applies those: membership). The
+   * turn skips what was applied here when the next Ready brings it.
+   */
+  private applyCommittedDuringSave(node: RawNode): void {
+    const status = node.basicStatus();
+    if (status.role !== 'leader' || this.fatal || this.stopped) return;
+    // What the store holds durably and the save in flight does not replace (as `durableBefore`).
+    const upTo = Math.min(status.commit, this.store.lastIndex(), this.savingFrom - 1);
+    if (upTo <= this.applied) return;
+    const entries: Entry[] = [];
+    for (const stored of this.store.entries(this.applied + 1, upTo + 1)) {
+      const entry = decodeStoredEntry(stored);
+      if (entry.type === 'config') break;
+      entries.push(entry);
+    }
+    this.applyCommitted(entries, node);
+  }
+
+  /**
+   * Applies committed entries in order (those not applied yet: see `applyCommittedDuringSave`);
+   * whether one of them was a config entry.
+   */
   private applyCommitted(entries: readonly Entry[], node: RawNode): boolean {
     let configApplied = false;
     for (const entry of entries) {
+      if (entry.index <= this.applied) continue;
       if (entry.type === 'config') configApplied = true;
       else this.applyEntry(entry);
       this.applied = entry.index;
@@ -949,12 +988,20 @@ export class RaftNode {
     if (ready.snapshot) await this.snapshotting;
     this.deferredHardState = undefined;
     const started = performance.now();
+    // A leader's own write is in parallel with its followers' (the appends went out first), and
+    // its loop has work meanwhile: their acknowledgements of earlier entries, and the answers
+    // these commit (`applyCommittedDuringSave`); a follower has none, so it writes without a
+    // thread hand-off (0009).
+    const background = this.node?.basicStatus().role === 'leader';
     try {
-      await this.store.save({
-        snapshot: ready.snapshot && encodeStoredSnapshot(ready.snapshot),
-        entries: ready.entries.map(encodeStoredEntry),
-        hardState,
-      });
+      await this.store.save(
+        {
+          snapshot: ready.snapshot && encodeStoredSnapshot(ready.snapshot),
+          entries: ready.entries.map(encodeStoredEntry),
+          hardState,
+        },
+        { background },
+      );
     } catch (error) {
       throw new RaftNodeError(
         'PALISADE_RAFT_NODE_STORAGE_FAILED',

@@ -10,6 +10,7 @@ export {
   segmentFileName,
   FRAME_HEADER_BYTES,
   type FsyncTarget,
+  type PreparedCheckpoint,
   type ReplayedRecord,
   type SegmentScan,
   type WalHooks,
@@ -30,6 +31,7 @@ export {
   type FileRaftStorageOptions,
   type OpenReport,
   type RaftStorage,
+  type RaftStorageSaveOptions,
   type RaftStorageUpdate,
   type RecoveredState,
 } from './raft-storage.js';

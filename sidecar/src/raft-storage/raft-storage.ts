@@ -60,6 +60,16 @@ export interface RaftStorageUpdate {
   readonly hardState?: HardState;
 }
 
+/** How {@link RaftStorage.save} writes (the same durability either way). */
+export interface RaftStorageSaveOptions {
+  /**
+   * Write on a thread-pool thread and let the event loop run meanwhile, instead of blocking it
+   * for the write (the default: no thread hand-off). For a Raft leader, whose loop has work to do
+   * during its own write — the acknowledgements of earlier entries, and the answers they commit.
+   */
+  readonly background?: boolean;
+}
+
 /** The durable state a restarted node starts from. */
 export interface RecoveredState {
   readonly hardState: HardState;
@@ -77,7 +87,7 @@ export interface RecoveredState {
  */
 export interface RaftStorage {
   /** Persists one Ready's worth of state; resolves once it is durable. */
-  save(update: RaftStorageUpdate): Promise<void>;
+  save(update: RaftStorageUpdate, options?: RaftStorageSaveOptions): Promise<void>;
   /**
    * Saves a snapshot taken by the application at an applied — hence committed — index, without
    * compacting: `save({snapshot})`, and the durable commit index is raised to the snapshot's
@@ -388,14 +398,14 @@ export class FileRaftStorage extends LogIndexReads implements RaftStorage {
     }
   }
 
-  save(update: RaftStorageUpdate): Promise<void> {
+  save(update: RaftStorageUpdate, options: RaftStorageSaveOptions = {}): Promise<void> {
     return this.serialize(async () => {
       checkUpdate(this.index, update, this.latest?.index ?? 0);
       if (update.snapshot && update.snapshot.index > this.index.point().index) {
         await writeSnapshot(this.snapDir, update.snapshot, this.hooks);
       }
       this.write(update);
-      await this.wal.sync();
+      await this.wal.sync(options);
       this.applied(update);
     });
   }

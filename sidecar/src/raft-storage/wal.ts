@@ -333,13 +333,16 @@ export class Wal {
 
   /**
    * Writes and fsyncs everything appended before this call. Resolves once it is durable; only
-   * then may the caller act on it. Calls are serialized.
+   * then may the caller act on it. Calls are serialized. The write is made on the calling
+   * thread, blocking the event loop for it ({@link writeAllInline}), unless `background`: then
+   * on a libuv pool thread, and the loop goes on meanwhile (a Raft leader, see
+   * `RaftStorageSaveOptions`).
    */
-  sync(): Promise<void> {
+  sync(options: { readonly background?: boolean } = {}): Promise<void> {
     this.assertUsable();
     const groups = this.pending;
     this.pending = [];
-    return this.serialize(() => this.writeGroups(groups));
+    return this.serialize(() => this.writeGroups(groups, options.background === true));
   }
 
   /**
@@ -494,7 +497,7 @@ export class Wal {
     return this.failure;
   }
 
-  private async writeGroups(groups: readonly PendingGroup[]): Promise<void> {
+  private async writeGroups(groups: readonly PendingGroup[], background = false): Promise<void> {
     let created = false;
     for (const group of groups) {
       if (group.create) {
@@ -515,7 +518,10 @@ export class Wal {
         kind: 'file',
         path: join(this.dir, segmentFileName(this.fileSeq)),
       });
-      writeAllInline(file, only ?? Buffer.concat(group.frames)); // O_DSYNC: durable on return
+      const frames = only ?? Buffer.concat(group.frames);
+      // O_DSYNC: durable on return, either way.
+      if (background) await writeAll(file, frames);
+      else writeAllInline(file, frames);
     }
     if (created) await this.syncDirectory();
   }
