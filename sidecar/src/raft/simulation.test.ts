@@ -53,6 +53,7 @@ describe('raft + leases deterministic simulation', () => {
       reads: 0,
       committed: 0,
       appliedBeforeSave: 0,
+      appliedDuringSave: 0,
     };
     for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
       const result = runSimulation({ seed, steps: STEPS });
@@ -71,6 +72,7 @@ describe('raft + leases deterministic simulation', () => {
       more.reads += result.stats.reads;
       more.committed += result.stats.committed;
       more.appliedBeforeSave += result.stats.appliedBeforeSave;
+      more.appliedDuringSave += result.stats.appliedDuringSave;
     }
     const seconds = (performance.now() - started) / 1000;
     console.log(
@@ -89,6 +91,7 @@ describe('raft + leases deterministic simulation', () => {
     expect(more.conflicts).toBeGreaterThan(0);
     expect(more.reads).toBeGreaterThan(0);
     expect(more.appliedBeforeSave).toBeGreaterThan(0);
+    expect(more.appliedDuringSave).toBeGreaterThan(0);
   }, 1_500_000); // ≈ 100 s of CPU; generous for a shared, loaded machine
 
   test('the lease checker catches clients that ignore clock drift and hold too long', () => {

@@ -95,6 +95,11 @@ export interface SimulationStats {
   committed: number;
   /** Committed entries applied before their Ready's save (already durable on the node). */
   appliedBeforeSave: number;
+  /**
+   * Committed entries a leader applied between a Ready and its save, when acknowledgements that
+   * arrived during the save committed them (durable already), as the driver does.
+   */
+  appliedDuringSave: number;
 }
 
 class Violation extends Error {}
@@ -164,6 +169,8 @@ interface SimNode {
   /** Proposals awaiting their result, by log index. */
   pending: Map<number, { term: number; client: number; id: number; read?: true }>;
   compactEvery: number;
+  /** The state machine's applied index (it may run ahead of the core's between Readies). */
+  appliedIndex: number;
 }
 
 interface Hold {
@@ -226,6 +233,7 @@ class Simulation {
     maxTerm: 0,
     committed: 0,
     appliedBeforeSave: 0,
+    appliedDuringSave: 0,
   };
   private nextRequestId = 1;
 
@@ -291,6 +299,7 @@ class Simulation {
         term: 1,
         pending: new Map(),
         compactEvery: 5 + r.int(40),
+        appliedIndex: 0,
       };
       node.nextTick = local(node.clock, 0) + r.next() * TICK_MS;
       this.nodes.push(node);
@@ -588,6 +597,7 @@ class Simulation {
     node.restartAt = 0;
     node.node = this.makeRawNode(node.id, node.storage);
     node.table = LeaseTable.restore(node.storage.snapshot().data);
+    node.appliedIndex = node.storage.snapshot().metadata.index;
     // A new process: a monotonic clock with another origin (and rate).
     node.clock = this.makeClock();
     node.nextTick = local(node.clock, this.now) + this.random.next() * TICK_MS;
@@ -610,6 +620,10 @@ class Simulation {
         this.stats.appliedBeforeSave += early;
         this.apply(node, ready, ready.committedEntries.slice(0, early));
       }
+      // As the driver: a leader's save runs in the background, and the acknowledgements that
+      // arrive meanwhile are stepped and may commit entries it already holds durably; those are
+      // applied and answered at once (the Ready that later carries them skips them).
+      if (node.role === 'leader' && this.random.next() < 0.5) this.stepDuringSave(node, durable);
       if (this.faultsOn && this.random.next() < this.crashRate / 4) {
         // Crash in the middle of a Ready: either nothing of it reached the disk, or it did but
         // no message left and nothing was applied.
@@ -631,6 +645,44 @@ class Simulation {
       this.apply(node, ready, ready.committedEntries.slice(early));
       node.node.advance();
     }
+  }
+
+  /**
+   * Delivers the raft messages to `node` that arrive within this step (as if during its save),
+   * then applies what acknowledgements among them committed of the entries durable before the
+   * save (up to `durable`; config entries are left to the Ready, as the driver does).
+   */
+  private stepDuringSave(node: SimNode, durable: number): void {
+    const soon = this.now + STEP_MS;
+    const arriving = this.inflight.filter(
+      (f) => f.at <= soon && f.packet.kind === 'raft' && f.packet.message.to === node.id,
+    );
+    if (arriving.length === 0) return;
+    this.inflight = this.inflight.filter((f) => !arriving.includes(f));
+    arriving.sort((a, b) => a.at - b.at || a.order - b.order);
+    let acknowledged = false;
+    for (const flight of arriving) {
+      if (flight.packet.kind !== 'raft') continue;
+      const m = flight.packet.message;
+      if (this.cut.has(`${m.from}->${m.to}`)) {
+        this.stats.messagesDropped++;
+        continue;
+      }
+      this.stats.messagesDelivered++;
+      node.node.step(m);
+      if (m.type === 'AppendResponse') acknowledged = true;
+    }
+    const status = node.node.basicStatus();
+    if (!acknowledged || status.role !== 'leader') return;
+    const upTo = Math.min(status.commit, durable);
+    if (upTo <= node.appliedIndex) return;
+    const entries: Entry[] = [];
+    for (const entry of node.storage.entries(node.appliedIndex + 1, upTo + 1, Infinity)) {
+      if (entry.type === 'config') break;
+      entries.push(entry);
+    }
+    this.stats.appliedDuringSave += entries.length;
+    this.applyEntries(node, entries);
   }
 
   private persist(node: SimNode, ready: Ready): void {
@@ -668,6 +720,7 @@ class Simulation {
   private apply(node: SimNode, ready: Ready, entries: readonly Entry[]): void {
     if (ready.snapshot) {
       node.table = LeaseTable.restore(ready.snapshot.data);
+      node.appliedIndex = ready.snapshot.metadata.index;
       this.checkTable(node);
       for (const [index, pending] of node.pending) {
         if (index <= ready.snapshot.metadata.index) {
@@ -678,7 +731,14 @@ class Simulation {
     }
     const hardCommit = ready.hardState?.commit;
     if (hardCommit !== undefined && node.role === 'leader') this.recordCommit(node, hardCommit);
+    this.applyEntries(node, entries);
+  }
+
+  /** Applies committed entries in order, skipping those applied already; answers their clients. */
+  private applyEntries(node: SimNode, entries: readonly Entry[]): void {
     for (const entry of entries) {
+      if (entry.index <= node.appliedIndex) continue;
+      node.appliedIndex = entry.index;
       this.checkApplied(node, entry);
       let result: LeaseResult | undefined;
       const stamped = entry.type === 'normal' ? decodeLeaseCommand(entry.data) : undefined;
@@ -722,6 +782,8 @@ class Simulation {
   private maybeCompact(node: SimNode): void {
     const status = node.node.basicStatus();
     if (status.applied - node.storage.firstIndex() < node.compactEvery) return;
+    // The table must be at the core's applied index (as the driver's snapshot condition).
+    if (node.appliedIndex !== status.applied) return;
     const index = status.applied;
     if (index <= node.storage.snapshot().metadata.index) return;
     const metadata = node.node.snapshotMetadata(index);
