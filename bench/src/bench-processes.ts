@@ -15,11 +15,15 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 export const sidecarBinary = path.join(repoRoot, 'sidecar/dist/bin/palisade-sidecar.js');
 
 /**
- * Node flags the benchmarks start the sidecar with: a 1 MiB young generation instead of 16 MiB
- * semi-spaces (−15 to −25 MB resident, CPU per request within noise; see
- * docs/decisions/0006-proxy-data-path.md). Deployments pass the same flag.
+ * Node flags the benchmarks start the sidecar with, as deployments do (sidecar/Dockerfile): a
+ * 1 MiB young generation instead of 16 MiB semi-spaces (−15 to −25 MB resident, CPU per request
+ * within noise; decision 0006), and a 1 GiB old-space cap, which lowers V8's heap growing factor
+ * from 4 to 1.6 (−15 to −25 MB resident under and right after load; decision 0019).
+ * `BENCH_SIDECAR_NODE_FLAGS` (space-separated) replaces them, to compare V8 settings.
  */
-export const sidecarNodeFlags = ['--max-semi-space-size=1'];
+export const sidecarNodeFlags: readonly string[] = process.env.BENCH_SIDECAR_NODE_FLAGS?.split(
+  ' ',
+).filter(Boolean) ?? ['--max-semi-space-size=1', '--max-old-space-size=1024'];
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

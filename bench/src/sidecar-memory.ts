@@ -31,7 +31,10 @@ const steps: readonly { readonly label: string; readonly specifier: string | nul
   { label: 'node (ESM entry, nothing imported)', specifier: null },
   { label: '+ pino', specifier: 'pino' },
   { label: '+ prom-client (registry)', specifier: 'prom-client/lib/registry.js' },
-  { label: '+ @palisade/crds (TypeBox, ajv, CEL)', specifier: '@palisade/crds' },
+  {
+    label: '+ @palisade/crds/runtime (generated SidecarConfig validator, CEL)',
+    specifier: '@palisade/crds/runtime',
+  },
   { label: '+ express', specifier: 'express' },
   { label: '+ the rest of palisade-sidecar (main.js)', specifier: './dist/main.js' },
   { label: '+ ioredis (first global rate limit)', specifier: 'ioredis' },

@@ -29,9 +29,10 @@ APP_USER=65532:65532
 # Declared by the sidecar's package.json, never loaded by its compiled code (tracing uses the
 # trace SDK directly): left out of the image (~16 MB with what only it pulls in).
 SIDECAR_OMIT=@opentelemetry/sdk-node
-# Node flags of the sidecar's entrypoint, as in sidecar/Dockerfile: a 1 MiB young generation
-# (resident memory; docs/decisions/0019-sidecar-memory-and-filter-cost.md).
-SIDECAR_NODE_FLAGS='"--max-semi-space-size=1",'
+# Node flags of the sidecar's entrypoint, as in sidecar/Dockerfile: a 1 MiB young generation and
+# a 1 GiB old-space cap, which also caps V8's heap growing factor (resident memory under load;
+# docs/decisions/0019-sidecar-memory-and-filter-cost.md).
+SIDECAR_NODE_FLAGS='"--max-semi-space-size=1","--max-old-space-size=1024",'
 
 # The image reference of each image (containerd's normalised form for names without a registry).
 image_ref() {
