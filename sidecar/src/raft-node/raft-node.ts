@@ -988,11 +988,13 @@ export class RaftNode {
     if (ready.snapshot) await this.snapshotting;
     this.deferredHardState = undefined;
     const started = performance.now();
-    // A leader's own write is in parallel with its followers' (the appends went out first), and
-    // its loop has work meanwhile: their acknowledgements of earlier entries, and the answers
-    // these commit (`applyCommittedDuringSave`); a follower has none, so it writes without a
-    // thread hand-off (0009).
-    const background = this.node?.basicStatus().role === 'leader';
+    // A leader whose durable entries still wait for their commit writes on a pool thread: its
+    // loop then has work during the write — the acknowledgements of those entries, and the
+    // answers they commit (`applyCommittedDuringSave`). Otherwise (a follower, or a leader with
+    // nothing to answer meanwhile, e.g. one request at a time) the write is made inline, without
+    // the thread hand-offs (≈ 100 µs of the leader's CPU per save on this host, 0009).
+    const background =
+      this.node?.basicStatus().role === 'leader' && this.store.lastIndex() > this.applied;
     try {
       await this.store.save(
         {
