@@ -56,10 +56,14 @@ export function celRuleCheck(rules: readonly CelRule[], shape: CelShape): CelRul
   };
 }
 
-/** Converts JSON to CEL values the way the API server does: schema integers become ints. */
+/**
+ * Converts JSON to CEL values the way the API server does: schema integers become ints. A
+ * fraction where the schema wants an integer stays a double (the `type` check refuses it).
+ */
 function toCelValue(data: unknown, shape: CelShape | undefined): unknown {
   if (shape === undefined) return data;
-  if (typeof data === 'number') return shape.type === 'integer' ? BigInt(data) : data;
+  if (typeof data === 'number')
+    return shape.type === 'integer' && Number.isInteger(data) ? BigInt(data) : data;
   if (Array.isArray(data)) return data.map((d) => toCelValue(d, shape.items));
   if (data !== null && typeof data === 'object') {
     const properties = shape.properties ?? {};

@@ -54,6 +54,21 @@ describe('generated SidecarConfig validator', () => {
     expect(validateSidecarConfig(validDocument)).toEqual({ ok: true, value: validDocument });
   });
 
+  it('refuses a fraction where an integer is due, also in an object with CEL rules', () => {
+    const document = withNode(
+      validDocument,
+      ['circuitBreakers', 0, 'trip', 'consecutiveFailures'],
+      1.5,
+    );
+    const result = validateSidecarConfig(document);
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(result.errors).toContainEqual({
+        field: 'circuitBreakers[0].trip.consecutiveFailures',
+        message: 'must be of type integer',
+      });
+  });
+
   it('answers exactly as a validator compiled from the schema now (mutated documents)', () => {
     fc.assert(
       fc.property(
