@@ -79,6 +79,7 @@ export class ClientExchange implements IncomingRequest, ResponseSink, AsyncItera
   /** The request target as sent. */
   readonly target: string;
   readonly versionMinor: number;
+  /** The request's headers as received (flat list); emptied once the answer was written. */
   readonly rawHeaders: string[];
   /** 0 none, -1 chunked, else Content-Length. */
   readonly bodyLength: number;
@@ -422,6 +423,12 @@ export class ClientConnection {
 
   /** @internal The answer to `exchange` was written whole: on to the next request, or close. */
   answerEnded(exchange: ClientExchange): void {
+    // The head's header list is spent. Emptied, it lets go of the head's strings at once: V8
+    // pretenures the allocation sites of this path under load (allocates these arrays in the old
+    // generation), and a dead old array still pointing at young strings keeps them alive through
+    // every scavenge until the next mark-compact, promoting each request's head (0006, fourth
+    // round: ~0.7 KB per request, and the mark-compacts it caused, gone).
+    exchange.rawHeaders.length = 0;
     if (exchange !== this.current || this.closed) return;
     if (!exchange.keepAlive || !exchange.complete || this.host.draining) {
       this.closeAfterWrites();

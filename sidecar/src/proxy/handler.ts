@@ -159,7 +159,10 @@ export class ProxyRequest {
     readonly path: string,
     /** `host[:port]` the client addressed. */
     readonly authority: string,
-    /** Flat `[name, value, …]` list sent upstream: hop-by-hop headers already removed. */
+    /**
+     * Flat `[name, value, …]` list sent upstream: hop-by-hop headers already removed. Owned by
+     * the request (a filter that replaces it passes a fresh array): `finish` empties it.
+     */
     public headers: string[],
     /** Declared body length, or -1 when chunked, or 0 when there is no body. */
     readonly contentLength: number,
@@ -211,8 +214,13 @@ export class ProxyRequest {
     });
   }
 
-  /** Runs the finish listeners; called once by the server. */
+  /**
+   * Runs the finish listeners; called once by the server. Empties `headers` first: they were
+   * sent, and nothing reads them after the exchange (see `ClientConnection.answerEnded` for why
+   * a spent header list is emptied rather than left to the GC).
+   */
   finish(statusCode: number, error: ProxyError | null, now: number): void {
+    this.headers.length = 0;
     const listeners = this.finishListeners;
     if (listeners === null) return;
     this.finishListeners = null;
