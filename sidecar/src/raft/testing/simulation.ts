@@ -33,7 +33,7 @@ import {
 import { ProposalDroppedError } from '../errors.js';
 import { RawNode, type Ready } from '../raw-node.js';
 import { MemoryStorage } from '../storage.js';
-import type { ConfChange, Entry, Message, NodeId } from '../types.js';
+import type { ConfChange, Entry, Message, MessageType, NodeId } from '../types.js';
 
 /** Simulated milliseconds per step. */
 export const STEP_MS = 5;
@@ -152,6 +152,9 @@ function local(clock: Clock, real: number): number {
 function realAt(clock: Clock, localTime: number): number {
   return (localTime - clock.offset) / clock.rate;
 }
+
+/** Messages only a leader sends, which leave before its own save (as the driver, 0011). */
+const LEADER_MESSAGES: ReadonlySet<MessageType> = new Set(['Append', 'Heartbeat', 'Snapshot']);
 
 interface SimNode {
   readonly id: NodeId;
@@ -620,28 +623,35 @@ class Simulation {
         this.stats.appliedBeforeSave += early;
         this.apply(node, ready, ready.committedEntries.slice(0, early));
       }
+      // As the driver: a leader's replication messages leave before its own save (they promise
+      // nothing); a crash before the save then leaves followers with entries the leader lost.
+      const late: Message[] = [];
+      for (const message of ready.messages) {
+        if (!LEADER_MESSAGES.has(message.type)) late.push(message);
+        else {
+          if (message.type === 'Snapshot') this.stats.snapshotsSent++;
+          this.send({ kind: 'raft', message }, message.from, message.to);
+        }
+      }
       // As the driver: a leader's save runs in the background, and the acknowledgements that
       // arrive meanwhile are stepped and may commit entries it already holds durably; those are
       // applied and answered at once (the Ready that later carries them skips them).
       if (node.role === 'leader' && this.random.next() < 0.5) this.stepDuringSave(node, durable);
       if (this.faultsOn && this.random.next() < this.crashRate / 4) {
         // Crash in the middle of a Ready: either nothing of it reached the disk, or it did but
-        // no message left and nothing was applied.
+        // no message left (but a leader's replication messages) and nothing else was applied.
         if (this.random.next() < 0.5) {
           this.stats.crashesLosingUnpersisted++;
           this.crash(node, `before persisting ${ready.entries.length} entries`);
         } else {
           this.persist(node, ready);
-          this.crash(node, 'after persisting, before sending');
+          this.crash(node, 'after persisting, before sending the rest');
         }
         return;
       }
       this.persist(node, ready);
       if (ready.softState) this.onSoftState(node, ready);
-      for (const message of ready.messages) {
-        if (message.type === 'Snapshot') this.stats.snapshotsSent++;
-        this.send({ kind: 'raft', message }, message.from, message.to);
-      }
+      for (const message of late) this.send({ kind: 'raft', message }, message.from, message.to);
       this.apply(node, ready, ready.committedEntries.slice(early));
       node.node.advance();
     }
