@@ -110,6 +110,18 @@ describe('DeadlineQueue', () => {
     expect(queue.pending).toBe(0);
   });
 
+  it('waits longer than a timer can in steps of the longest timer delay', () => {
+    const { queue, expired, delays, fireAfter } = setup(3 * 2 ** 31);
+    queue.add('a');
+    expect(delays).toEqual([2 ** 31 - 1]);
+    fireAfter(2 ** 31 - 1);
+    expect(expired).toEqual([]);
+    expect(delays[1]).toBe(2 ** 31 - 1);
+    fireAfter(2 ** 31 - 1);
+    fireAfter(2 ** 31 + 2);
+    expect(expired).toEqual(['a']);
+  });
+
   it('refuses a duration that is not positive', () => {
     expect(() => new DeadlineQueue({ durationMs: 0, onExpire: () => undefined })).toThrow(
       RangeError,

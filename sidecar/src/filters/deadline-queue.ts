@@ -48,6 +48,9 @@ export class Deadline<T> {
   }
 }
 
+/** The longest delay `setTimeout` honours. */
+const maxTimerDelayMs = 2 ** 31 - 1;
+
 /** Compacting the array once this many settled waits sit at its front keeps `add` O(1). */
 const compactAfter = 1024;
 
@@ -92,8 +95,9 @@ export class DeadlineQueue<T> {
   private arm(delayMs: number): void {
     this.armed = true;
     // Timers run on the event loop's cached time and may fire a little before `clock` says the
-    // deadline passed: `fire` then re-arms for what is left (at least 1 ms).
-    this.timer(this.fire, Math.max(1, Math.ceil(delayMs)));
+    // deadline passed: `fire` then re-arms for what is left (at least 1 ms). Node fires a delay
+    // beyond 2^31 - 1 ms after 1 ms instead: capped, a longer wait is re-armed in steps.
+    this.timer(this.fire, Math.min(maxTimerDelayMs, Math.max(1, Math.ceil(delayMs))));
   }
 
   /** Drops cancelled and expired waits from the front; compacts once the front is long. */
