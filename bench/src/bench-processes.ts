@@ -18,7 +18,8 @@ export const sidecarBinary = path.join(repoRoot, 'sidecar/dist/bin/palisade-side
  * Node flags the benchmarks start the sidecar with, as deployments do (sidecar/Dockerfile): a
  * 1 MiB young generation instead of 16 MiB semi-spaces (−15 to −25 MB resident, CPU per request
  * within noise; decision 0006), and a 1 GiB old-space cap, which lowers V8's heap growing factor
- * from 4 to 1.6 (−15 to −25 MB resident under and right after load; decision 0019).
+ * from 4 to 1.6 (−15 to −25 MB resident under and right after load; more CPU with thousands of
+ * connections; decision 0019).
  * `BENCH_SIDECAR_NODE_FLAGS` (space-separated) replaces them, to compare V8 settings.
  */
 export const sidecarNodeFlags: readonly string[] = process.env.BENCH_SIDECAR_NODE_FLAGS?.split(
