@@ -196,6 +196,8 @@ export class RaftNode {
   private turnRunning: Promise<void> | undefined;
   /** The first index the save in flight writes (0: it writes a snapshot; none: Infinity). */
   private savingFrom = Infinity;
+  /** The entries the save in flight writes. */
+  private savingEntries: readonly Entry[] = [];
   /** The snapshot being saved and compacted, beside the turns (one at a time). */
   private snapshotting: Promise<void> | undefined;
   private initializing: Promise<void> | undefined;
@@ -841,10 +843,12 @@ export class RaftNode {
       let configApplied = this.applyCommitted(committed.slice(0, early), node);
       if (commitOnly.length > 0) this.sendAfterAnswers(commitOnly);
       this.savingFrom = ready.snapshot ? 0 : (ready.entries[0]?.index ?? Infinity);
+      this.savingEntries = ready.snapshot ? [] : ready.entries;
       try {
         await this.persist(ready);
       } finally {
         this.savingFrom = Infinity;
+        this.savingEntries = [];
       }
       this.observeState(ready, node);
       for (const message of late) this.transport.send(message.to, { kind: 'raft', message });
@@ -884,25 +888,39 @@ export class RaftNode {
 
   /**
    * Leader, while its turn awaits its own save (made in the background, see `persist`): applies
-   * and answers the entries an acknowledgement just committed that are durable here already —
-   * the early apply of step 2, without waiting for the turn. At 1,000 ops/s the acknowledgement
-   * of request k usually arrives while the leader writes request k + 1's entry; before, k's answer
-   * waited for that write too. Stops at a config entry (the turn applies those: membership). The
-   * turn skips what was applied here when the next Ready brings it.
+   * and answers the entries an acknowledgement just committed — the early apply of step 2,
+   * without waiting for the turn. At 1,000 ops/s the acknowledgement of request k usually
+   * arrives while the leader writes request k + 1's entry; before, k's answer waited for that
+   * write too. That includes entries of the save in flight once the followers alone committed
+   * them (the core counts the leader towards a commit only after its own save): they are on a
+   * majority of disks without this one's (Raft thesis §10.2.1), and a crash or a failed write
+   * here loses nothing the group committed (this node restarts from its disk and learns them
+   * from the next leader). The simulation does the same (`applyDuringSave`). Stops at a config
+   * entry (the turn applies those: membership). The turn skips what was applied here when the
+   * next Ready brings it.
    */
   private applyCommittedDuringSave(node: RawNode): void {
     const status = node.basicStatus();
     if (status.role !== 'leader' || this.fatal || this.stopped) return;
-    // What the store holds durably and the save in flight does not replace (as `durableBefore`).
-    const upTo = Math.min(status.commit, this.store.lastIndex(), this.savingFrom - 1);
-    if (upTo <= this.applied) return;
+    if (status.commit <= this.applied) return;
     const entries: Entry[] = [];
-    for (const stored of this.store.entries(this.applied + 1, upTo + 1)) {
-      const entry = decodeStoredEntry(stored);
-      if (entry.type === 'config') break;
-      entries.push(entry);
+    // Durable here, and not replaced by the save in flight (as `durableBefore`) …
+    const durable = Math.min(status.commit, this.store.lastIndex(), this.savingFrom - 1);
+    if (durable > this.applied) {
+      for (const stored of this.store.entries(this.applied + 1, durable + 1)) {
+        entries.push(decodeStoredEntry(stored));
+      }
     }
-    this.applyCommitted(entries, node);
+    // … then those of the save in flight (the core's log from `savingFrom` on), in order.
+    let next = Math.max(durable, this.applied) + 1;
+    for (const entry of this.savingEntries) {
+      if (entry.index > status.commit) break;
+      if (entry.index !== next) continue;
+      entries.push(entry);
+      next++;
+    }
+    const config = entries.findIndex((entry) => entry.type === 'config');
+    this.applyCommitted(config < 0 ? entries : entries.slice(0, config), node);
   }
 
   /**

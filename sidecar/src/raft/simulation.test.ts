@@ -54,6 +54,7 @@ describe('raft + leases deterministic simulation', () => {
       committed: 0,
       appliedBeforeSave: 0,
       appliedDuringSave: 0,
+      appliedBeforeOwnSave: 0,
     };
     for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
       const result = runSimulation({ seed, steps: STEPS });
@@ -73,6 +74,7 @@ describe('raft + leases deterministic simulation', () => {
       more.committed += result.stats.committed;
       more.appliedBeforeSave += result.stats.appliedBeforeSave;
       more.appliedDuringSave += result.stats.appliedDuringSave;
+      more.appliedBeforeOwnSave += result.stats.appliedBeforeOwnSave;
     }
     const seconds = (performance.now() - started) / 1000;
     console.log(
@@ -92,6 +94,7 @@ describe('raft + leases deterministic simulation', () => {
     expect(more.reads).toBeGreaterThan(0);
     expect(more.appliedBeforeSave).toBeGreaterThan(0);
     expect(more.appliedDuringSave).toBeGreaterThan(0);
+    expect(more.appliedBeforeOwnSave).toBeGreaterThan(0);
   }, 1_500_000); // ≈ 100 s of CPU; generous for a shared, loaded machine
 
   test('the lease checker catches clients that ignore clock drift and hold too long', () => {

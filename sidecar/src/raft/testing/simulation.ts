@@ -96,10 +96,12 @@ export interface SimulationStats {
   /** Committed entries applied before their Ready's save (already durable on the node). */
   appliedBeforeSave: number;
   /**
-   * Committed entries a leader applied between a Ready and its save, when acknowledgements that
-   * arrived during the save committed them (durable already), as the driver does.
+   * Committed entries a leader applied while its save ran, when acknowledgements that arrived
+   * meanwhile committed them.
    */
   appliedDuringSave: number;
+  /** Of those, entries of the running save itself (committed by the followers alone). */
+  appliedBeforeOwnSave: number;
 }
 
 class Violation extends Error {}
@@ -174,6 +176,8 @@ interface SimNode {
   compactEvery: number;
   /** The state machine's applied index (it may run ahead of the core's between Readies). */
   appliedIndex: number;
+  /** A leader's save still running (it spans steps), and what its Ready applied early. */
+  saving?: { readonly ready: Ready; readonly early: number; readonly until: number };
 }
 
 interface Hold {
@@ -237,6 +241,7 @@ class Simulation {
     committed: 0,
     appliedBeforeSave: 0,
     appliedDuringSave: 0,
+    appliedBeforeOwnSave: 0,
   };
   private nextRequestId = 1;
 
@@ -502,7 +507,13 @@ class Simulation {
     const voters = leader.node.status().conf.voters.filter((id) => id !== leader.id);
     const target = voters[this.random.int(voters.length)];
     if (target === undefined) return;
-    leader.node.transferLeadership(target);
+    try {
+      leader.node.transferLeadership(target);
+    } catch (error) {
+      // Deposed while its save ran (the role seen here is the one of its last saved Ready).
+      if (!(error instanceof ProposalDroppedError)) throw error;
+      return;
+    }
     this.stats.transfers++;
     this.log(`${leader.id} transfers leadership to ${target}`);
   }
@@ -564,6 +575,7 @@ class Simulation {
           }
           this.stats.messagesDelivered++;
           target.node.step(m);
+          if (target.saving && m.type === 'AppendResponse') this.applyDuringSave(target);
           break;
         }
         case 'request': {
@@ -588,6 +600,10 @@ class Simulation {
   // Nodes
 
   private crash(node: SimNode, how: string): void {
+    if (node.saving) {
+      this.stats.crashesLosingUnpersisted++;
+      node.saving = undefined; // nothing of it reached the disk
+    }
     node.alive = false;
     node.pending.clear();
     node.restartAt = this.now + 20 + this.random.next() * 400;
@@ -611,6 +627,10 @@ class Simulation {
   }
 
   private processReady(node: SimNode): void {
+    if (node.saving) {
+      if (this.now < node.saving.until) return;
+      this.finishSave(node);
+    }
     while (node.alive && node.node.hasReady()) {
       const ready = node.node.ready();
       // As the driver (decision 0011): committed entries this node already holds durably are
@@ -625,18 +645,19 @@ class Simulation {
       }
       // As the driver: a leader's replication messages leave before its own save (they promise
       // nothing); a crash before the save then leaves followers with entries the leader lost.
-      const late: Message[] = [];
       for (const message of ready.messages) {
-        if (!LEADER_MESSAGES.has(message.type)) late.push(message);
-        else {
-          if (message.type === 'Snapshot') this.stats.snapshotsSent++;
-          this.send({ kind: 'raft', message }, message.from, message.to);
-        }
+        if (!LEADER_MESSAGES.has(message.type)) continue;
+        if (message.type === 'Snapshot') this.stats.snapshotsSent++;
+        this.send({ kind: 'raft', message }, message.from, message.to);
       }
-      // As the driver: a leader's save runs in the background, and the acknowledgements that
-      // arrive meanwhile are stepped and may commit entries it already holds durably; those are
-      // applied and answered at once (the Ready that later carries them skips them).
-      if (node.role === 'leader' && this.random.next() < 0.5) this.stepDuringSave(node, durable);
+      // As the driver: a leader's save runs in the background and may take a while (here, up to
+      // three steps); the messages that arrive meanwhile are stepped, and what acknowledgements
+      // commit is applied and answered at once (`applyDuringSave`).
+      if (node.role === 'leader' && this.random.next() < 0.5) {
+        const until = this.now + STEP_MS * (1 + this.random.int(3));
+        node.saving = { ready, early, until };
+        return;
+      }
       if (this.faultsOn && this.random.next() < this.crashRate / 4) {
         // Crash in the middle of a Ready: either nothing of it reached the disk, or it did but
         // no message left (but a leader's replication messages) and nothing else was applied.
@@ -649,50 +670,57 @@ class Simulation {
         }
         return;
       }
-      this.persist(node, ready);
-      if (ready.softState) this.onSoftState(node, ready);
-      for (const message of late) this.send({ kind: 'raft', message }, message.from, message.to);
-      this.apply(node, ready, ready.committedEntries.slice(early));
-      node.node.advance();
+      node.saving = { ready, early, until: this.now };
+      this.finishSave(node);
     }
   }
 
+  /** The save of a Ready is done: send the rest of its messages, apply the rest, advance. */
+  private finishSave(node: SimNode): void {
+    const saving = node.saving;
+    if (!saving) return;
+    node.saving = undefined;
+    const { ready, early } = saving;
+    this.persist(node, ready);
+    if (ready.softState) this.onSoftState(node, ready);
+    for (const message of ready.messages) {
+      if (LEADER_MESSAGES.has(message.type)) continue;
+      this.send({ kind: 'raft', message }, message.from, message.to);
+    }
+    this.apply(node, ready, ready.committedEntries.slice(early));
+    node.node.advance();
+  }
+
   /**
-   * Delivers the raft messages to `node` that arrive within this step (as if during its save),
-   * then applies what acknowledgements among them committed of the entries durable before the
-   * save (up to `durable`; config entries are left to the Ready, as the driver does).
+   * A leader whose save is running stepped an acknowledgement: applies what is committed now,
+   * in order — entries durable before the save, then the save's own entries (the core counts
+   * the leader towards a commit only after its save, so those were committed by the followers
+   * alone) — up to a config entry (left to the Ready, as the driver does).
    */
-  private stepDuringSave(node: SimNode, durable: number): void {
-    const soon = this.now + STEP_MS;
-    const arriving = this.inflight.filter(
-      (f) => f.at <= soon && f.packet.kind === 'raft' && f.packet.message.to === node.id,
-    );
-    if (arriving.length === 0) return;
-    this.inflight = this.inflight.filter((f) => !arriving.includes(f));
-    arriving.sort((a, b) => a.at - b.at || a.order - b.order);
-    let acknowledged = false;
-    for (const flight of arriving) {
-      if (flight.packet.kind !== 'raft') continue;
-      const m = flight.packet.message;
-      if (this.cut.has(`${m.from}->${m.to}`)) {
-        this.stats.messagesDropped++;
-        continue;
-      }
-      this.stats.messagesDelivered++;
-      node.node.step(m);
-      if (m.type === 'AppendResponse') acknowledged = true;
-    }
+  private applyDuringSave(node: SimNode): void {
+    const saving = node.saving;
     const status = node.node.basicStatus();
-    if (!acknowledged || status.role !== 'leader') return;
+    if (!saving || status.role !== 'leader' || status.commit <= node.appliedIndex) return;
+    const { ready } = saving;
+    const overwritten = ready.entries[0]?.index ?? Infinity;
+    const durable = ready.snapshot ? 0 : Math.min(node.storage.lastIndex(), overwritten - 1);
     const upTo = Math.min(status.commit, durable);
-    if (upTo <= node.appliedIndex) return;
-    const entries: Entry[] = [];
-    for (const entry of node.storage.entries(node.appliedIndex + 1, upTo + 1, Infinity)) {
-      if (entry.type === 'config') break;
+    const entries: Entry[] =
+      upTo > node.appliedIndex
+        ? node.storage.entries(node.appliedIndex + 1, upTo + 1, Infinity)
+        : [];
+    let next = Math.max(upTo, node.appliedIndex) + 1;
+    for (const entry of ready.snapshot ? [] : ready.entries) {
+      if (entry.index > status.commit) break;
+      if (entry.index !== next) continue;
       entries.push(entry);
+      next++;
     }
-    this.stats.appliedDuringSave += entries.length;
-    this.applyEntries(node, entries);
+    const config = entries.findIndex((entry) => entry.type === 'config');
+    const applied = config < 0 ? entries : entries.slice(0, config);
+    this.stats.appliedDuringSave += applied.length;
+    this.stats.appliedBeforeOwnSave += applied.filter((e) => e.index >= overwritten).length;
+    this.applyEntries(node, applied);
   }
 
   private persist(node: SimNode, ready: Ready): void {
@@ -790,6 +818,7 @@ class Simulation {
   }
 
   private maybeCompact(node: SimNode): void {
+    if (node.saving) return;
     const status = node.node.basicStatus();
     if (status.applied - node.storage.firstIndex() < node.compactEvery) return;
     // The table must be at the core's applied index (as the driver's snapshot condition).
