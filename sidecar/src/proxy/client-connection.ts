@@ -147,17 +147,20 @@ export class ClientExchange implements IncomingRequest, ResponseSink, AsyncItera
   }
 
   readBody(length: number, maxBytes: number): Promise<Buffer> {
-    // The common case: the body came with the head and is queued whole.
-    if (this.complete && this.bodyError === null && this.queuedBytes === length) {
-      const whole =
-        this.chunks.length === 1
-          ? (this.chunks[0] as Buffer)
-          : Buffer.concat(this.chunks, this.queuedBytes);
-      this.chunks.length = 0;
-      this.queuedBytes = 0;
-      return Promise.resolve(whole);
-    }
-    return this.collect(length, maxBytes);
+    const whole = this.takeBodyIfComplete(length);
+    return whole === null ? this.collect(length, maxBytes) : Promise.resolve(whole);
+  }
+
+  /** The common case: the body came with the head and is queued whole. */
+  takeBodyIfComplete(length: number): Buffer | null {
+    if (!this.complete || this.bodyError !== null || this.queuedBytes !== length) return null;
+    const whole =
+      this.chunks.length === 1
+        ? (this.chunks[0] as Buffer)
+        : Buffer.concat(this.chunks, this.queuedBytes);
+    this.chunks.length = 0;
+    this.queuedBytes = 0;
+    return whole;
   }
 
   private async collect(length: number, maxBytes: number): Promise<Buffer> {

@@ -48,6 +48,12 @@ export interface IncomingRequest extends AsyncIterable<Buffer> {
    * `maxBytes` or `ClientAborted` if the client goes away.
    */
   readBody(length: number, maxBytes: number): Promise<Buffer>;
+  /**
+   * The whole body of known `length` if it has already arrived (taken: it is not iterated
+   * again), else null and nothing is taken. Optional: lets the common small request skip the
+   * promises of `readBody`.
+   */
+  takeBodyIfComplete?(length: number): Buffer | null;
 }
 
 /** Where a streamed response body goes: the client's connection, after the head. */
@@ -202,6 +208,21 @@ export class ProxyRequest {
    * than `limit` or of unknown length (it is then left streaming, untouched). Rejects with
    * `BodyTooLarge`/`ClientAborted` if the client sends too much or goes away.
    */
+  /**
+   * `bufferBody` without waiting: true when `body` is now `null` or a `Buffer` (it was, or the
+   * whole body of at most `limit` bytes had already arrived), false when that needs `bufferBody`.
+   */
+  bufferBodyIfComplete(limit: number): boolean {
+    const body = this.body;
+    if (body === null || Buffer.isBuffer(body)) return true;
+    if (body !== this.incoming || this.contentLength < 0 || this.contentLength > limit)
+      return false;
+    const whole = this.incoming.takeBodyIfComplete?.(this.contentLength) ?? null;
+    if (whole === null) return false;
+    this.body = whole;
+    return true;
+  }
+
   bufferBody(limit: number): Promise<boolean> {
     const body = this.body;
     if (body === null || Buffer.isBuffer(body)) return Promise.resolve(true);

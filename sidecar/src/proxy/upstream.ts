@@ -250,7 +250,8 @@ export const forwardToUpstream: Handler = (req) => {
   // an upstream that answers before reading the body (nginx `return`) cannot leave us mid-write.
   const limit = req.upstream.bufferBodyBytes;
   if (req.body === req.incoming && req.contentLength > 0 && req.contentLength <= limit) {
-    return req.bufferBody(limit).then(() => dispatch(req));
+    // Usually the body came with the head: taken at once, no promise in between.
+    if (!req.bufferBodyIfComplete(limit)) return req.bufferBody(limit).then(() => dispatch(req));
   }
   return dispatch(req);
 };
@@ -260,14 +261,7 @@ function dispatch(req: ProxyRequest): Promise<ProxyResponse> {
   const upstream = req.upstream;
   if (!upstream.available) return Promise.reject(new UpstreamDown('upstream marked down'));
   const exchange = new UpstreamExchange(req);
-  upstream.pool.dispatch(
-    {
-      path: req.path,
-      method: req.method,
-      headers: req.headers,
-      body: req.body as Buffer | AsyncIterable<Buffer> | null,
-    },
-    exchange,
-  );
+  // The request is the pool's `PoolRequest` as it stands (its body is final by now).
+  upstream.pool.dispatch(req, exchange);
   return exchange.promise;
 }
