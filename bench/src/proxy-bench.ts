@@ -9,7 +9,9 @@
  * the least noise to every row alike.
  *
  * Environment: BENCH_SECONDS (per measured run, default 10), BENCH_RATE (default 1000),
- * BENCH_TARGETS (comma list to run a subset; `direct` always runs).
+ * BENCH_TARGETS (comma list to run a subset; `direct` always runs), BENCH_EVERY_FILTER_WITHOUT
+ * (comma list of parts left out of the every-filter row: local, global, breaker, fault, retries,
+ * tracing — what each costs is the row with it minus the row without).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
@@ -26,11 +28,29 @@ import {
   waitForPort,
   writeSidecarConfig,
 } from './bench-processes.js';
-import { everyFilter, startCollector, upstreamConfig, type Services } from './proxy-fixtures.js';
+import {
+  EVERY_FILTER_PARTS,
+  everyFilter,
+  startCollector,
+  upstreamConfig,
+  type Services,
+} from './proxy-fixtures.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rate = Number(process.env.BENCH_RATE ?? 1000);
+/** Parts left out of the every-filter row, to measure what each costs (proxy-fixtures.ts). */
+const everyFilterWithout = (process.env.BENCH_EVERY_FILTER_WITHOUT ?? '')
+  .split(',')
+  .map((part) => part.trim())
+  .filter((part) => part !== '');
+const unknownParts = everyFilterWithout.filter((part) => !EVERY_FILTER_PARTS.includes(part));
+if (unknownParts.length > 0) {
+  process.stderr.write(
+    `bench:proxy: BENCH_EVERY_FILTER_WITHOUT: unknown ${unknownParts.join(', ')} (known: ${EVERY_FILTER_PARTS.join(', ')})\n`,
+  );
+  process.exit(2);
+}
 const latencyConnections = 16;
 const saturationConnections = 32;
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
@@ -240,7 +260,9 @@ const allTargets: (Target & { readonly byDefault: boolean })[] = [
   { name: 'palisade', start: sidecarWithConfig('palisade', () => ({})), byDefault: true },
   {
     name: 'palisade-every-filter',
-    start: sidecarWithConfig('palisade-every-filter', everyFilter),
+    start: sidecarWithConfig('palisade-every-filter', (services) =>
+      everyFilter(services, everyFilterWithout),
+    ),
     byDefault: true,
   },
   { name: 'proxy-only', start: sidecar('--filters', 'none'), byDefault: false },
@@ -409,7 +431,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const date = new Date().toISOString();
-  const command = `BENCH_SECONDS=${seconds} BENCH_RATE=${rate} BENCH_REPEAT=${repeat}${wanted ? ` BENCH_TARGETS=${wanted.join(',')}` : ''} bench/run-proxy.sh`;
+  const command = `BENCH_SECONDS=${seconds} BENCH_RATE=${rate} BENCH_REPEAT=${repeat}${wanted ? ` BENCH_TARGETS=${wanted.join(',')}` : ''}${everyFilterWithout.length > 0 ? ` BENCH_EVERY_FILTER_WITHOUT=${everyFilterWithout.join(',')}` : ''} bench/run-proxy.sh`;
   const machine = `${cores} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os
     .loadavg()
     .map((l) => l.toFixed(1))
@@ -433,7 +455,7 @@ async function main(): Promise<void> {
   const md =
     `# bench:proxy ${date}\n\nCommand: \`${command}\`\n\nMachine: ${machine}\n\n` +
     `Setup: proxy pinned to core ${proxyCore}; wrk (1 thread), upstream nginx (fixed 1 KiB answer), redis-server and an OTLP sink on core ${loadCore}. ` +
-    `palisade rows: the palisade-sidecar binary (node ${sidecarNodeFlags.join(' ')}) from a SidecarConfig — no policy, or every filter (local + global rate limit far above the load, inbound breaker with requestTimeout, abort fault at 0%, retries, tracing at 10%). ` +
+    `palisade rows: the palisade-sidecar binary (node ${sidecarNodeFlags.join(' ')}) from a SidecarConfig — no policy, or every filter (local + global rate limit far above the load, inbound breaker with requestTimeout, abort fault at 0%, retries, tracing at 10%)${everyFilterWithout.length > 0 ? `, every filter here WITHOUT ${everyFilterWithout.join(', ')}` : ''}. ` +
     `Fixed rate: ${latencyConnections} connections, 1 KiB POST bodies, ≈${rate} req/s (wrk + per-connection delay), ${seconds} s. ` +
     `Saturation: ${saturationConnections} connections, ${seconds} s. "added" latency = target − direct at the fixed rate. ` +
     `CPU per request = Δ(utime+stime) of the proxy process from /proc / requests completed. RSS = VmRSS after the saturation run.\n\n` +

@@ -36,13 +36,37 @@ http {
 `;
 }
 
+/** The parts of the every-filter config that `BENCH_EVERY_FILTER_WITHOUT` can leave out. */
+export const EVERY_FILTER_PARTS = ['local', 'global', 'breaker', 'fault', 'retries', 'tracing'];
+
 /**
  * Every filter on, none of them refusing at the benchmark's load: a local and a global rate
  * limit far above it (the global one decided by Redis for every request), an inbound circuit
  * breaker with a request timeout, an abort fault at 0%, the retry policy, tracing at 10% to a
- * collector that accepts everything.
+ * collector that accepts everything. `without` leaves parts out (what each costs: run the row
+ * with and without it, BENCH_EVERY_FILTER_WITHOUT).
  */
-export function everyFilter(services: Services): object {
+export function everyFilter(services: Services, without: readonly string[] = []): object {
+  const unknown = without.filter((part) => !EVERY_FILTER_PARTS.includes(part));
+  if (unknown.length > 0) {
+    throw new Error(
+      `BENCH_EVERY_FILTER_WITHOUT: unknown part(s) ${unknown.join(', ')} (known: ${EVERY_FILTER_PARTS.join(', ')})`,
+    );
+  }
+  const config: Record<string, unknown> = everyFilterConfig(services);
+  const keep = (part: string): boolean => !without.includes(part);
+  const rateLimits = (config.rateLimits as { scope: string }[]).filter((rule) => keep(rule.scope));
+  if (rateLimits.length > 0) config.rateLimits = rateLimits;
+  else delete config.rateLimits;
+  if (!keep('global')) delete config.redis;
+  if (!keep('breaker')) delete config.circuitBreakers;
+  if (!keep('fault')) delete config.faults;
+  if (!keep('retries')) delete config.retries;
+  if (!keep('tracing')) delete config.tracing;
+  return config;
+}
+
+function everyFilterConfig(services: Services): Record<string, unknown> {
   const high = { requests: 1_000_000, period: '1s' };
   return {
     redis: { url: services.redisUrl, timeout: '50ms' },
