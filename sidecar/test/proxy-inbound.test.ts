@@ -471,6 +471,49 @@ describe('upstream framing (raw upstream)', () => {
     }
   });
 
+  test('a reused connection the upstream closes unanswered: an idempotent request goes again on a new one, a POST is a 502 unless it has an Idempotency-Key', async () => {
+    // Answers the first request of each connection (keep-alive), then closes the connection on
+    // the next one without a byte: what an upstream timing out an idle connection looks like
+    // when its close crosses our request.
+    let accepted = 0;
+    const seen: string[] = [];
+    const raw = net.createServer((socket) => {
+      accepted++;
+      let requests = 0;
+      socket.on('data', (chunk: Buffer) => {
+        seen.push(chunk.toString('latin1').split(' ', 1)[0] as string);
+        if (++requests === 1) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        else socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const server = new InboundServer({
+      host: '127.0.0.1',
+      app: { host: '127.0.0.1', port: (raw.address() as net.AddressInfo).port },
+    });
+    const serverPort = await server.listen();
+    const post = 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi';
+    try {
+      expect((await rawExchange(serverPort, ok)).status).toBe(200); // connection 1
+      const again = await rawExchange(serverPort, ok); // reuses 1, closed → connection 2
+      expect(again.status).toBe(200);
+      expect(again.text).toMatch(/\r\n\r\nok$/);
+      expect(accepted).toBe(2);
+      const refused = await rawExchange(serverPort, post); // reuses 2, closed → not sent again
+      expect(refused.status).toBe(502);
+      expect(refused.text).toContain('UPSTREAM_RESET');
+      expect(accepted).toBe(2);
+      expect((await rawExchange(serverPort, ok)).status).toBe(200); // connection 3
+      const keyed = post.replace('Host: a', 'Host: a\r\nIdempotency-Key: k1');
+      expect((await rawExchange(serverPort, keyed)).status).toBe(200); // reuses 3 → connection 4
+      expect(accepted).toBe(4);
+      expect(seen).toEqual(['GET', 'GET', 'GET', 'POST', 'GET', 'POST', 'POST']);
+    } finally {
+      await server.shutdown(1_000);
+      await new Promise<void>((resolve) => raw.close(() => resolve()));
+    }
+  });
+
   test('an upstream answer with an invalid head is a 502', async () => {
     const raw = net.createServer((socket) => {
       socket.once('data', () => socket.end('HTTP/1.1 2000 Nope\r\n\r\n'));

@@ -8,6 +8,7 @@
  * (0006). Timeouts (connect, head, body gap, idle) are checked by one sweep per pool.
  */
 import net, { type Socket } from 'node:net';
+import { hasIdempotencyKey, isIdempotent } from '../filters/retry.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
 import {
   ClientAborted,
@@ -70,7 +71,8 @@ export class UpstreamPool {
   private readonly queue: [PoolRequest, PoolHandler][] = [];
   private readonly all = new Set<UpstreamConnection>();
   private readonly sweeper: NodeJS.Timeout;
-  private closing = false;
+  /** Set by `close`: no new connections, queued requests refused. */
+  closing = false;
   private drained: (() => void) | null = null;
 
   constructor(
@@ -157,6 +159,16 @@ export class UpstreamPool {
     this.idle.push(connection);
   }
 
+  /**
+   * @internal A reused connection that the upstream closed before answering (`staleOnReuse`):
+   * the request goes again at once, on an idle connection or a new one; never queued, since the
+   * slot the stale connection frees is there for it.
+   */
+  resend(stale: UpstreamConnection, request: PoolRequest, handler: PoolHandler): void {
+    this.all.delete(stale);
+    this.dispatch(request, handler);
+  }
+
   /** @internal A connection closed. */
   forget(connection: UpstreamConnection): void {
     this.all.delete(connection);
@@ -186,7 +198,12 @@ class UpstreamConnection {
   private since = performance.now();
   private keepAliveMs: number;
   private handler: PoolHandler | null = null;
+  private request: PoolRequest | null = null;
   private method = 'GET';
+  /** Exchanges completed on this connection: more than 0 means a request now reuses it. */
+  private served = 0;
+  /** Whether any byte of the current exchange's answer came. */
+  private heard = false;
   private buffer: Buffer | null = null;
   private bodyRemaining = 0;
   private decoder: ChunkedDecoder | null = null;
@@ -214,7 +231,9 @@ class UpstreamConnection {
   /** Writes the request; the answer comes back through `handler`. */
   send(request: PoolRequest, handler: PoolHandler): void {
     this.handler = handler;
+    this.request = request;
     this.method = request.method;
+    this.heard = false;
     this.buffer = null;
     this.decoder = null;
     this.requestSent = false;
@@ -348,6 +367,7 @@ class UpstreamConnection {
   };
 
   private onData(chunk: Buffer): void {
+    this.heard = true;
     if (this.phase === Phase.Body) {
       this.since = performance.now();
       this.feedBody(chunk, 0);
@@ -471,17 +491,43 @@ class UpstreamConnection {
   /** Both directions are done: back to the pool, or closed. */
   private finish(): void {
     this.handler = null;
+    this.request = null;
     if (!this.reusable || this.closed) {
       this.destroy(null);
       return;
     }
     this.phase = Phase.Idle;
+    this.served++;
     this.since = performance.now();
     if (this.paused) {
       this.paused = false;
       this.socket.resume();
     }
     this.pool.release(this);
+  }
+
+  /**
+   * Whether the upstream closed this connection unanswered in a way that makes sending the
+   * request again right: the connection was reused (an upstream times idle connections out on
+   * its own clock, and its close can cross our request on the wire: the race of every keep-alive
+   * client), not a byte of the answer came, the pool is not closing, the request can be sent
+   * again whole (no body, or one buffered with its head) and it is idempotent (RFC 9110 9.2.2:
+   * a POST may have been applied; an `Idempotency-Key` makes any method so, as for the retry
+   * policy). A fresh connection's failure is final, so the resends are bounded by the idle
+   * connections. Go's HTTP transport and nginx (`proxy_next_upstream error`) do the same
+   * instead of answering 502.
+   */
+  private staleOnReuse(): boolean {
+    const request = this.request;
+    return (
+      request !== null &&
+      this.served > 0 &&
+      !this.heard &&
+      this.requestSent &&
+      !this.pool.closing &&
+      (request.body === null || Buffer.isBuffer(request.body)) &&
+      isIdempotent(request.method, hasIdempotencyKey(request.headers))
+    );
   }
 
   private onClose(): void {
@@ -497,6 +543,13 @@ class UpstreamConnection {
         this.pool.forget(this);
         return;
       }
+    }
+    if (!this.closed && handler !== null && this.staleOnReuse()) {
+      this.closed = true;
+      this.phase = Phase.Closed;
+      this.handler = null;
+      this.pool.resend(this, this.request as PoolRequest, handler);
+      return;
     }
     if (!this.closed) {
       const error = this.socketError;
