@@ -31,6 +31,7 @@ import {
 import {
   EVERY_FILTER_PARTS,
   everyFilter,
+  isEveryFilterPart,
   startCollector,
   upstreamConfig,
   type Services,
@@ -40,11 +41,12 @@ const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rate = Number(process.env.BENCH_RATE ?? 1000);
 /** Parts left out of the every-filter row, to measure what each costs (proxy-fixtures.ts). */
-const everyFilterWithout = (process.env.BENCH_EVERY_FILTER_WITHOUT ?? '')
+const everyFilterParts = (process.env.BENCH_EVERY_FILTER_WITHOUT ?? '')
   .split(',')
   .map((part) => part.trim())
   .filter((part) => part !== '');
-const unknownParts = everyFilterWithout.filter((part) => !EVERY_FILTER_PARTS.includes(part));
+const everyFilterWithout = everyFilterParts.filter(isEveryFilterPart);
+const unknownParts = everyFilterParts.filter((part) => !isEveryFilterPart(part));
 if (unknownParts.length > 0) {
   process.stderr.write(
     `bench:proxy: BENCH_EVERY_FILTER_WITHOUT: unknown ${unknownParts.join(', ')} (known: ${EVERY_FILTER_PARTS.join(', ')})\n`,

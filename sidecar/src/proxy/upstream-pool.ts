@@ -198,8 +198,8 @@ class UpstreamConnection {
   private since = performance.now();
   private keepAliveMs: number;
   private handler: PoolHandler | null = null;
+  /** The request of the exchange in flight (set with `handler`). */
   private request: PoolRequest | null = null;
-  private method = 'GET';
   /** Exchanges completed on this connection: more than 0 means a request now reuses it. */
   private served = 0;
   /** Whether any byte of the current exchange's answer came. */
@@ -232,7 +232,6 @@ class UpstreamConnection {
   send(request: PoolRequest, handler: PoolHandler): void {
     this.handler = handler;
     this.request = request;
-    this.method = request.method;
     this.heard = false;
     this.buffer = null;
     this.decoder = null;
@@ -391,7 +390,10 @@ class UpstreamConnection {
           this.destroy(new UpstreamProtocolError('upstream response head too large'));
         return;
       }
-      const head = parseResponseHead(buffer.toString('latin1', 0, end + 4), this.method);
+      const head = parseResponseHead(
+        buffer.toString('latin1', 0, end + 4),
+        (this.request as PoolRequest).method,
+      );
       if (head instanceof ProxyError) {
         this.destroy(head);
         return;
