@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as IORedis from 'ioredis';
 import type { Redis, RedisOptions } from 'ioredis';
+import { systemClock, type Clock } from '../core/clock.js';
 import { systemRandom, type Random } from '../core/random.js';
 import {
   RateLimitBackendError,
@@ -11,7 +12,8 @@ import {
 } from './errors.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import { GCRA_LUA, gcraParams, type GcraParams } from './gcra.js';
-import type { RateLimitDecision, RateLimitSpec } from './rate-limit-decision.js';
+import { capacityOf, type RateLimitDecision, type RateLimitSpec } from './rate-limit-decision.js';
+import { leaseSizeFor, TokenLeases } from './token-lease.js';
 
 /** What a global limiter does when Redis cannot answer within its budget. */
 export type FailureMode = 'open' | 'closed';
@@ -51,6 +53,8 @@ export interface RedisRateLimiterOptions {
    * and those without a `cause` (timeout, not-connected, overloaded) are shared instances.
    */
   onBackendFailure?: (error: RateLimitBackendError) => void;
+  /** Monotonic time of the token leases (default `systemClock`). */
+  clock?: Clock;
 }
 
 const loadCommonJs = createRequire(import.meta.url);
@@ -61,6 +65,10 @@ const COMMAND = 'palisadeGcra';
 const BATCH_COMMAND = 'palisadeGcraBatch';
 /** Most requests in one script call: bounds the time one call holds Redis (a few µs per key). */
 const MAX_BATCH = 512;
+/** How long leased tokens stay usable, ms; also the window in which a key's demand is counted. */
+const LEASE_HOLD_MS = 10;
+/** Most keys of one rule with a lease (or demand counted) at once, per sidecar. */
+const MAX_LEASED_KEYS = 1024;
 
 /** The custom commands `defineCommand` adds; ioredis cannot type them. */
 interface GcraCommander {
@@ -105,7 +113,13 @@ export function defineGcraCommand(redis: Redis): Redis & GcraCommander {
  * decision at a time. When Redis is down, hung, slow or saturated, `take` still resolves within
  * `timeoutMs` with the `failureMode` decision, and reports why through `onBackendFailure`.
  *
- * Never rejects. Holds no per-key state of its own; Redis keys expire when their bucket is full.
+ * Rules with a capacity of 1,000 or more also lease tokens (`token-lease.ts`): a call asks for
+ * as many tokens beyond the waiting requests as the key was asked for in the last 10 ms, up to
+ * 0.1% of the capacity, and the next requests are admitted from them at once (synchronously),
+ * with a refill asked for while the lease runs low. Smaller rules decide every request in Redis.
+ *
+ * Never rejects. The only per-key state is the leases' (bounded); Redis keys expire when their
+ * bucket is full.
  */
 export class RedisRateLimiter {
   private readonly redis: Redis & GcraCommander;
@@ -115,6 +129,9 @@ export class RedisRateLimiter {
   private readonly maxPending: number;
   private readonly failureDecision: GlobalRateLimitDecision;
   private readonly onBackendFailure: ((error: RateLimitBackendError) => void) | undefined;
+  private readonly clock: Clock;
+  /** Token leases of the keys, the grant being a script reply; null for rules too small. */
+  private readonly leases: TokenLeases<readonly number[]> | null;
   private inFlight = 0;
   /**
    * The next batch, grouped by key (`GCRA_LUA`): its distinct Redis keys with their index and
@@ -147,6 +164,16 @@ export class RedisRateLimiter {
     this.redis = defineGcraCommand(options.redis);
     this.prefix = `palisade:rl:${options.policy}:${options.rule}:`;
     this.onBackendFailure = options.onBackendFailure;
+    this.clock = options.clock ?? systemClock;
+    const leaseSize = leaseSizeFor(capacityOf(options.limit));
+    this.leases =
+      leaseSize === 0
+        ? null
+        : new TokenLeases({
+            maxTokens: leaseSize,
+            holdMs: LEASE_HOLD_MS,
+            maxKeys: MAX_LEASED_KEYS,
+          });
     this.deadlines = new DeadlineQueue({ durationMs: this.timeoutMs, onExpire: expireBatch });
     this.failureDecision = Object.freeze(
       options.failureMode === 'open'
@@ -181,28 +208,47 @@ export class RedisRateLimiter {
       : `${this.prefix}#${createHash('sha256').update(key).digest('base64url')}`;
   }
 
-  /** Decides for one request of `key`; resolves within `timeoutMs` (plus event-loop delay). */
-  take(key: string): Promise<GlobalRateLimitDecision> {
-    if (this.redis.status !== 'ready') return Promise.resolve(this.fail('not-connected'));
-    if (this.inFlight >= this.maxPending) return Promise.resolve(this.fail('overloaded'));
-    this.inFlight++;
-    return new Promise<GlobalRateLimitDecision>((resolve) => {
-      if (this.batchWaiters.length === 0) setImmediate(this.flush);
-      const redisKey = this.redisKey(key);
-      let index = this.batchIndex.get(redisKey);
-      if (index === undefined) {
-        index = this.batchKeys.length;
-        this.batchIndex.set(redisKey, index);
-        this.batchKeys.push(redisKey);
-        this.batchCounts.push(0);
+  /**
+   * Decides for one request of `key`: at once from a token lease or when Redis cannot be asked,
+   * else a promise that resolves within `timeoutMs` (plus event-loop delay). `now` is the
+   * monotonic time in ms (the leases' clock).
+   */
+  take(
+    key: string,
+    now: number = this.clock.now(),
+  ): GlobalRateLimitDecision | Promise<GlobalRateLimitDecision> {
+    const redisKey = this.redisKey(key);
+    const leases = this.leases;
+    if (leases !== null) {
+      const token = leases.take(redisKey, now);
+      if (token !== undefined) {
+        if (leases.wantsRefill(redisKey) && this.redis.status === 'ready') this.enqueue(redisKey);
+        return gcraBatchDecision(token.grant, token.keyIndex, token.rank, this.params.intervalUs);
       }
-      const rank = this.batchCounts[index] as number;
-      this.batchCounts[index] = rank + 1;
-      this.batchWaiters.push(resolve);
-      this.batchWaiterKeys.push(index);
-      this.batchWaiterRanks.push(rank);
-      if (this.batchWaiters.length >= MAX_BATCH) this.flush();
-    });
+    }
+    if (this.redis.status !== 'ready') return this.fail('not-connected');
+    if (this.inFlight >= this.maxPending) return this.fail('overloaded');
+    this.inFlight++;
+    return new Promise<GlobalRateLimitDecision>((resolve) => this.enqueue(redisKey, resolve));
+  }
+
+  /** Adds `redisKey` to the next batch, with a request waiting for its decision if `resolve`. */
+  private enqueue(redisKey: string, resolve?: (decision: GlobalRateLimitDecision) => void): void {
+    if (this.batchKeys.length === 0) setImmediate(this.flush);
+    let index = this.batchIndex.get(redisKey);
+    if (index === undefined) {
+      index = this.batchKeys.length;
+      this.batchIndex.set(redisKey, index);
+      this.batchKeys.push(redisKey);
+      this.batchCounts.push(0);
+    }
+    if (resolve === undefined) return;
+    const rank = this.batchCounts[index] as number;
+    this.batchCounts[index] = rank + 1;
+    this.batchWaiters.push(resolve);
+    this.batchWaiterKeys.push(index);
+    this.batchWaiterRanks.push(rank);
+    if (this.batchWaiters.length >= MAX_BATCH) this.flush();
   }
 
   /** Sends the decisions gathered so far as one script call and settles them. */
@@ -210,16 +256,23 @@ export class RedisRateLimiter {
     const { batchKeys: keys, batchCounts: counts, batchWaiters: waiters } = this;
     const { batchWaiterKeys: waiterKeys, batchWaiterRanks: waiterRanks } = this;
     const count = waiters.length;
-    if (count === 0) return;
+    if (keys.length === 0) return;
     this.batchKeys = [];
     this.batchIndex.clear(); // only `take` reads it
     this.batchCounts = [];
     this.batchWaiters = [];
     this.batchWaiterKeys = [];
     this.batchWaiterRanks = [];
+    const asks = this.leases === null ? null : this.askLeases(keys);
+    // A batch of lease refills only, all of whose leases filled up meanwhile: nothing to ask.
+    if (count === 0 && (asks === null || asks.every((asked) => asked === 0))) return;
     let settled = false;
-    const settle = (decide: (index: number) => GlobalRateLimitDecision): void => {
+    const settle = (
+      decide: (index: number) => GlobalRateLimitDecision,
+      answer: readonly number[] | null = null,
+    ): void => {
       settled = true;
+      if (asks !== null) this.settleLeases(keys, counts, asks, answer);
       for (let i = 0; i < count; i++)
         (waiters[i] as (d: GlobalRateLimitDecision) => void)(decide(i));
     };
@@ -236,7 +289,7 @@ export class RedisRateLimiter {
         this.params.intervalUs,
         this.params.toleranceUs,
         '', // now: Redis' TIME
-        ...counts,
+        ...(asks === null ? counts : counts.map((waiting, i) => waiting + (asks[i] as number))),
       );
     } catch (error) {
       this.inFlight -= count;
@@ -250,8 +303,15 @@ export class RedisRateLimiter {
         if (settled) return;
         deadline.cancel();
         const intervalUs = this.params.intervalUs;
-        settle((i) =>
-          gcraBatchDecision(answer, waiterKeys[i] as number, waiterRanks[i] as number, intervalUs),
+        settle(
+          (i) =>
+            gcraBatchDecision(
+              answer,
+              waiterKeys[i] as number,
+              waiterRanks[i] as number,
+              intervalUs,
+            ),
+          answer,
         );
       },
       (error: unknown) => {
@@ -262,6 +322,37 @@ export class RedisRateLimiter {
       },
     );
   };
+
+  /** How many tokens to lease for each key of a batch being sent (recorded as asked). */
+  private askLeases(keys: readonly string[]): number[] {
+    const leases = this.leases as TokenLeases<readonly number[]>;
+    return keys.map((key) => leases.ask(key));
+  }
+
+  /**
+   * Gives each key's lease the tokens its call got beyond the waiting requests (`answer` null:
+   * the call failed or timed out, nothing granted).
+   */
+  private settleLeases(
+    keys: readonly string[],
+    waiting: readonly number[],
+    asks: readonly number[],
+    answer: readonly number[] | null,
+  ): void {
+    const leases = this.leases as TokenLeases<readonly number[]>;
+    const now = this.clock.now();
+    keys.forEach((key, i) => {
+      const asked = asks[i] as number;
+      if (asked === 0) return;
+      if (answer === null) {
+        leases.cancel(key, asked);
+        return;
+      }
+      const first = waiting[i] as number;
+      const granted = Math.max(0, Math.min(asked, (answer[1 + i * 5] as number) - first));
+      leases.settle(key, asked, granted, now, answer, i, first);
+    });
+  }
 
   private fail(reason: RateLimitBackendFailureReason, cause?: unknown): GlobalRateLimitDecision {
     if (this.onBackendFailure) {

@@ -351,8 +351,9 @@ export class RouteCompiler {
             backendErrors.value++;
             this.logBackendFailure(rule.policy, error);
           },
+          clock,
         });
-        take = (key) => limiter.take(key);
+        take = (key, now) => limiter.take(key, now);
       }
       return {
         policy: rule.policy,
