@@ -66,7 +66,7 @@ const BATCH_COMMAND = 'palisadeGcraBatch';
 /** Most requests in one script call: bounds the time one call holds Redis (a few µs per key). */
 const MAX_BATCH = 512;
 /** How long leased tokens stay usable, ms; also the window in which a key's demand is counted. */
-const LEASE_HOLD_MS = 10;
+const LEASE_HOLD_MS = 50;
 /** Most keys of one rule with a lease (or demand counted) at once, per sidecar. */
 const MAX_LEASED_KEYS = 1024;
 
@@ -114,9 +114,9 @@ export function defineGcraCommand(redis: Redis): Redis & GcraCommander {
  * `timeoutMs` with the `failureMode` decision, and reports why through `onBackendFailure`.
  *
  * Rules with a capacity of 1,000 or more also lease tokens (`token-lease.ts`): a call asks for
- * as many tokens beyond the waiting requests as the key was asked for in the last 10 ms, up to
- * 0.1% of the capacity, and the next requests are admitted from them at once (synchronously),
- * with a refill asked for while the lease runs low. Smaller rules decide every request in Redis.
+ * tokens beyond the waiting requests, enough for twice the key's recent demand per 50 ms and at
+ * most 0.1% of the capacity, and the next requests are admitted from them at once (synchronously);
+ * a lease is refilled while it runs low or ages. Smaller rules decide every request in Redis.
  *
  * Never rejects. The only per-key state is the leases' (bounded); Redis keys expire when their
  * bucket is full.
@@ -222,7 +222,8 @@ export class RedisRateLimiter {
     if (leases !== null) {
       const token = leases.take(redisKey, now);
       if (token !== undefined) {
-        if (leases.wantsRefill(redisKey) && this.redis.status === 'ready') this.enqueue(redisKey);
+        if (leases.wantsRefill(redisKey, now) && this.redis.status === 'ready')
+          this.enqueue(redisKey);
         return gcraBatchDecision(token.grant, token.keyIndex, token.rank, this.params.intervalUs);
       }
     }

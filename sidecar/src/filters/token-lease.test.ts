@@ -19,12 +19,12 @@ describe('leaseSizeFor', () => {
 });
 
 describe('TokenLeases', () => {
-  it('asks for what the key was asked for lately, then admits from the grant in rank order', () => {
+  it('asks for twice what the key was asked for lately, then admits from the grant in rank order', () => {
     const book = leases(50);
     for (let i = 0; i < 4; i++) expect(book.take('k', i)).toBeUndefined();
     const asked = book.ask('k');
-    expect(asked).toBe(4); // four requests in this window
-    // The call carried 1 waiting request and the ask: Redis admitted all five.
+    expect(asked).toBe(8); // four requests in this window
+    // The call carried 1 waiting request and the ask: Redis admitted five (the bucket ran dry).
     book.settle('k', asked, 4, 5, 'reply-1', 2, 1);
     const ranks = [0, 1, 2, 3].map(() => book.take('k', 6));
     expect(ranks).toEqual([1, 2, 3, 4].map((rank) => ({ grant: 'reply-1', keyIndex: 2, rank })));
@@ -53,29 +53,39 @@ describe('TokenLeases', () => {
     const book = leases(50);
     for (let i = 0; i < 8; i++) book.take('k', 0);
     const asked = book.ask('k');
-    expect(asked).toBe(8);
-    expect(book.wantsRefill('k')).toBe(false); // an ask is in flight
+    expect(asked).toBe(16);
+    expect(book.wantsRefill('k', 0)).toBe(false); // an ask is in flight
     book.settle('k', asked, 8, 1, 'r', 0, 1);
     for (let i = 0; i < 2; i++) book.take('k', 2);
-    expect(book.wantsRefill('k')).toBe(false); // 6 left for a demand of 10
+    expect(book.wantsRefill('k', 2)).toBe(false); // 6 left for a demand of 10
     for (let i = 0; i < 2; i++) book.take('k', 2);
-    expect(book.wantsRefill('k')).toBe(true); // 4 left for a demand of 12
+    expect(book.wantsRefill('k', 2)).toBe(true); // 4 left for a demand of 12
     const refill = book.ask('k');
-    expect(refill).toBe(12);
+    expect(refill).toBe(20); // up to twice the demand
     // The refill's tokens add to those held, which take the new grant's first rank.
     book.settle('k', refill, 3, 3, 'r2', 1, 0);
     const ranks = Array.from({ length: 8 }, () => book.take('k', 4)?.rank);
     expect(ranks).toEqual([0, 0, 0, 0, 0, 1, 2, undefined]);
   });
 
+  it('wants a renewal from half the hold on, before the lease expires', () => {
+    const book = leases(50);
+    for (let i = 0; i < 4; i++) book.take('k', 0);
+    book.settle('k', book.ask('k'), 8, 0, 'r', 0, 1); // 8 tokens until HOLD_MS
+    book.take('k', HOLD_MS / 2 - 1);
+    expect(book.wantsRefill('k', HOLD_MS / 2 - 1)).toBe(false); // 7 left for a demand of 5
+    book.take('k', HOLD_MS / 2);
+    expect(book.wantsRefill('k', HOLD_MS / 2)).toBe(true);
+  });
+
   it('forgets demand after two quiet windows', () => {
     const book = leases(50);
     for (let i = 0; i < 5; i++) book.take('k', 0);
     book.take('k', HOLD_MS); // a new window: the last one had 5
-    expect(book.ask('k')).toBe(5);
-    book.cancel('k', 5);
+    expect(book.ask('k')).toBe(10);
+    book.cancel('k', 10);
     book.take('k', 3 * HOLD_MS); // two windows later: only this request counts
-    expect(book.ask('k')).toBe(1);
+    expect(book.ask('k')).toBe(2);
   });
 
   it('tracks at most maxKeys keys and sweeps idle ones at most once per hold', () => {
@@ -87,7 +97,7 @@ describe('TokenLeases', () => {
     expect(book.ask('c')).toBe(0); // untracked: decided one by one
     book.take('c', 2 * HOLD_MS); // a and b are idle now
     expect(book.size).toBe(1);
-    expect(book.ask('c')).toBe(1);
+    expect(book.ask('c')).toBe(2);
   });
 
   it('rejects options that would lease nothing or forever', () => {
@@ -173,7 +183,7 @@ describe('TokenLeases', () => {
               if (token !== undefined) {
                 served++;
                 admittedAtUs.push(atUs);
-                if (book.wantsRefill('k')) {
+                if (book.wantsRefill('k', atUs / 1000)) {
                   const asked = book.ask('k');
                   call(atUs, { sidecar, waiting: 0, asked, lost: a.lost }, a.sendUs, a.replyUs);
                 }

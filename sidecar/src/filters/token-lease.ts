@@ -14,8 +14,9 @@
  *   `sidecars × maxTokens`. `leaseSizeFor` makes that 0.1% of the rule's capacity per sidecar,
  *   and 0 (no leases, exact decisions) for rules with a capacity under 1,000.
  * - Tokens not used within `holdMs` of the key's last grant are dropped: they were spent in
- *   Redis, so the error is on the side of limiting. Asks follow the key's demand in the last
- *   `holdMs`, so a steady key wastes little.
+ *   Redis, so the error is on the side of limiting. A lease aims at two windows' (`holdMs`)
+ *   demand and is renewed from half its hold on, so a steady key wastes little and rarely
+ *   waits for Redis.
  * - Decisions served from a lease carry the numbers of the grant (remaining, reset) as they
  *   were then, at most `holdMs` old.
  */
@@ -61,6 +62,11 @@ export interface LeasedToken<G> {
   readonly grant: G;
   readonly keyIndex: number;
   readonly rank: number;
+}
+
+/** A key's requests per window: the larger of the current window's and the last one's. */
+function demand(lease: KeyLease<unknown>): number {
+  return Math.max(lease.thisWindow, lease.lastWindow);
 }
 
 /** The leases of one rule's keys in one sidecar. */
@@ -109,24 +115,24 @@ export class TokenLeases<G> {
   }
 
   /**
-   * Whether `key`'s lease is running low with no ask in flight, so that asking now (with no
-   * request waiting) refills it before it runs out.
+   * Whether `key`'s lease should be refilled now, with no request waiting, so that requests
+   * keep finding tokens: no ask in flight, room for more, and the lease either down to half a
+   * window's demand or past half its hold (so that it is renewed before it expires).
    */
-  wantsRefill(key: string): boolean {
+  wantsRefill(key: string, now: number): boolean {
     const lease = this.keys.get(key);
-    if (lease === undefined || lease.asked > 0) return false;
-    return lease.tokens * 2 <= Math.max(lease.thisWindow, lease.lastWindow) && this.room(lease) > 0;
+    if (lease === undefined || lease.asked > 0 || this.wanted(lease) === 0) return false;
+    return lease.tokens * 2 <= demand(lease) || now >= lease.expiresAtMs - this.holdMs / 2;
   }
 
   /**
-   * How many tokens beyond the waiting requests to ask for `key` in a call sent now: the key's
-   * demand over the last `holdMs`, within what the lease may still hold. Recorded as asked until
-   * `settle`.
+   * How many tokens beyond the waiting requests to ask for `key` in a call sent now: enough to
+   * hold two windows' demand, within `maxTokens`. Recorded as asked until `settle` or `cancel`.
    */
   ask(key: string): number {
     const lease = this.keys.get(key);
     if (lease === undefined) return 0;
-    const count = Math.min(this.room(lease), Math.max(lease.thisWindow, lease.lastWindow));
+    const count = this.wanted(lease);
     lease.asked += count;
     return count;
   }
@@ -164,8 +170,10 @@ export class TokenLeases<G> {
     lease.endRank = firstRank + granted;
   }
 
-  private room(lease: KeyLease<G>): number {
-    return Math.max(0, this.maxTokens - lease.tokens - lease.asked);
+  /** Tokens to ask for: up to two windows' demand held or asked, never beyond `maxTokens`. */
+  private wanted(lease: KeyLease<G>): number {
+    const target = Math.min(2 * demand(lease), this.maxTokens);
+    return Math.max(0, target - lease.tokens - lease.asked);
   }
 
   private countDemand(lease: KeyLease<G>, now: number): void {
