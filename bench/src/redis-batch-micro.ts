@@ -1,7 +1,9 @@
 /**
  * CPU per global rate-limit decision (`RedisRateLimiter.take`) against a real redis-server, by
  * how many decisions are asked in the same event-loop turn (1, 4, 16): what batching them into
- * one script call saves. Process CPU time per decision, after a warm-up round.
+ * one script call saves; then one per turn on a rule big enough for token leases (decision 0005),
+ * as a ratio to one per turn decided in Redis. Process CPU time per decision, after a warm-up
+ * round.
  * Run: `npx tsc -b && node bench/dist/redis-batch-micro.js` (needs Debian's redis-server).
  */
 import os from 'node:os';
@@ -15,15 +17,20 @@ try {
   await waitForPort(port, redis);
   const client = createRateLimitRedisClient({ url: `redis://127.0.0.1:${port}` });
   await new Promise((resolve) => client.once('ready', resolve));
-  const limiter = new RedisRateLimiter({
-    redis: client,
-    policy: 'bench/micro',
-    rule: 'r',
-    limit: { requests: 1_000_000_000, periodMs: 1000, burst: 0 },
-    failureMode: 'open',
-    timeoutMs: 5000,
-  });
-  for (const together of [1, 4, 16]) {
+  const limiterFor = (rule: string, requestsPerMs: number) =>
+    new RedisRateLimiter({
+      redis: client,
+      policy: 'bench/micro',
+      rule,
+      limit: { requests: requestsPerMs, periodMs: 1, burst: 0 },
+      failureMode: 'open',
+      timeoutMs: 5000,
+    });
+  // Capacity 999: under the lease threshold, every decision goes to Redis (never refused here).
+  const exact = limiterFor('exact', 999);
+  // Capacity 1,000,000: token leases.
+  const leased = limiterFor('leased', 1_000_000);
+  const cpuPerDecision = async (limiter: RedisRateLimiter, together: number): Promise<number> => {
     let cpuUs = 0;
     for (let round = 0; round < 2; round++) {
       const start = process.cpuUsage();
@@ -33,10 +40,19 @@ try {
       const used = process.cpuUsage(start);
       cpuUs = used.user + used.system; // the second round counts (the first warms up)
     }
+    return cpuUs / decisions;
+  };
+  const one = await cpuPerDecision(exact, 1);
+  for (const together of [1, 4, 16]) {
+    const perDecision = together === 1 ? one : await cpuPerDecision(exact, together);
     console.log(
-      `${String(together).padStart(2)} decision(s) per turn: ${(cpuUs / decisions).toFixed(1)} µs CPU per decision`,
+      `${String(together).padStart(2)} decision(s) per turn: ${perDecision.toFixed(1)} µs CPU per decision (${(perDecision / one).toFixed(2)}× one per turn)`,
     );
   }
+  const lease = await cpuPerDecision(leased, 1);
+  console.log(
+    ` 1 per turn, token leases: ${lease.toFixed(1)} µs CPU per decision (${(lease / one).toFixed(2)}× one per turn in Redis)`,
+  );
   client.disconnect();
 } finally {
   await stop(redis);
