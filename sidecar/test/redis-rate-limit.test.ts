@@ -50,6 +50,14 @@ async function eventually(
 
 const ready = (redis: Redis) => eventually('redis client ready', () => redis.status === 'ready');
 
+/** Script calls (EVALSHA and EVAL) the Redis behind `redis` has run so far. */
+async function scriptCalls(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  const calls = (name: string) =>
+    Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+  return calls('evalsha') + calls('eval');
+}
+
 async function redisTimeUs(redis: Redis): Promise<number> {
   const [seconds, micros] = await redis.time();
   return Number(seconds) * 1_000_000 + Number(micros);
@@ -165,17 +173,11 @@ describe('GCRA Lua script', () => {
       failureMode: 'open',
       timeoutMs: 1000,
     });
-    const scriptCalls = async () => {
-      const stats = await redis.info('commandstats');
-      const calls = (name: string) =>
-        Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-      return calls('evalsha') + calls('eval');
-    };
-    const before = await scriptCalls();
+    const before = await scriptCalls(redis);
     const keys = ['a', 'a', 'b', 'a', 'a', 'a', 'a', 'b'];
     const decisions = await Promise.all(keys.map((key) => limiter.take(key)));
     // One call (two if the first EVALSHA met NOSCRIPT and ioredis resent it as EVAL).
-    expect((await scriptCalls()) - before).toBeLessThanOrEqual(2);
+    expect((await scriptCalls(redis)) - before).toBeLessThanOrEqual(2);
     expect(decisions.map((d) => d.source)).toEqual(keys.map(() => 'redis'));
     // Key a: five admitted in arrival order with remaining 4..0, then refused; b is independent.
     expect(decisions.map((d) => d.allowed)).toEqual([
@@ -348,6 +350,77 @@ describe('RedisRateLimiter', () => {
     // turn reaches Redis first when a token frees up is the harness's order, not the product's.
     for (const count of perSidecar) expect(count).toBeGreaterThan(0);
   }, 30_000);
+
+  it('a steady key is decided mostly from leased tokens, at once, with far fewer script calls', async () => {
+    const redis = client(shared.url);
+    await ready(redis);
+    const limiter = new RedisRateLimiter({
+      redis,
+      policy: 'shop/lease',
+      rule: 'steady',
+      limit: { requests: 100_000, periodMs: 1000, burst: 0 }, // leases of up to 100 tokens
+      failureMode: 'closed',
+      timeoutMs: 1000,
+    });
+    let immediate = 0;
+    const counting = {
+      take: (key: string) => {
+        const decision = limiter.take(key);
+        if (!(decision instanceof Promise)) immediate++;
+        return decision;
+      },
+    } as RedisRateLimiter;
+    const before = await scriptCalls(redis);
+    const run = await offer([counting], 'k', 1000, 1000);
+    const calls = (await scriptCalls(redis)) - before;
+    console.log(
+      `leases: ${run.length} decisions, ${immediate} at once from a lease, ${calls} script calls`,
+    );
+    expect(run.every((r) => r.decision.allowed && r.decision.source === 'redis')).toBe(true);
+    // About one call per 10 ms hold (plus refills); without leases it is one per event-loop turn.
+    expect(calls).toBeLessThan(run.length / 4);
+    expect(immediate).toBeGreaterThan(run.length / 2);
+    // Remaining counts down within a grant: the numbers are Redis' as of the grant.
+    expect(run.every((r) => r.decision.remaining >= 0 && r.decision.remaining < 100_000)).toBe(
+      true,
+    );
+    expect(limiter.pending).toBe(0);
+  }, 30_000);
+
+  it('three sidecars with leases under 3x overload admit at most the GCRA bound plus 3 × lease size', async () => {
+    // 2,000 requests/s with capacity 2,000: leases of up to 2 tokens per sidecar.
+    const limit: RateLimitSpec = { requests: 2000, periodMs: 1000, burst: 0 };
+    const rate = 2000;
+    const durationMs = 2000;
+    const sidecars = [client(shared.url), client(shared.url), client(shared.url)];
+    await Promise.all(sidecars.map(ready));
+    const limiters = sidecars.map(
+      (redis) =>
+        new RedisRateLimiter({
+          redis,
+          policy: 'shop/lease',
+          rule: 'overload',
+          limit,
+          failureMode: 'closed',
+          timeoutMs: 10_000,
+          maxPending: 100_000,
+        }),
+    );
+    const first = sidecars[0]!;
+    const t0 = await redisTimeUs(first);
+    const all = await offer(limiters, 'shared', rate, durationMs);
+    const t1 = await redisTimeUs(first);
+    const admitted = all.filter((r) => r.decision.allowed).length;
+    const elapsedMs = (t1 - t0) / 1000;
+    const bound = limit.requests + limit.burst + (elapsedMs * rate) / 1000 + 3 * 2;
+    console.log(
+      `leases under overload: offered ${all.length}, admitted ${admitted}, bound ${bound.toFixed(1)} ` +
+        `over ${elapsedMs.toFixed(1)} ms of Redis time`,
+    );
+    expect(all.every((r) => r.decision.source === 'redis')).toBe(true);
+    expect(admitted).toBeLessThanOrEqual(bound);
+    expect(admitted).toBeGreaterThan(bound / 4); // sanity: not refusing everything
+  }, 30_000);
 });
 
 describe('RedisRateLimiter when Redis fails', () => {
@@ -502,93 +575,5 @@ describe('RedisRateLimiter when Redis fails', () => {
     await eventually('client reconnected', () => redis.status === 'ready');
     expect(await takeFive('after')).toEqual(limited);
     expect(reasons.length).toBeGreaterThan(0);
-  }, 30_000);
-});
-
-describe('RedisRateLimiter with token leases (capacity ≥ 1,000)', () => {
-  let shared: RedisServer;
-  beforeAll(async () => {
-    shared = await startRedisServer();
-  });
-  afterAll(async () => {
-    await shared.stop();
-  });
-
-  const scriptCalls = async (redis: Redis) => {
-    const stats = await redis.info('commandstats');
-    const calls = (name: string) =>
-      Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-    return calls('evalsha') + calls('eval');
-  };
-
-  it('a steady key is decided mostly from leased tokens, at once, with far fewer script calls', async () => {
-    const redis = client(shared.url);
-    await ready(redis);
-    const limiter = new RedisRateLimiter({
-      redis,
-      policy: 'shop/lease',
-      rule: 'steady',
-      limit: { requests: 100_000, periodMs: 1000, burst: 0 }, // leases of up to 100 tokens
-      failureMode: 'closed',
-      timeoutMs: 1000,
-    });
-    let immediate = 0;
-    const counting = {
-      take: (key: string) => {
-        const decision = limiter.take(key);
-        if (!(decision instanceof Promise)) immediate++;
-        return decision;
-      },
-    } as RedisRateLimiter;
-    const before = await scriptCalls(redis);
-    const run = await offer([counting], 'k', 1000, 1000);
-    const calls = (await scriptCalls(redis)) - before;
-    console.log(
-      `leases: ${run.length} decisions, ${immediate} at once from a lease, ${calls} script calls`,
-    );
-    expect(run.every((r) => r.decision.allowed && r.decision.source === 'redis')).toBe(true);
-    // About one call per 10 ms hold (plus refills); without leases it is one per event-loop turn.
-    expect(calls).toBeLessThan(run.length / 4);
-    expect(immediate).toBeGreaterThan(run.length / 2);
-    // Remaining counts down within a grant: the numbers are Redis' as of the grant.
-    expect(run.every((r) => r.decision.remaining >= 0 && r.decision.remaining < 100_000)).toBe(
-      true,
-    );
-    expect(limiter.pending).toBe(0);
-  }, 30_000);
-
-  it('three sidecars with leases under 3x overload admit at most the GCRA bound plus 3 × lease size', async () => {
-    // 2,000 requests/s with capacity 2,000: leases of up to 2 tokens per sidecar.
-    const limit: RateLimitSpec = { requests: 2000, periodMs: 1000, burst: 0 };
-    const rate = 2000;
-    const durationMs = 2000;
-    const sidecars = [client(shared.url), client(shared.url), client(shared.url)];
-    await Promise.all(sidecars.map(ready));
-    const limiters = sidecars.map(
-      (redis) =>
-        new RedisRateLimiter({
-          redis,
-          policy: 'shop/lease',
-          rule: 'overload',
-          limit,
-          failureMode: 'closed',
-          timeoutMs: 10_000,
-          maxPending: 100_000,
-        }),
-    );
-    const first = sidecars[0]!;
-    const t0 = await redisTimeUs(first);
-    const all = await offer(limiters, 'shared', rate, durationMs);
-    const t1 = await redisTimeUs(first);
-    const admitted = all.filter((r) => r.decision.allowed).length;
-    const elapsedMs = (t1 - t0) / 1000;
-    const bound = limit.requests + limit.burst + (elapsedMs * rate) / 1000 + 3 * 2;
-    console.log(
-      `leases under overload: offered ${all.length}, admitted ${admitted}, bound ${bound.toFixed(1)} ` +
-        `over ${elapsedMs.toFixed(1)} ms of Redis time`,
-    );
-    expect(all.every((r) => r.decision.source === 'redis')).toBe(true);
-    expect(admitted).toBeLessThanOrEqual(bound);
-    expect(admitted).toBeGreaterThan(bound / 4); // sanity: not refusing everything
   }, 30_000);
 });
