@@ -156,9 +156,12 @@ describe('global rate limit through Redis', () => {
       version: 'global-outage',
       app: { host: '127.0.0.1', port: app.port },
       redis: { url: redis.url, timeout: `${timeoutMs}ms` },
+      // Capacity 999: under the token-lease threshold (decision 0005), so every decision asks
+      // Redis and the outage shows at once (a leased token, granted before it, may be spent for
+      // up to 50 ms; redis-rate-limit.test.ts covers outages with leases).
       rateLimits: [
-        globalRule('fail-open', '/open', 'open', 1000),
-        globalRule('fail-closed', '/closed', 'closed', 1000),
+        globalRule('fail-open', '/open', 'open', 999),
+        globalRule('fail-closed', '/closed', 'closed', 999),
       ],
     });
     const timed = async (path: string) => {
