@@ -22,7 +22,6 @@ import {
   freePort,
   pinned,
   sidecarNodeFlags,
-  startRedis,
   startSidecarBinary,
   stop,
   waitForPort,
@@ -32,8 +31,7 @@ import {
   EVERY_FILTER_PARTS,
   everyFilter,
   isEveryFilterPart,
-  startCollector,
-  upstreamConfig,
+  startBenchServices,
   type Services,
 } from './proxy-fixtures.js';
 
@@ -394,26 +392,10 @@ async function main(): Promise<void> {
   );
   const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 1));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'palisade-bench-'));
-  const upstreamPort = await freePort();
-  writeFileSync(path.join(dir, 'upstream.conf'), upstreamConfig(dir, upstreamPort));
-  const upstream = pinned(loadCore, 'nginx', [
-    '-e',
-    `${dir}/upstream-stderr.log`,
-    '-c',
-    path.join(dir, 'upstream.conf'),
-  ]);
   // Redis and the OTLP sink share the load core with wrk and the upstream.
-  const redisPort = await freePort();
-  const redis = startRedis(loadCore, redisPort);
-  const collector = await startCollector();
-  const services: Services = {
-    redisUrl: `redis://127.0.0.1:${redisPort}`,
-    otlpEndpoint: collector.endpoint,
-  };
+  const { upstreamPort, services, stop: stopServices } = await startBenchServices(dir, loadCore);
   const rows: Row[] = [];
   try {
-    await waitForPort(upstreamPort, upstream);
-    await waitForPort(redisPort, redis);
     // Rounds interleave the targets so that a burst of noise from other tenants hits them alike.
     for (let round = 0; round < repeat; round++) {
       for (const target of targets) {
@@ -427,9 +409,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await stop(upstream);
-    await stop(redis);
-    collector.close();
+    await stopServices();
     rmSync(dir, { recursive: true, force: true });
   }
   const date = new Date().toISOString();

@@ -1,9 +1,13 @@
 /**
  * What the proxy benchmarks share (bench/src/proxy-bench.ts, bench/src/proxy-soak.ts): the nginx
- * upstream answering a fixed 1 KiB body, the every-filter SidecarConfig sections and an OTLP sink.
+ * upstream answering a fixed 1 KiB body, the every-filter SidecarConfig sections and an OTLP sink,
+ * started together on the load core by `startBenchServices`.
  */
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { freePort, pinned, startRedis, stop, waitForPort } from './bench-processes.js';
 
 /** What every row may use besides the upstream: the run's Redis and OTLP collector. */
 export interface Services {
@@ -143,4 +147,48 @@ export function startCollector(): Promise<{
       });
     });
   });
+}
+
+/** The upstream and the services of a proxy benchmark, running. */
+export interface BenchServices {
+  readonly upstreamPort: number;
+  readonly services: Services;
+  /** Stops the upstream, Redis and the collector. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the nginx upstream (config and logs in `dir`), a redis-server and the OTLP sink, the
+ * processes pinned to `loadCore` (they share it with the load generator), and waits until they
+ * listen; stops them again if one does not.
+ */
+export async function startBenchServices(dir: string, loadCore: string): Promise<BenchServices> {
+  const upstreamPort = await freePort();
+  writeFileSync(path.join(dir, 'upstream.conf'), upstreamConfig(dir, upstreamPort));
+  const upstream = pinned(loadCore, 'nginx', [
+    '-e',
+    `${dir}/upstream-stderr.log`,
+    '-c',
+    path.join(dir, 'upstream.conf'),
+  ]);
+  const redisPort = await freePort();
+  const redis = startRedis(loadCore, redisPort);
+  const collector = await startCollector();
+  const stopAll = async (): Promise<void> => {
+    await stop(upstream);
+    await stop(redis);
+    collector.close();
+  };
+  try {
+    await waitForPort(upstreamPort, upstream);
+    await waitForPort(redisPort, redis);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  return {
+    upstreamPort,
+    services: { redisUrl: `redis://127.0.0.1:${redisPort}`, otlpEndpoint: collector.endpoint },
+    stop: stopAll,
+  };
 }

@@ -25,12 +25,11 @@ import {
   pinned,
   sidecarBinary,
   sidecarNodeFlags,
-  startRedis,
   stop,
   waitForPort,
   writeSidecarConfig,
 } from './bench-processes.js';
-import { everyFilter, startCollector, upstreamConfig } from './proxy-fixtures.js';
+import { everyFilter, startBenchServices } from './proxy-fixtures.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const probeModule = path.join(benchDir, 'dist/proxy-soak-probe.js');
@@ -206,21 +205,7 @@ function table(phases: Phase[]): string {
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'palisade-soak-'));
   const probeFile = path.join(dir, 'probe.jsonl');
-  const upstreamPort = await freePort();
-  writeFileSync(path.join(dir, 'upstream.conf'), upstreamConfig(dir, upstreamPort));
-  const upstream = pinned(loadCore, 'nginx', [
-    '-e',
-    `${dir}/upstream-stderr.log`,
-    '-c',
-    path.join(dir, 'upstream.conf'),
-  ]);
-  const redisPort = await freePort();
-  const redis = startRedis(loadCore, redisPort);
-  const collector = await startCollector();
-  const services = {
-    redisUrl: `redis://127.0.0.1:${redisPort}`,
-    otlpEndpoint: collector.endpoint,
-  };
+  const { upstreamPort, services, stop: stopServices } = await startBenchServices(dir, loadCore);
   const port = await freePort();
   const config = await writeSidecarConfig(
     dir,
@@ -243,8 +228,6 @@ async function main(): Promise<void> {
   ]);
   const phases: Phase[] = [];
   try {
-    await waitForPort(upstreamPort, upstream);
-    await waitForPort(redisPort, redis);
     await waitForPort(port, sidecar);
     const pid = sidecar.pid!;
     const idle = async (name: string, seconds: number): Promise<void> => {
@@ -292,9 +275,7 @@ async function main(): Promise<void> {
     await idle('idle 10 s after the last probe', 10);
   } finally {
     await stop(sidecar);
-    await stop(upstream);
-    await stop(redis);
-    collector.close();
+    await stopServices();
     rmSync(dir, { recursive: true, force: true });
   }
   const date = new Date().toISOString();
