@@ -314,7 +314,9 @@ async function measure(
     // Warm-up: JIT, connection pools.
     await wrk(port, saturationConnections, Math.min(3, seconds), 0);
     // Fixed rate: 16 connections each pausing so that together they send ≈ BENCH_RATE req/s
-    // (the Lua script corrects the pause once a second for the target's latency).
+    // (the Lua script corrects the mean pause once a second for the target's latency). The
+    // pauses are exponentially distributed (lua/post-1k.lua), so arrivals are close to a
+    // Poisson stream instead of the connections firing in step.
     const delayMs = Math.max(0, Math.round((latencyConnections * 1000) / rate) - 1);
     const cpu0 = pid === null ? 0 : cpuTicks(pid);
     const wait0 = pid === null ? 0 : runQueueWaitNs(pid);
@@ -438,7 +440,7 @@ async function main(): Promise<void> {
     `# bench:proxy ${date}\n\nCommand: \`${command}\`\n\nMachine: ${machine}\n\n` +
     `Setup: proxy pinned to core ${proxyCore}; wrk (1 thread), upstream nginx (fixed 1 KiB answer), redis-server and an OTLP sink on core ${loadCore}. ` +
     `palisade rows: the palisade-sidecar binary (node ${sidecarNodeFlags.join(' ')}) from a SidecarConfig — no policy, or every filter (local + global rate limit far above the load, inbound breaker with requestTimeout, abort fault at 0%, retries, tracing at 10%)${everyFilterWithout.length > 0 ? `, every filter here WITHOUT ${everyFilterWithout.join(', ')}` : ''}. ` +
-    `Fixed rate: ${latencyConnections} connections, 1 KiB POST bodies, ≈${rate} req/s (wrk + per-connection delay), ${seconds} s. ` +
+    `Fixed rate: ${latencyConnections} connections, 1 KiB POST bodies, ≈${rate} req/s (wrk + exponentially distributed per-connection pauses), ${seconds} s. ` +
     `Saturation: ${saturationConnections} connections, ${seconds} s. "added" latency = target − direct at the fixed rate. ` +
     `CPU per request = Δ(utime+stime) of the proxy process from /proc / requests completed. RSS = VmRSS after the saturation run.\n\n` +
     `${text}\n\nScheduler wait of the proxy per request at the fixed rate (µs; other tenants' load): ` +
