@@ -213,7 +213,10 @@ async function accuracy(dir: string, appPort: number, redisUrl: string) {
 }
 
 async function outage(dir: string, appPort: number, redis: { port: number; child: ChildProcess }) {
-  const high = { requests: 1_000_000, period: '1s' };
+  // Far above the load (60 req/s in all), and under the token-lease threshold (capacity 1,000):
+  // every decision goes to Redis, so each answer after the kill is failureMode's, not a token
+  // leased before it (decision 0005).
+  const high = { requests: 999, period: '1s' };
   const { ports, children } = await startSidecars(dir, 'outage', sidecarCount, appPort, {
     redis: { url: `redis://127.0.0.1:${redis.port}`, timeout: `${outageTimeoutMs}ms` },
     rateLimits: [
