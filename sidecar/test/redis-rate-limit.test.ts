@@ -273,29 +273,48 @@ describe('RedisRateLimiter', () => {
     await shared.stop();
   });
 
-  it('three sidecars under 3x overload share one limit: admitted within +1% of it over the window', async () => {
-    // 1,000 requests/s, capacity 20 (0.5% of the 4 s window), shared by all.
-    const limit: RateLimitSpec = { requests: 20, periodMs: 20, burst: 0 };
-    const rate = 1000;
-    const durationMs = 4000;
+  /**
+   * Three clients (= sidecars) of the shared Redis, each with a fail-closed limiter of `limit`
+   * that reports backend failures into `failures`.
+   */
+  async function threeSidecars(
+    policy: string,
+    rule: string,
+    limit: RateLimitSpec,
+    failures: RateLimitBackendFailureReason[],
+  ) {
     const sidecars = [client(shared.url), client(shared.url), client(shared.url)];
     await Promise.all(sidecars.map(ready));
-    const failures: RateLimitBackendFailureReason[] = [];
     const limiters = sidecars.map(
       (redis) =>
         new RedisRateLimiter({
           redis,
-          policy: 'shop/checkout-limits',
-          rule: 'accuracy',
+          policy,
+          rule,
           limit,
           failureMode: 'closed',
-          // Generous: a decision abandoned by the timeout may still run in Redis, and the replay
-          // below must see every decision Redis took.
+          // Generous: a decision abandoned by the timeout may still run in Redis, and a replay
+          // must see every decision Redis took.
           timeoutMs: 10_000,
           // Likewise no shedding: a stalled test process can release hundreds of requests at once.
           maxPending: 100_000,
           onBackendFailure: (error) => failures.push(error.reason),
         }),
+    );
+    return { sidecars, limiters };
+  }
+
+  it('three sidecars under 3x overload share one limit: admitted within +1% of it over the window', async () => {
+    // 1,000 requests/s, capacity 20 (0.5% of the 4 s window), shared by all.
+    const limit: RateLimitSpec = { requests: 20, periodMs: 20, burst: 0 };
+    const rate = 1000;
+    const durationMs = 4000;
+    const failures: RateLimitBackendFailureReason[] = [];
+    const { sidecars, limiters } = await threeSidecars(
+      'shop/checkout-limits',
+      'accuracy',
+      limit,
+      failures,
     );
     const clock = sidecars[0]!;
     const t0 = await redisTimeUs(clock);
@@ -392,20 +411,7 @@ describe('RedisRateLimiter', () => {
     const limit: RateLimitSpec = { requests: 2000, periodMs: 1000, burst: 0 };
     const rate = 2000;
     const durationMs = 2000;
-    const sidecars = [client(shared.url), client(shared.url), client(shared.url)];
-    await Promise.all(sidecars.map(ready));
-    const limiters = sidecars.map(
-      (redis) =>
-        new RedisRateLimiter({
-          redis,
-          policy: 'shop/lease',
-          rule: 'overload',
-          limit,
-          failureMode: 'closed',
-          timeoutMs: 10_000,
-          maxPending: 100_000,
-        }),
-    );
+    const { sidecars, limiters } = await threeSidecars('shop/lease', 'overload', limit, []);
     const first = sidecars[0]!;
     const t0 = await redisTimeUs(first);
     const all = await offer(limiters, 'shared', rate, durationMs);
