@@ -217,9 +217,12 @@ export class RedisRateLimiter {
     key: string,
     now: number = this.clock.now(),
   ): GlobalRateLimitDecision | Promise<GlobalRateLimitDecision> {
-    const redisKey = this.redisKey(key);
     const leases = this.leases;
+    // Only a rule with leases needs the key before Redis is asked; without, an outage stays as
+    // cheap as before (no key built, let alone hashed, for a failureMode decision).
+    let redisKey: string | undefined;
     if (leases !== null) {
+      redisKey = this.redisKey(key);
       const token = leases.take(redisKey, now);
       if (token !== undefined) {
         if (leases.wantsRefill(redisKey, now) && this.redis.status === 'ready')
@@ -230,7 +233,8 @@ export class RedisRateLimiter {
     if (this.redis.status !== 'ready') return this.fail('not-connected');
     if (this.inFlight >= this.maxPending) return this.fail('overloaded');
     this.inFlight++;
-    return new Promise<GlobalRateLimitDecision>((resolve) => this.enqueue(redisKey, resolve));
+    const batchKey = redisKey ?? this.redisKey(key);
+    return new Promise<GlobalRateLimitDecision>((resolve) => this.enqueue(batchKey, resolve));
   }
 
   /** Adds `redisKey` to the next batch, with a request waiting for its decision if `resolve`. */
@@ -264,7 +268,9 @@ export class RedisRateLimiter {
     this.batchWaiters = [];
     this.batchWaiterKeys = [];
     this.batchWaiterRanks = [];
-    const asks = this.leases === null ? null : this.askLeases(keys);
+    const leases = this.leases;
+    // How many tokens to lease for each key (recorded as asked until settled).
+    const asks = leases === null ? null : keys.map((key) => leases.ask(key));
     // A batch of lease refills only, all of whose leases filled up meanwhile: nothing to ask.
     if (count === 0 && (asks === null || asks.every((asked) => asked === 0))) return;
     let settled = false;
@@ -273,7 +279,7 @@ export class RedisRateLimiter {
       answer: readonly number[] | null = null,
     ): void => {
       settled = true;
-      if (asks !== null) this.settleLeases(keys, counts, asks, answer);
+      if (leases !== null && asks !== null) this.settleLeases(leases, keys, counts, asks, answer);
       for (let i = 0; i < count; i++)
         (waiters[i] as (d: GlobalRateLimitDecision) => void)(decide(i));
     };
@@ -324,23 +330,17 @@ export class RedisRateLimiter {
     );
   };
 
-  /** How many tokens to lease for each key of a batch being sent (recorded as asked). */
-  private askLeases(keys: readonly string[]): number[] {
-    const leases = this.leases as TokenLeases<readonly number[]>;
-    return keys.map((key) => leases.ask(key));
-  }
-
   /**
    * Gives each key's lease the tokens its call got beyond the waiting requests (`answer` null:
    * the call failed or timed out, nothing granted).
    */
   private settleLeases(
+    leases: TokenLeases<readonly number[]>,
     keys: readonly string[],
     waiting: readonly number[],
     asks: readonly number[],
     answer: readonly number[] | null,
   ): void {
-    const leases = this.leases as TokenLeases<readonly number[]>;
     const now = this.clock.now();
     keys.forEach((key, i) => {
       const asked = asks[i] as number;

@@ -144,9 +144,10 @@ export class TokenLeases<G> {
   }
 
   /**
-   * Settles an ask of `asked` tokens (call once per `ask`, or `cancel`): `granted` of them arrived at `now` as admissions `firstRank…` of `keyIndex` in `grant`.
-   * Tokens still held from an older grant stay, with the new expiry (the ask left room for them:
-   * held plus asked never exceeds `maxTokens`).
+   * Settles an ask of `asked` tokens (call once per `ask`, or `cancel`): `granted` of them
+   * arrived at `now` as admissions `firstRank…` of `keyIndex` in `grant`. Tokens still held from
+   * an older grant stay, with the new expiry (the ask left room for them: held plus asked never
+   * exceeds `maxTokens`).
    */
   settle(
     key: string,
