@@ -3,7 +3,14 @@ import { HealthChecks, createAdminServer, type AdminServer } from '../admin/inde
 import { ConfigStore, validateConfigDocument } from '../config/index.js';
 import { Metrics } from '../metrics/index.js';
 import type { EntryReply } from '../raft-node/index.js';
-import { createSagaHttpHandler, createSagaRouter, type SagaCall } from './saga-api.js';
+import { compileSagas } from './definition.js';
+import {
+  createSagaHttpHandler,
+  createSagaRouter,
+  createSagaService,
+  type SagaCall,
+} from './saga-api.js';
+import { SagaTable } from './saga-table.js';
 
 const ID = '0123456789abcdef0123456789abcdef';
 
@@ -117,5 +124,63 @@ describe('saga API fast path', () => {
     expect(taken('POST', '/v1/sagas/a/b/c')).toBe(false);
     expect(taken('DELETE', '/v1/sagas/shop/order')).toBe(false);
     expect(taken('POST', '/v1/leases/x/acquire')).toBe(false);
+  });
+});
+
+describe('saga service (the leader side)', () => {
+  const compiled = compileSagas([
+    { name: 'shop/order', steps: [{ name: 'ship', action: { method: 'POST', url: 'http://s/' } }] },
+  ]);
+  if (!compiled.ok) throw new Error('the test saga does not compile');
+  const table = new SagaTable();
+  table.apply(
+    { index: 1, term: 2 },
+    {
+      op: 'start',
+      id: ID,
+      saga: 'shop/order',
+      input: {},
+      steps: [{ name: 'ship', compensable: false }],
+      at: 1000,
+    },
+  );
+  let ready = false;
+  const proposed: unknown[] = [];
+  const serve = createSagaService({
+    log: {
+      propose: (command) => {
+        proposed.push(command);
+        return Promise.resolve({
+          ok: false,
+          code: 'PALISADE_RAFT_TIMEOUT',
+          message: 'not in this test',
+          leader: '',
+        });
+      },
+      leadership: () => ({ leader: true, term: 2 }),
+    },
+    table: () => table,
+    definitions: () => compiled.sagas,
+    orchestrator: { ready: () => ready, started: () => undefined },
+    wallClock: () => 1000,
+  });
+
+  it('serves neither a view nor a start before the leader caught up with its term', async () => {
+    ready = false;
+    for (const call of [
+      { op: 'view', saga: 'shop/order', id: ID },
+      { op: 'start', saga: 'shop/order', input: {} },
+    ]) {
+      expect(await serve(call)).toMatchObject({
+        status: 503,
+        body: { error: { code: 'PALISADE_RAFT_NOT_LEADER' } },
+      });
+    }
+    expect(proposed).toEqual([]);
+    ready = true;
+    expect(await serve({ op: 'view', saga: 'shop/order', id: ID })).toMatchObject({
+      status: 200,
+      body: { id: ID, state: 'Running' },
+    });
   });
 });

@@ -113,7 +113,7 @@ export interface SagaServiceOptions {
   readonly log: SagaLog;
   readonly table: () => SagaTable;
   readonly definitions: () => ReadonlyMap<string, SagaDefinition>;
-  readonly orchestrator: SagaOrchestrator;
+  readonly orchestrator: Pick<SagaOrchestrator, 'ready' | 'started'>;
   readonly wallClock: () => number;
 }
 
@@ -143,18 +143,20 @@ export function createSagaService(
     }
     const definition = resolveSaga(options.definitions(), call.saga);
     if (definition === undefined) return notFound(`no saga ${call.saga} is configured`);
+    // A new leader's table may lack entries committed under the previous one until its own
+    // barrier applies: neither a start nor a view is served from it before then.
+    if (!options.orchestrator.ready()) {
+      return unavailable({
+        code: 'PALISADE_RAFT_NOT_LEADER',
+        message: 'the leader is still catching up with its term; retry',
+        leader: '',
+      });
+    }
     if (call.op === 'view') {
       const instance = options.table().get(call.id);
       return instance === undefined || instance.saga !== definition.name
         ? notFound(`${definition.name} has no instance ${call.id}`)
         : { status: 200, body: viewInstance(instance) };
-    }
-    if (!options.orchestrator.ready()) {
-      return unavailable({
-        code: 'PALISADE_RAFT_NOT_LEADER',
-        message: 'the leader is still resuming its instances; retry',
-        leader: '',
-      });
     }
     const missing = definition.inputRefs.filter((ref) => readInput(ref, call.input) === undefined);
     if (missing.length > 0) {
