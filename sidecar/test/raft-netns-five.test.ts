@@ -25,7 +25,7 @@ test('5 members: leases stay exclusive under loss, a minority partition and a le
       const second = await c.waitForLeader(15_000, majority);
       expect(minority).not.toContain(second.leader);
       await whenGranting(c, second.leader);
-      await hold(3_000);
+      await hold(5_000);
       for (const id of minority) await l.heal(hostOf(id));
     },
   }));

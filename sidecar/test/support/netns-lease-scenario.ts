@@ -107,13 +107,20 @@ export function useNetnsLeaseScenario(members: number): NetnsLeaseScenario {
       const report = checkLeaseHistory(histories);
       expect(report.violations).toEqual([]);
       // Every phase saw leases granted (the group kept serving), and the run was long enough.
-      for (const [i, p] of phases.entries()) {
+      const perPhase = phases.map((p, i) => {
         const end = phases[i + 1]?.at ?? startedAt + durationMs;
         const grants = histories.filter(
           (e) => e.outcome === 'granted' && e.completedAt >= p.at && e.completedAt < end,
-        );
-        expect({ phase: p.name, granted: grants.length > 0 }).toEqual({
-          phase: p.name,
+        ).length;
+        return { phase: p.name, seconds: Math.round((end - p.at) / 100) / 10, grants };
+      });
+      // The margin, for whoever reads a failure: grants and length of every phase.
+      process.stderr.write(
+        `netns ${members}: grants by phase: ${perPhase.map((p) => `${p.phase} ${p.grants} in ${p.seconds} s`).join('; ')}\n`,
+      );
+      for (const p of perPhase) {
+        expect({ phase: p.phase, granted: p.grants > 0 }).toEqual({
+          phase: p.phase,
           granted: true,
         });
       }
