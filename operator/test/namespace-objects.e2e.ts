@@ -7,7 +7,6 @@
 // everything the operator made. The webhook configuration matches no pod: injection is not what
 // this file tests, the pods are created as the webhook would leave them.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createServer } from 'node:net';
 import {
   AdmissionregistrationV1Api,
   ApiException,
@@ -23,6 +22,7 @@ import {
 } from './support/cluster.js';
 import { OperatorProcess } from './support/operator-process.js';
 import { poll } from './support/poll.js';
+import { freePort } from '../../sidecar/test/support/sidecar-process.js';
 
 const namespace = `palisade-nsobj-${process.pid}`;
 // The operator's own namespace (webhook certificate Secret), apart from the app namespace.
@@ -37,19 +37,6 @@ let admission: AdmissionregistrationV1Api;
 let ownerUid = '';
 let webhookPort = 0;
 const processes: OperatorProcess[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        resolve(typeof address === 'object' && address !== null ? address.port : 0),
-      );
-    });
-  });
-}
 
 /** An operator with a webhook (hence an installation owner) and the test's sidecar role. */
 function startOperator(name: string): OperatorProcess {

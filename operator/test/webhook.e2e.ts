@@ -10,12 +10,12 @@ import {
   KubeConfig,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { generateCertificates } from '@palisade/operator';
 import { OperatorProcess } from './support/operator-process.js';
 import { poll } from './support/poll.js';
+import { freePort } from '../../sidecar/test/support/sidecar-process.js';
 
 const kubeconfigPath =
   process.env['PALISADE_KUBECONFIG'] ??
@@ -28,19 +28,6 @@ let core: CoreV1Api;
 let admission: AdmissionregistrationV1Api;
 let port: number;
 const processes: OperatorProcess[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        resolve(typeof address === 'object' && address !== null ? address.port : 0),
-      );
-    });
-  });
-}
 
 function startOperator(): OperatorProcess {
   const p = new OperatorProcess('webhook-operator', [

@@ -6,7 +6,7 @@
  * `REDIS_SERVER` overrides the binary.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './sidecar-process.js';
 
 /** A running Redis the test controls. */
 export interface RedisServer {
@@ -54,20 +54,6 @@ export async function startRedisServer(): Promise<RedisServer> {
     },
   };
   return server;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('could not find a free port'));
-      });
-    });
-  });
 }
 
 function spawnRedis(port: number): Promise<ChildProcess> {

@@ -86,19 +86,32 @@ export function buildSidecar(): void {
   built = true;
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released; fine for tests on one machine). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => {
-        if (address !== null && typeof address === 'object') resolvePort(address.port);
-        else reject(new Error('no free port'));
+/** Ports {@link freePort} returned in this process (several are chosen before any is bound). */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1 (bound then released; fine for tests on one machine), never one
+ * this process was given before: a port chosen earlier but not bound yet (a Raft port shared by
+ * pods started later, say) is free to the kernel, which may hand it out again.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolvePort, reject) => {
+      const probe = createServer();
+      probe.once('error', reject);
+      probe.listen(0, '127.0.0.1', () => {
+        const address = probe.address();
+        probe.close(() => {
+          if (address !== null && typeof address === 'object') resolvePort(address.port);
+          else reject(new Error('no free port'));
+        });
       });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** A SidecarConfig without `listeners` (the helper picks free ports). */
