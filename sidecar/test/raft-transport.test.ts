@@ -18,6 +18,7 @@ import {
   FrameKind,
   fromWireValue,
   markedNonce,
+  NONCE_BYTES,
   openSigned,
   RaftTransport,
   readSecretFile,
@@ -412,6 +413,51 @@ describe('RaftTransport', () => {
     b.transport.updatePeers([{ id: 'a', address: a.address }]);
     expect((await b.messages.next('m3')).text).toBe('m3');
     expect((await b.messages.next('m4')).text).toBe('m4');
+  });
+
+  it('redials a peer that keeps silent while sent to, and never one that answers', async () => {
+    // A listener that says hello, takes everything and answers nothing: the connection of a
+    // network path that lost its packets, as far as the sender can tell.
+    let connections = 0;
+    const blackHole = createServer((socket) => {
+      connections++;
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      socket.resume();
+      socket.write(encodeHello(markedNonce(randomBytes(NONCE_BYTES))));
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    const port = (blackHole.address() as { port: number }).port;
+    const a = await start('a', { silenceTimeoutMs: 100 });
+    a.transport.updatePeers([{ id: 'b', address: `127.0.0.1:${port}` }]);
+    const pacing = setInterval(() => a.transport.send('b', { text: 'anyone?' }), 20);
+    try {
+      await a.links.find('a redials b', (event) => event === 'b disconnected');
+      await a.links.find('a reconnects to b', (event) => event === 'b connected');
+    } finally {
+      clearInterval(pacing);
+      blackHole.close();
+    }
+    expect(connections).toBeGreaterThanOrEqual(2);
+    expect(a.transport.counters().redialed).toBeGreaterThanOrEqual(1);
+
+    // Two members that answer each other for 5 silence timeouts keep their first connections.
+    const c = await start('c', { silenceTimeoutMs: 100 });
+    const d = await start('d', { silenceTimeoutMs: 100 });
+    mesh([c, d]);
+    d.transport.onMessage((message, from) =>
+      d.transport.send(from, { text: `re: ${message.text}` }),
+    );
+    for (let round = 0; round < 25; round++) {
+      c.transport.send('d', { text: `ping ${round}` });
+      expect(await c.messages.next(`answer ${round}`)).toEqual({
+        from: 'd',
+        text: `re: ping ${round}`,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20)); // paces the traffic over 500 ms
+    }
+    expect(c.transport.counters()).toMatchObject({ redialed: 0, connected: 1, disconnected: 0 });
+    expect(d.transport.counters()).toMatchObject({ redialed: 0, connected: 1, disconnected: 0 });
   });
 
   it('partitions both ways with the filter, and heals', async () => {

@@ -91,6 +91,8 @@ export interface TransportCounters {
   readonly connected: number;
   /** Outbound connection attempts that failed or ended. */
   readonly disconnected: number;
+  /** Outbound connections dropped because the peer kept silent (`silenceTimeoutMs`). */
+  readonly redialed: number;
 }
 
 /** Options of {@link RaftTransport.start}. */
@@ -123,6 +125,14 @@ export interface RaftTransportOptions<M> {
   readonly handshakeTimeoutMs?: number;
   /** Inbound connections open at once (default 64). */
   readonly maxInboundConnections?: number;
+  /**
+   * For request/response protocols such as Raft, where a live peer answers what it is sent:
+   * when a peer has been sent messages for this long without a word back, the connection to it
+   * is dropped and dialed anew. Without this, a connection whose packets were dropped (a network
+   * partition, not a closed socket) recovers only when TCP retransmits, and TCP's backoff grows
+   * to many seconds over a partition of a few. Default: off (one-way traffic is never redialed).
+   */
+  readonly silenceTimeoutMs?: number;
   /** Jitter source (default `Math.random`). */
   readonly random?: Random;
   /** Called on every drop, for metrics or debug logs. Never given the message content. */
@@ -210,6 +220,7 @@ interface Settings<M> {
   readonly maxQueue: number;
   readonly backoff: BackoffPolicy;
   readonly handshakeTimeoutMs: number;
+  readonly silenceTimeoutMs: number | undefined;
   readonly random: Random;
   readonly codec: MessageCodec<M>;
 }
@@ -244,7 +255,7 @@ export class RaftTransport<M> {
   private handler: MessageHandler<M> | undefined;
   private filter: TrafficFilter | undefined;
   private closed = false;
-  private readonly stats = { sent: 0, received: 0, connected: 0, disconnected: 0 };
+  private readonly stats = { sent: 0, received: 0, connected: 0, disconnected: 0, redialed: 0 };
   private readonly drops = zeroDrops();
 
   private constructor(options: RaftTransportOptions<M>, key: KeyObject) {
@@ -256,6 +267,7 @@ export class RaftTransport<M> {
       maxQueue: options.maxQueue ?? 1024,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      silenceTimeoutMs: options.silenceTimeoutMs,
       random: options.random ?? systemRandom,
       codec: options.codec ?? jsonCodec(options.decode),
     };
@@ -279,6 +291,7 @@ export class RaftTransport<M> {
       ['maxQueue', options.maxQueue],
       ['maxInboundConnections', options.maxInboundConnections],
       ['handshakeTimeoutMs', options.handshakeTimeoutMs],
+      ['silenceTimeoutMs', options.silenceTimeoutMs],
     ] as const) {
       if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
         throw new TransportError(
@@ -390,6 +403,7 @@ export class RaftTransport<M> {
             this.stats.disconnected++;
             this.onPeerState?.(id, 'disconnected');
           },
+          redialed: () => this.stats.redialed++,
         });
         this.senders.set(id, sender);
         sender.start();
@@ -499,6 +513,8 @@ export class RaftTransport<M> {
       for (let i = 0; i < count; i++) this.drop('wrong-recipient', envelope.from);
       return { from: envelope.from };
     }
+    // Authenticated and for us: the path from the peer is alive, whatever becomes of the message.
+    this.senders.get(envelope.from)?.heard();
     if (frame.kind === FrameKind.auth) return { from: envelope.from };
     const count = opened.payloads?.length ?? 0;
     if (!this.senders.has(envelope.from)) {
@@ -538,6 +554,7 @@ interface SenderEvents {
   sent(count: number): void;
   connected(): void;
   disconnected(): void;
+  redialed(): void;
 }
 
 interface QueuedMessage<M> {
@@ -558,6 +575,8 @@ class PeerSender<M> {
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** When the first message since the peer was last heard from was queued. */
+  private silentSince: number | undefined;
 
   constructor(
     private readonly peer: string,
@@ -581,6 +600,8 @@ class PeerSender<M> {
    * a Ready sends to this peer shares one frame, one MAC and one write.
    */
   enqueue(message: QueuedMessage<M>): void {
+    if (this.settings.silenceTimeoutMs !== undefined)
+      this.checkSilence(this.settings.silenceTimeoutMs);
     if (this.queue.length >= this.settings.maxQueue) {
       this.queue.shift();
       this.events.dropped('queue-full');
@@ -589,6 +610,29 @@ class PeerSender<M> {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     queueMicrotask(this.flushQueued);
+  }
+
+  /** The peer said something (over its own connection to us). */
+  heard(): void {
+    this.silentSince = undefined;
+  }
+
+  /**
+   * Redials when the peer has not answered for `timeoutMs` of sending: the connection (or the
+   * attempt) may be one whose packets vanish. Checked as messages are queued, so a member that
+   * sends nothing is never redialed, and one that keeps sending to a dead path redials about
+   * every `timeoutMs` plus the reconnect backoff.
+   */
+  private checkSilence(timeoutMs: number): void {
+    const now = performance.now();
+    if (this.silentSince === undefined) {
+      this.silentSince = now;
+      return;
+    }
+    if (now - this.silentSince < timeoutMs || this.socket === undefined) return;
+    this.silentSince = now;
+    this.events.redialed();
+    this.socket.destroy(); // 'close' reconnects after the backoff
   }
 
   setAddress(address: { host: string; port: number }): void {

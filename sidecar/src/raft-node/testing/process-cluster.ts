@@ -296,14 +296,27 @@ export class ProcessCluster {
     among?: readonly string[],
   ): Promise<{ leader: string; term: number }> {
     const ids = among ?? this.members.map((m) => m.id).filter((id) => this.running(id));
-    return pollUntil('a leader all running members agree on', timeoutMs, async () => {
-      const statuses = await Promise.all(ids.map((id) => this.status(id)));
-      const leaderStatus = statuses.find((s) => s?.role === 'leader');
-      if (leaderStatus === undefined) return undefined;
-      const agree = statuses.every(
-        (s) => s?.leader === leaderStatus.id && s.term === leaderStatus.term,
-      );
-      return agree ? { leader: leaderStatus.id, term: leaderStatus.term } : undefined;
-    });
+    let last: (MemberStatus | undefined)[] = [];
+    try {
+      return await pollUntil('a leader all running members agree on', timeoutMs, async () => {
+        const statuses = await Promise.all(ids.map((id) => this.status(id)));
+        last = statuses;
+        const leaderStatus = statuses.find((s) => s?.role === 'leader');
+        if (leaderStatus === undefined) return undefined;
+        const agree = statuses.every(
+          (s) => s?.leader === leaderStatus.id && s.term === leaderStatus.term,
+        );
+        return agree ? { leader: leaderStatus.id, term: leaderStatus.term } : undefined;
+      });
+    } catch (error) {
+      // What each member said last: which of them disagreed, and how.
+      const seen = ids.map((id, i) => {
+        const s = last[i];
+        return s === undefined
+          ? `${id}: no answer`
+          : `${id}: ${s.role} term ${s.term} leader ${s.leader ?? '-'} commit ${s.commitIndex}`;
+      });
+      throw new Error(`${(error as Error).message}; last seen: ${seen.join('; ')}`);
+    }
   }
 }
