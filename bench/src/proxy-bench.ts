@@ -11,7 +11,9 @@
  * Environment: BENCH_SECONDS (per measured run, default 10), BENCH_RATE (default 1000),
  * BENCH_TARGETS (comma list to run a subset; `direct` always runs), BENCH_EVERY_FILTER_WITHOUT
  * (comma list of parts left out of the every-filter row: local, global, breaker, fault, retries,
- * tracing — what each costs is the row with it minus the row without).
+ * tracing — what each costs is the row with it minus the row without), BENCH_WARMUP_SECONDS (the
+ * warm-up at saturation before each target's measured runs, default 3; 15 gave the same
+ * every-filter figures, decision 0019 round 6).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
@@ -37,6 +39,11 @@ import {
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? Math.min(3, seconds));
+if (!Number.isInteger(warmupSeconds) || warmupSeconds < 1) {
+  process.stderr.write(`bench:proxy: BENCH_WARMUP_SECONDS must be a whole number ≥ 1\n`);
+  process.exit(2);
+}
 const rate = Number(process.env.BENCH_RATE ?? 1000);
 /** Parts left out of the every-filter row, to measure what each costs (proxy-fixtures.ts). */
 const everyFilterParts = (process.env.BENCH_EVERY_FILTER_WITHOUT ?? '')
@@ -312,7 +319,7 @@ async function measure(
     await waitForPort(port, child);
     const pid = child?.pid ?? null;
     // Warm-up: JIT, connection pools.
-    await wrk(port, saturationConnections, Math.min(3, seconds), 0);
+    await wrk(port, saturationConnections, warmupSeconds, 0);
     // Fixed rate: 16 connections each pausing so that together they send ≈ BENCH_RATE req/s
     // (the Lua script corrects the mean pause once a second for the target's latency). The
     // pauses are exponentially distributed (lua/post-1k.lua), so arrivals are close to a
@@ -415,7 +422,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const date = new Date().toISOString();
-  const command = `BENCH_SECONDS=${seconds} BENCH_RATE=${rate} BENCH_REPEAT=${repeat}${wanted ? ` BENCH_TARGETS=${wanted.join(',')}` : ''}${everyFilterWithout.length > 0 ? ` BENCH_EVERY_FILTER_WITHOUT=${everyFilterWithout.join(',')}` : ''} bench/run-proxy.sh`;
+  const command = `BENCH_SECONDS=${seconds} BENCH_RATE=${rate} BENCH_REPEAT=${repeat}${wanted ? ` BENCH_TARGETS=${wanted.join(',')}` : ''}${everyFilterWithout.length > 0 ? ` BENCH_EVERY_FILTER_WITHOUT=${everyFilterWithout.join(',')}` : ''}${process.env.BENCH_WARMUP_SECONDS === undefined ? '' : ` BENCH_WARMUP_SECONDS=${warmupSeconds}`} bench/run-proxy.sh`;
   const machine = `${cores} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os
     .loadavg()
     .map((l) => l.toFixed(1))
