@@ -68,6 +68,18 @@ describe('TokenLeases', () => {
     expect(ranks).toEqual([0, 0, 0, 0, 0, 1, 2, undefined]);
   });
 
+  it('a key busier than maxTokens per window waits until half of maxTokens is left', () => {
+    const book = leases(10);
+    for (let i = 0; i < 40; i++) book.take('k', 0); // a demand of 40, four times the lease size
+    const asked = book.ask('k');
+    expect(asked).toBe(10);
+    book.settle('k', asked, 40, 0, 'r', 0, 1); // 10 tokens held
+    for (let i = 0; i < 4; i++) book.take('k', 1);
+    expect(book.wantsRefill('k', 1)).toBe(false); // 6 left: not after every grant
+    book.take('k', 1);
+    expect(book.wantsRefill('k', 1)).toBe(true); // 5 left, half of maxTokens
+  });
+
   it('wants a renewal from half the hold on, before the lease expires', () => {
     const book = leases(50);
     for (let i = 0; i < 4; i++) book.take('k', 0);

@@ -117,12 +117,16 @@ export class TokenLeases<G> {
   /**
    * Whether `key`'s lease should be refilled now, with no request waiting, so that requests
    * keep finding tokens: no ask in flight, room for more, and the lease either down to half a
-   * window's demand or past half its hold (so that it is renewed before it expires).
+   * window's demand (at most half of `maxTokens`) or past half its hold (so that it is renewed
+   * before it expires).
    */
   wantsRefill(key: string, now: number): boolean {
     const lease = this.keys.get(key);
     if (lease === undefined || lease.asked > 0 || this.wanted(lease) === 0) return false;
-    return lease.tokens * 2 <= demand(lease) || now >= lease.expiresAtMs - this.holdMs / 2;
+    // Half a window's demand, or half of what a lease may hold when the demand is larger: a key
+    // busier than `maxTokens` per window would otherwise ask again after every grant.
+    const low = Math.min(demand(lease), this.maxTokens);
+    return lease.tokens * 2 <= low || now >= lease.expiresAtMs - this.holdMs / 2;
   }
 
   /**
