@@ -297,6 +297,7 @@ const allTargets: (Target & { readonly byDefault: boolean })[] = [
     },
   },
   { name: 'node-floor', start: naive('floor'), byDefault: false },
+  { name: 'node-tcp-relay', start: naive('tcp-relay'), byDefault: false },
   { name: 'naive-agent', start: naive('agent'), byDefault: false },
   { name: 'naive-undici-request', start: naive('undici-request'), byDefault: false },
   {

@@ -6,10 +6,14 @@
  *
  * - floor: a node:http server answering 1 KiB itself (no proxying): the least any Node proxy pays
  *   on the server side;
+ * - tcp-relay: a node:net server relaying each client connection's bytes to its own upstream
+ *   connection, both ways, without reading them (no HTTP parsing at all): the least any Node
+ *   proxy pays for moving the bytes, the floor of CPU per request for the data path;
  * - agent: node:http server + http.request with a keep-alive Agent, piping both ways;
  * - undici-request: node:http server + undici `Pool.request()` (the issue's "naive" proxy).
  */
 import http from 'node:http';
+import net from 'node:net';
 // undici comes with @palisade/sidecar (declared there; not repeated here to keep package-lock.json in sync).
 import { Pool } from 'undici';
 
@@ -33,8 +37,20 @@ function endToEnd(headers: http.IncomingHttpHeaders): Record<string, string | st
   return out;
 }
 
-let server: http.Server;
-if (kind === 'floor') {
+let server: http.Server | net.Server;
+if (kind === 'tcp-relay') {
+  server = net.createServer({ noDelay: true }, (client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port: appPort, noDelay: true });
+    // Each side's bytes are written to the other as they arrive; no back-pressure handling is
+    // needed at one request in flight per connection.
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => client.write(chunk));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+} else if (kind === 'floor') {
   const body = Buffer.alloc(1024, 0x78);
   server = http.createServer((req, res) => {
     req.resume();

@@ -17,10 +17,7 @@ export const Registry = loadCommonJs('prom-client/lib/registry') as typeof PromC
 export type Registry = PromClient.Registry;
 
 /** A default collector of prom-client: registers its metrics in `registry`. */
-export type DefaultCollector = (
-  registry: Registry,
-  config: { prefix: string; eventLoopMonitoringPrecision: number },
-) => void;
+export type DefaultCollector = (registry: Registry, config: { prefix: string }) => void;
 
 /**
  * Names of prom-client's default collectors, as `collectDefaultMetrics` runs them (it already
