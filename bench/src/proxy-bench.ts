@@ -3,6 +3,8 @@
  * inbound (no policy) · Palisade with pass-through filters · nginx · HAProxy, each as a plain
  * reverse proxy with one worker, pinned to core 0; wrk (one thread) and the upstream share
  * core 1. Prints a table of ratios to nginx and writes bench/results/proxy-<date>.{json,md}.
+ * Before any load, each process's idle cost is read too (CPU of all its threads and wake-ups of its main thread per second, over 3 s):
+ * a sidecar in every pod must not spend CPU while its pod does nothing.
  *
  * Upstream: nginx answering a fixed 1 KiB body (`return 200`), one worker. Chosen over a Node echo
  * server because it costs a few µs per request, so it steals little of core 1 from wrk and adds
@@ -16,9 +18,10 @@
  * every-filter figures, decision 0019 round 6).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
   freePort,
@@ -111,6 +114,8 @@ interface Row {
   };
   rssKiB: number | null;
   peakRssKiB: number | null;
+  /** Before any load, after start-up settled: what the process costs doing nothing. */
+  idle: { cpuMsPerSecond: number; wakeupsPerSecond: number } | null;
 }
 
 /** The pid doing the work: taskset execs the command, so it is the child's own pid. */
@@ -123,6 +128,43 @@ function cpuTicks(pid: number): number {
 /** Nanoseconds the process's main thread spent runnable but waiting for a CPU (scheduler contention). */
 function runQueueWaitNs(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+}
+
+/** Voluntary context switches of the main thread: each is one sleep, so one wake-up later. */
+function wakeups(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+}
+
+/** Seconds of the idle measurement, after one second for start-up to settle. */
+const idleSeconds = 3;
+
+/**
+ * CPU time of all the process's threads in ns, from the scheduler's own accounting
+ * (`/proc/<pid>/task/<tid>/schedstat`): exact, where utime/stime come in 10 ms ticks, too coarse
+ * for a few ms of idle CPU.
+ */
+function cpuNsAllThreads(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return total;
+}
+
+async function measureIdle(pid: number): Promise<NonNullable<Row['idle']>> {
+  await sleep(1000);
+  const cpu0 = cpuNsAllThreads(pid);
+  const woken0 = wakeups(pid);
+  await sleep(idleSeconds * 1000);
+  return {
+    cpuMsPerSecond: (cpuNsAllThreads(pid) - cpu0) / 1e6 / idleSeconds,
+    wakeupsPerSecond: (wakeups(pid) - woken0) / idleSeconds,
+  };
 }
 
 function memoryKiB(pid: number): { rss: number; peak: number } {
@@ -319,6 +361,7 @@ async function measure(
   try {
     await waitForPort(port, child);
     const pid = child?.pid ?? null;
+    const idle = pid === null ? null : await measureIdle(pid);
     // Warm-up: JIT, connection pools.
     await wrk(port, saturationConnections, warmupSeconds, 0);
     // Fixed rate: 16 connections each pausing so that together they send ≈ BENCH_RATE req/s
@@ -357,6 +400,7 @@ async function measure(
       },
       rssKiB: memory?.rss ?? null,
       peakRssKiB: memory?.peak ?? null,
+      idle,
     };
   } finally {
     if (child !== null) await stop(child);
@@ -453,6 +497,14 @@ async function main(): Promise<void> {
     `CPU per request = Δ(utime+stime) of the proxy process from /proc / requests completed. RSS = VmRSS after the saturation run.\n\n` +
     `${text}\n\nScheduler wait of the proxy per request at the fixed rate (µs; other tenants' load): ` +
     `${best.map((r) => `${r.name} ${fmt(r.fixedRate.runQueueWaitUsPerRequest)}`).join(', ')}\n\n` +
+    `Idle, before any load (${idleSeconds} s, one second after start; CPU ms per second, wake-ups of the main thread per second): ` +
+    `${best
+      .filter((r) => r.idle !== null)
+      .map(
+        (r) =>
+          `${r.name} ${fmt(r.idle?.cpuMsPerSecond ?? null, 1)} ms/s, ${fmt(r.idle?.wakeupsPerSecond ?? null, 1)}/s`,
+      )
+      .join('; ')}\n\n` +
     `Rows: the least disturbed of ${repeat} interleaved round(s) per target (lowest CPU/req at saturation); every round is in the JSON.\n\nFixed-rate achieved req/s: ${best.map((r) => `${r.name} ${fmt(r.fixedRate.rps)}`).join(', ')}\n`;
   process.stdout.write(`\n${text}\n`);
   mkdirSync(path.join(benchDir, 'results'), { recursive: true });
