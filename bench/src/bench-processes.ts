@@ -26,15 +26,29 @@ export const sidecarNodeFlags: readonly string[] = process.env.BENCH_SIDECAR_NOD
   ' ',
 ).filter(Boolean) ?? ['--max-semi-space-size=1', '--max-old-space-size=1024'];
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+/** Ports {@link freePort} returned in this process (several are chosen before any is bound). */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1 (bound then released), never one this process was given before:
+ * a port chosen but not bound yet (a sidecar's admin and outbound ports, written into its config
+ * before it starts) is free to the kernel, which may hand it out again.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port: bound } = server.address() as net.AddressInfo;
+        server.close(() => resolve(bound));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /**

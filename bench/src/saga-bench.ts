@@ -29,6 +29,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './bench-processes.js';
 import { percentile } from './raft-load.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -37,15 +38,6 @@ const CONCURRENCY = Number(process.env.SAGA_BENCH_CONCURRENCY ?? 64);
 /** Extra node flags for the sidecars (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
 const NODE_ARGS = (process.env.SAGA_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = http.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function call(
   port: number,
