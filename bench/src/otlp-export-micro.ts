@@ -13,11 +13,8 @@
  * bench/results/otlp-export-<date>.{json,md}. Decision 0019, round 6.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SpanKind, SpanStatusCode, type Attributes } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -27,8 +24,8 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { writeResults } from './bench-results.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BATCHES = 60;
 const ROUNDS = 3;
 
@@ -236,14 +233,12 @@ async function main(): Promise<void> {
     '',
   ];
   console.log(lines.join('\n'));
-  const out = path.join(root, 'bench/results');
-  mkdirSync(out, { recursive: true });
-  const stamp = date.slice(0, 16).replace(/:/g, '');
-  writeFileSync(
-    path.join(out, `otlp-export-${stamp}.json`),
-    `${JSON.stringify({ date, command, batches: BATCHES, rounds: ROUNDS, rows }, null, 2)}\n`,
+  writeResults(
+    'otlp-export',
+    date,
+    { date, command, batches: BATCHES, rounds: ROUNDS, rows },
+    lines.join('\n'),
   );
-  writeFileSync(path.join(out, `otlp-export-${stamp}.md`), lines.join('\n'));
 }
 
 await main();

@@ -5,10 +5,12 @@
  * as a ratio to one per turn decided in Redis. Process CPU time per decision, after a warm-up
  * round.
  * Run: `npx tsc -b && node bench/dist/redis-batch-micro.js` (needs Debian's redis-server).
+ * Writes bench/results/redis-batch-<date>.{json,md}.
  */
 import os from 'node:os';
 import { RedisRateLimiter, createRateLimitRedisClient } from '../../sidecar/dist/filters/index.js';
 import { freePort, startRedis, stop, waitForPort } from './bench-processes.js';
+import { writeResults } from './bench-results.js';
 
 const decisions = 20_000;
 const port = await freePort();
@@ -42,18 +44,40 @@ try {
     }
     return cpuUs / decisions;
   };
+  const rows: { decided: string; perTurn: number; cpuUsPerDecision: number }[] = [];
   const one = await cpuPerDecision(exact, 1);
   for (const together of [1, 4, 16]) {
     const perDecision = together === 1 ? one : await cpuPerDecision(exact, together);
-    console.log(
-      `${String(together).padStart(2)} decision(s) per turn: ${perDecision.toFixed(1)} µs CPU per decision (${(perDecision / one).toFixed(2)}× one per turn)`,
-    );
+    rows.push({ decided: 'in Redis', perTurn: together, cpuUsPerDecision: perDecision });
   }
-  const lease = await cpuPerDecision(leased, 1);
-  console.log(
-    ` 1 per turn, token leases: ${lease.toFixed(1)} µs CPU per decision (${(lease / one).toFixed(2)}× one per turn in Redis)`,
-  );
+  rows.push({
+    decided: 'token leases',
+    perTurn: 1,
+    cpuUsPerDecision: await cpuPerDecision(leased, 1),
+  });
   client.disconnect();
+  const date = new Date().toISOString();
+  const command = 'npx tsc -b && node bench/dist/redis-batch-micro.js';
+  const markdown = [
+    `# redis-batch-micro ${date}`,
+    '',
+    `Command: \`${command}\`. CPU of this process per global rate-limit decision, ${decisions} decisions (the second of two rounds), load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ')}.`,
+    '',
+    '| decided | decisions per event-loop turn | CPU µs per decision | × one per turn in Redis |',
+    '|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.decided} | ${r.perTurn} | ${r.cpuUsPerDecision.toFixed(1)} | ${(r.cpuUsPerDecision / one).toFixed(2)}× |`,
+    ),
+    '',
+  ].join('\n');
+  console.log(markdown);
+  console.log(
+    `wrote ${writeResults('redis-batch', date, { date, command, decisions, rows }, markdown)}`,
+  );
 } finally {
   await stop(redis);
 }
