@@ -3,6 +3,7 @@
  * with the command that produced it (docs/benchmarks.md).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,4 +17,12 @@ export function writeResults(name: string, date: string, json: object, markdown:
   writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(`${base}.md`, markdown);
   return `bench/results/${name}-${stamp}.{json,md}`;
+}
+
+/** The machine's load average (1, 5, 15 min) for a results header: how busy the host was. */
+export function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
 }

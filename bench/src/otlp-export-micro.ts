@@ -14,7 +14,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import os from 'node:os';
 import { SpanKind, SpanStatusCode, type Attributes } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -24,7 +23,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { writeResults } from './bench-results.js';
+import { loadAverage, writeResults } from './bench-results.js';
 
 const BATCHES = 60;
 const ROUNDS = 3;
@@ -219,10 +218,7 @@ async function main(): Promise<void> {
   const lines = [
     `# otlp-export-micro ${date}`,
     '',
-    `Command: \`${command}\`. CPU of this process per span, median of ${ROUNDS} interleaved rounds of ${BATCHES} batches; load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' / ')}.`,
+    `Command: \`${command}\`. CPU of this process per span, median of ${ROUNDS} interleaved rounds of ${BATCHES} batches; load average ${loadAverage()}.`,
     '',
     '| exporter | batch | CPU µs per span | of which export | × baseline |',
     '|---|---|---|---|---|',

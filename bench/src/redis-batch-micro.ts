@@ -10,7 +10,7 @@
 import os from 'node:os';
 import { RedisRateLimiter, createRateLimitRedisClient } from '../../sidecar/dist/filters/index.js';
 import { freePort, startRedis, stop, waitForPort } from './bench-processes.js';
-import { writeResults } from './bench-results.js';
+import { loadAverage, writeResults } from './bench-results.js';
 
 const decisions = 20_000;
 const port = await freePort();
@@ -61,10 +61,7 @@ try {
   const markdown = [
     `# redis-batch-micro ${date}`,
     '',
-    `Command: \`${command}\`. CPU of this process per global rate-limit decision, ${decisions} decisions (the second of two rounds), load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' / ')}.`,
+    `Command: \`${command}\`. CPU of this process per global rate-limit decision, ${decisions} decisions (the second of two rounds), load average ${loadAverage()}.`,
     '',
     '| decided | decisions per event-loop turn | CPU µs per decision | × one per turn in Redis |',
     '|---|---|---|---|',
