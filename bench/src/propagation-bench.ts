@@ -16,7 +16,7 @@
  * Writes bench/results/propagation-<date>.json and .md.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { now, type StartMessage, type WorkerMessage } from './propagation-standin.js';
+import { writeResults } from './bench-results.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const kubeconfig = process.env['PALISADE_KUBECONFIG'] ?? '';
@@ -356,14 +357,21 @@ async function main(): Promise<void> {
     ),
     '',
   ].join('\n');
-  const resultsDir = path.join(root, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = started.slice(0, 16).replace(':', '');
-  writeFileSync(
-    path.join(resultsDir, `propagation-${stamp}.json`),
-    `${JSON.stringify({ date: started, command: 'bash bench/run-propagation.sh', sizes, trials, cpus: os.cpus().length, loadBefore, loadAfter, runs }, null, 2)}\n`,
+  writeResults(
+    'propagation',
+    started,
+    {
+      date: started,
+      command: 'bash bench/run-propagation.sh',
+      sizes,
+      trials,
+      cpus: os.cpus().length,
+      loadBefore,
+      loadAfter,
+      runs,
+    },
+    `${md}\n`,
   );
-  writeFileSync(path.join(resultsDir, `propagation-${stamp}.md`), `${md}\n`);
   process.stdout.write(`\n${md}\n`);
 }
 

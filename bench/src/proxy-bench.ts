@@ -18,7 +18,7 @@
  * every-filter figures, decision 0019 round 6).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,6 +32,7 @@ import {
   waitForPort,
   writeSidecarConfig,
 } from './bench-processes.js';
+import { writeResults } from './bench-results.js';
 import {
   EVERY_FILTER_PARTS,
   everyFilter,
@@ -132,8 +133,7 @@ function runQueueWaitNs(pid: number): number {
 
 /** Voluntary context switches of the main thread: each is one sleep, so one wake-up later. */
 function wakeups(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+  return statusFields(pid, ['voluntary_ctxt_switches'])[0] as number;
 }
 
 /** Seconds of the idle measurement, after one second for start-up to settle. */
@@ -167,11 +167,15 @@ async function measureIdle(pid: number): Promise<NonNullable<Row['idle']>> {
   };
 }
 
-function memoryKiB(pid: number): { rss: number; peak: number } {
+/** Numeric fields of `/proc/<pid>/status` (the main thread's, for per-thread ones), NaN if absent. */
+function statusFields(pid: number, keys: readonly string[]): number[] {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const get = (key: string): number =>
-    Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-  return { rss: get('VmRSS'), peak: get('VmHWM') };
+  return keys.map((key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN));
+}
+
+function memoryKiB(pid: number): { rss: number; peak: number } {
+  const [rss, peak] = statusFields(pid, ['VmRSS', 'VmHWM']) as [number, number];
+  return { rss, peak };
 }
 
 function wrk(
@@ -507,14 +511,23 @@ async function main(): Promise<void> {
       .join('; ')}\n\n` +
     `Rows: the least disturbed of ${repeat} interleaved round(s) per target (lowest CPU/req at saturation); every round is in the JSON.\n\nFixed-rate achieved req/s: ${best.map((r) => `${r.name} ${fmt(r.fixedRate.rps)}`).join(', ')}\n`;
   process.stdout.write(`\n${text}\n`);
-  mkdirSync(path.join(benchDir, 'results'), { recursive: true });
-  const stamp = date.slice(0, 16).replace(/[:]/g, '');
-  writeFileSync(
-    path.join(benchDir, `results/proxy-${stamp}.json`),
-    `${JSON.stringify({ date, command, machine, nginxVersion: nginxVersion.trim(), seconds, rate, repeat, best, rounds: rows }, null, 2)}\n`,
+  const written = writeResults(
+    'proxy',
+    date,
+    {
+      date,
+      command,
+      machine,
+      nginxVersion: nginxVersion.trim(),
+      seconds,
+      rate,
+      repeat,
+      best,
+      rounds: rows,
+    },
+    md,
   );
-  writeFileSync(path.join(benchDir, `results/proxy-${stamp}.md`), md);
-  process.stderr.write(`bench:proxy: wrote bench/results/proxy-${stamp}.{json,md}\n`);
+  process.stderr.write(`bench:proxy: wrote ${written}\n`);
 }
 
 await main();

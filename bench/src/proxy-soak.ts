@@ -15,7 +15,7 @@
  * Writes bench/results/proxy-soak-<date>.{json,md}.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +30,7 @@ import {
   writeSidecarConfig,
 } from './bench-processes.js';
 import { everyFilter, startBenchServices } from './proxy-fixtures.js';
+import { writeResults } from './bench-results.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const probeModule = path.join(benchDir, 'dist/proxy-soak-probe.js');
@@ -295,14 +296,8 @@ async function main(): Promise<void> {
     `them (MB = MiB; for the idle rows the second RSS column is the one just before the GCs).\n\n` +
     text;
   process.stdout.write(`\n${text}`);
-  mkdirSync(path.join(benchDir, 'results'), { recursive: true });
-  const stamp = date.slice(0, 16).replace(/[:]/g, '');
-  writeFileSync(
-    path.join(benchDir, `results/proxy-soak-${stamp}.json`),
-    JSON.stringify({ date, command, machine, phases }, null, 2),
-  );
-  writeFileSync(path.join(benchDir, `results/proxy-soak-${stamp}.md`), md);
-  process.stderr.write(`bench:proxy-soak: wrote bench/results/proxy-soak-${stamp}.{json,md}\n`);
+  const written = writeResults('proxy-soak', date, { date, command, machine, phases }, md);
+  process.stderr.write(`bench:proxy-soak: wrote ${written}\n`);
 }
 
 await main();

@@ -25,15 +25,7 @@
  * bench/results/raft-<date>.json and .md.
  * The load average is recorded: on a shared machine the figures move with it.
  */
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import os from 'node:os';
@@ -58,6 +50,7 @@ import {
   type LoadResult,
   type RateResult,
 } from './raft-load.js';
+import { writeResults } from './bench-results.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -405,11 +398,7 @@ async function main(): Promise<void> {
     `Leader: ${saves.count} saves (one O_DSYNC write each: write + fdatasync in one system call; on a pool thread when earlier entries await their commit, so that the loop answers them meanwhile), ${fmt(saves.entriesPerSave)} entries per save on average, ${fmt(saves.meanMs)} ms from save to resolved (event-loop delay included).`,
     '',
   );
-  const resultsDir = path.join(root, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = new Date().toISOString().slice(0, 16).replace(':', '');
-  writeFileSync(path.join(resultsDir, `raft-${stamp}.json`), `${JSON.stringify(out, null, 2)}\n`);
-  writeFileSync(path.join(resultsDir, `raft-${stamp}.md`), `${md.join('\n')}\n`);
+  writeResults('raft', new Date().toISOString(), out, `${md.join('\n')}\n`);
   process.stdout.write(`${md.join('\n')}\n`);
   agent.destroy();
 }

@@ -12,12 +12,11 @@
  * shared machine.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   freePort,
   startRedis,
@@ -26,8 +25,8 @@ import {
   waitForPort,
   writeSidecarConfig,
 } from './bench-processes.js';
+import { writeResults } from './bench-results.js';
 
-const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.BENCH_RL_SECONDS ?? 10);
 /**
  * The shared limit: 2 requests per 10 ms = 200 req/s with a capacity of 2 — as many as one
@@ -314,14 +313,13 @@ async function main(): Promise<void> {
       ].join('\n') +
       `\n\nLatency is the whole request as the client saw it (proxy + app + decision) on a shared machine: an upper bound.\n`;
     process.stdout.write(`\n${md}`);
-    mkdirSync(path.join(benchDir, 'results'), { recursive: true });
-    const stamp = date.slice(0, 16).replace(/[:]/g, '');
-    writeFileSync(
-      path.join(benchDir, `results/ratelimit-${stamp}.json`),
-      `${JSON.stringify({ date, command, machine, limitPerSecond, seconds, accuracy: acc, outage: out }, null, 2)}\n`,
+    const written = writeResults(
+      'ratelimit',
+      date,
+      { date, command, machine, limitPerSecond, seconds, accuracy: acc, outage: out },
+      md,
     );
-    writeFileSync(path.join(benchDir, `results/ratelimit-${stamp}.md`), md);
-    process.stderr.write(`bench:ratelimit: wrote bench/results/ratelimit-${stamp}.{json,md}\n`);
+    process.stderr.write(`bench:ratelimit: wrote ${written}\n`);
   } finally {
     await stop(redis);
     app.close();

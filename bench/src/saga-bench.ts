@@ -23,7 +23,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -31,6 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './bench-processes.js';
 import { percentile } from './raft-load.js';
+import { writeResults } from './bench-results.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SECONDS = Number(process.env.SAGA_BENCH_SECONDS ?? 20);
@@ -350,10 +351,6 @@ async function main(): Promise<void> {
         p99: saga.p99 / baseline.p99,
       },
     };
-    const stamp = result.date.slice(0, 16).replace(/:/g, '');
-    const out = path.join(root, 'bench/results');
-    mkdirSync(out, { recursive: true });
-    writeFileSync(path.join(out, `saga-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
     const md = [
       `# bench:saga ${result.date}`,
       '',
@@ -369,7 +366,7 @@ async function main(): Promise<void> {
       `Raft log per instance (leader): ${raftPerInstance.entries.toFixed(2)} entries, ${raftPerInstance.saves.toFixed(2)} WAL saves. Elections during the load: ${elections}; starts answered 503 (retried after 1 s): ${unavailable}.`,
       '',
     ].join('\n');
-    writeFileSync(path.join(out, `saga-${stamp}.md`), md);
+    writeResults('saga', result.date, result, md);
     process.stdout.write(md);
   } finally {
     for (const m of members) m.child.kill('SIGTERM');

@@ -9,7 +9,7 @@
  * requests cost 6–16 µs per request (decision 0019, round 7). A 100 ms timer keeps ~150 samples
  * per 15 s scrape interval, enough for the percentiles, at a tenth of the wake-ups.
  *
- * Each sample is the time between two firings of a timer that repeats every `resolutionMs`, so
+ * Each sample is the time between two firings of a timer that repeats every `periodMs`, so
  * prom-client's values include the period itself (an idle loop showed p50 = 10 ms). Here the
  * period is subtracted: the values are how late the loop ran the timer, 0 when it was on time.
  */
